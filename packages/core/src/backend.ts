@@ -1,0 +1,56 @@
+import type { TaskResult } from './arg.js';
+import type { Signature } from './signature.js';
+import type { GroupMeta, TaskState } from './state.js';
+
+/** What a result backend can do; read by `AsyncResult` and the conformance suites. */
+export interface BackendCapabilities {
+  /** `waitForState` pushes completion instead of the caller polling. */
+  readonly pushResults: boolean;
+  /** A state can be read any number of times (false for AMQP result queues, which hand out each state once). */
+  readonly durableReads: boolean;
+  /** Results expire after the configured time. */
+  readonly expiry: boolean;
+}
+
+/**
+ * Stores task states and group metadata. A third-party backend implements this and runs
+ * `backendSuite` from `@machinery/testing`.
+ *
+ * Each `setState*` writes the task's whole TaskState (keeping `taskName` and `createdAt` of earlier
+ * writes where the store allows) and must be durable when the promise resolves: the Worker
+ * acknowledges a task only after its outcome is stored.
+ */
+export interface Backend {
+  readonly capabilities: BackendCapabilities;
+  /** Records a group's member ids (GroupMeta). */
+  initGroup(groupUUID: string, taskUUIDs: readonly string[]): Promise<void>;
+  /** The group's metadata, or `undefined` when unknown or expired. */
+  getGroupMeta(groupUUID: string): Promise<GroupMeta | undefined>;
+  /** True when all `groupTaskCount` members are `SUCCESS` or `FAILURE`. */
+  groupCompleted(groupUUID: string, groupTaskCount: number): Promise<boolean>;
+  /** Member states in group order. */
+  groupTaskStates(groupUUID: string, groupTaskCount: number): Promise<TaskState[]>;
+  /**
+   * Atomically marks the group's chord as triggered. Exactly one call per group ever returns `true`,
+   * however many workers race; it also sets `ChordTriggered` in the GroupMeta for Go readers.
+   */
+  triggerChord(groupUUID: string): Promise<boolean>;
+  setStatePending(signature: Signature): Promise<void>;
+  setStateReceived(signature: Signature): Promise<void>;
+  setStateStarted(signature: Signature): Promise<void>;
+  /** `error` explains why the task will run again. */
+  setStateRetry(signature: Signature, error?: string): Promise<void>;
+  setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void>;
+  setStateFailure(signature: Signature, error: string): Promise<void>;
+  /** The task's state, or `undefined` when there is none (never written, expired or purged). */
+  getState(taskUUID: string): Promise<TaskState | undefined>;
+  /**
+   * Optional push: resolves with the task's state once it is `SUCCESS` or `FAILURE`; rejects with the
+   * signal's reason when `signal` aborts first.
+   */
+  waitForState?(taskUUID: string, signal: AbortSignal): Promise<TaskState>;
+  purgeState(taskUUID: string): Promise<void>;
+  purgeGroupMeta(groupUUID: string): Promise<void>;
+  /** Releases connections and timers. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,93 @@
+export type { Arg, ArgInput, ArgType, GoScalarType, GoSliceType, TaskResult } from './arg.js';
+export {
+  arg,
+  argValue,
+  fromWire,
+  inferType,
+  isSupportedType,
+  JSON_TYPE,
+  TypedArg,
+  toArg,
+  toResult,
+} from './arg.js';
+export type { GetOptions } from './async-result.js';
+export {
+  AsyncResult,
+  ChainAsyncResult,
+  ChordAsyncResult,
+  GroupAsyncResult,
+  resultValue,
+} from './async-result.js';
+export type { Backend, BackendCapabilities } from './backend.js';
+export type {
+  Broker,
+  BrokerCapabilities,
+  ConsumeOptions,
+  Consumer,
+  DeadLetter,
+  Delivery,
+  NackOptions,
+} from './broker.js';
+export type { DecodeOptions } from './codec.js';
+export {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  decodeGroupMeta,
+  decodeSignature,
+  decodeTaskState,
+  encodeForPublish,
+  encodeGroupMeta,
+  encodeSignature,
+  encodeTaskState,
+  signatureFromJson,
+} from './codec.js';
+export type { ErrorCode } from './errors.js';
+export {
+  DecodeError,
+  errorText,
+  isMachineryError,
+  MachineryError,
+  RetryLater,
+  TaskFailedError,
+  TaskNotRegisteredError,
+  TaskTimeoutError,
+} from './errors.js';
+export type { EventMap } from './events.js';
+export { TypedEmitter } from './events.js';
+export type { JsonValue } from './json.js';
+export { encodeJson, parseJson } from './json.js';
+export type { Lock } from './lock.js';
+export type { LogFn, Logger } from './logger.js';
+export { childLogger, defaultLogger, resolveLogger, silentLogger } from './logger.js';
+export type { MemoryBackendOptions } from './memory/memory-backend.js';
+export { MemoryBackend, MemoryBackendStore } from './memory/memory-backend.js';
+export type { MemoryBrokerOptions } from './memory/memory-broker.js';
+export { MemoryBroker, MemoryBrokerStore } from './memory/memory-broker.js';
+export type { MemoryLockOptions } from './memory/memory-lock.js';
+export { MemoryLock, MemoryLockStore } from './memory/memory-lock.js';
+export { redactText, redactUrl } from './redact.js';
+export type { ExponentialRetryOptions, RetryDelay, RetryStrategy } from './retry.js';
+export { exponentialRetry, fibonacciNext, fibonacciRetry } from './retry.js';
+export type { Schedulable, ScheduleHandle } from './scheduler.js';
+export { parseDuration } from './scheduler.js';
+export type { SendGroupOptions, ServerOptions } from './server.js';
+export { Server } from './server.js';
+export type { Headers, Signature, SignatureOptions } from './signature.js';
+export { chordUUID, copySignature, groupUUID, signature, taskUUID } from './signature.js';
+export type { GroupMeta, TaskState } from './state.js';
+export { isCompleted, TaskStatus } from './state.js';
+export type {
+  ResultOf,
+  SignatureArgs,
+  TaskContext,
+  TaskDefinition,
+  TaskFunction,
+  TaskOptions,
+  TaskSignature,
+  Tuple,
+} from './task.js';
+export { defineTask, isTuple, tuple } from './task.js';
+export { formatTime, PreciseDate, parseTime } from './time.js';
+export type { TaskOutcome, WorkerEvents, WorkerOptions } from './worker.js';
+export { Worker } from './worker.js';
+export type { Chain, Chord, Group } from './workflow.js';
+export { chain, chord, group } from './workflow.js';

@@ -1,0 +1,239 @@
+import { argValue, type Backend, type Signature, signature, TaskStatus, toResult } from '@machinery/core';
+import { describe, expect, it } from 'vitest';
+import { type SuiteBaseOptions, useHarness } from './harness.js';
+import { eventually } from './helpers.js';
+
+/** Options for {@link backendSuite}. */
+export type BackendSuiteOptions = SuiteBaseOptions<Backend>;
+
+function sig(name = 'add', extra: Partial<Signature> = {}): Signature {
+  return signature(name, [1, 2], { headers: {}, ...extra });
+}
+
+/**
+ * The result-backend conformance suite: state transitions, groups, the atomic chord trigger, purge,
+ * push and expiry. Every backend runs it against its real server; it skips, with the reason shown,
+ * only what the backend's `capabilities` say it lacks.
+ */
+export function backendSuite(options: BackendSuiteOptions): void {
+  const timeout = options.testTimeoutMs ?? 30_000;
+  describe(`${options.name}: backend conformance`, () => {
+    const harness = useHarness(options);
+
+    it(
+      'has no state for a task never written',
+      async () => {
+        const backend = await harness().make();
+        expect(await backend.getState(`task_${harness().ctx.namespace}_missing`)).toBeUndefined();
+      },
+      timeout,
+    );
+
+    it(
+      'walks PENDING → RECEIVED → STARTED → SUCCESS keeping task name and creation time',
+      async (t) => {
+        const backend = await harness().make();
+        t.skip(!backend.capabilities.durableReads, 'backend hands out each state once (no durable reads)');
+        const s = sig();
+        await backend.setStatePending(s);
+        const pending = await backend.getState(s.uuid);
+        expect(pending?.state).toBe(TaskStatus.PENDING);
+        expect(pending?.taskName).toBe('add');
+        await backend.setStateReceived(s);
+        expect((await backend.getState(s.uuid))?.state).toBe(TaskStatus.RECEIVED);
+        await backend.setStateStarted(s);
+        expect((await backend.getState(s.uuid))?.state).toBe(TaskStatus.STARTED);
+        await backend.setStateSuccess(s, [toResult(3)]);
+        const done = await backend.getState(s.uuid);
+        expect(done?.state).toBe(TaskStatus.SUCCESS);
+        expect(done?.taskUUID).toBe(s.uuid);
+        expect(done?.taskName).toBe('add');
+        expect(done?.createdAt.getTime()).toBe(pending?.createdAt.getTime());
+        expect(done?.results?.map((r) => argValue({ name: '', ...r }))).toEqual([3]);
+      },
+      timeout,
+    );
+
+    it(
+      'stores a failure with its error text',
+      async () => {
+        const backend = await harness().make();
+        const s = sig();
+        await backend.setStateFailure(s, 'Test error');
+        const state = await backend.getState(s.uuid);
+        expect(state?.state).toBe(TaskStatus.FAILURE);
+        expect(state?.error).toBe('Test error');
+      },
+      timeout,
+    );
+
+    it(
+      'stores RETRY with its reason',
+      async () => {
+        const backend = await harness().make();
+        const s = sig();
+        await backend.setStateRetry(s, 'will retry');
+        const state = await backend.getState(s.uuid);
+        expect(state?.state).toBe(TaskStatus.RETRY);
+      },
+      timeout,
+    );
+
+    it(
+      'keeps results of every type exactly, including 64-bit integers and bytes',
+      async () => {
+        const backend = await harness().make();
+        const s = sig();
+        const values = [
+          185135722552891243n,
+          2n ** 63n,
+          -5,
+          0.25,
+          'text <&>',
+          true,
+          [1, 2],
+          ['a'],
+          new Uint8Array([0, 255]),
+        ];
+        await backend.setStateSuccess(s, values.map(toResult));
+        const state = await backend.getState(s.uuid);
+        expect(state?.results?.map((r) => argValue({ name: '', ...r }))).toEqual(values);
+      },
+      timeout,
+    );
+
+    it(
+      'stores an empty result list for a task that returns nothing',
+      async () => {
+        const backend = await harness().make();
+        const s = sig();
+        await backend.setStateSuccess(s, []);
+        expect((await backend.getState(s.uuid))?.results).toEqual([]);
+      },
+      timeout,
+    );
+
+    it(
+      'reports a group complete only when every member is SUCCESS or FAILURE, states in group order',
+      async (t) => {
+        const backend = await harness().make();
+        t.skip(!backend.capabilities.durableReads, 'backend hands out each state once (no durable reads)');
+        const ns = harness().ctx.namespace;
+        const groupUUID = `group_${ns}`;
+        const members = [
+          sig('a', { groupUUID, groupTaskCount: 3 }),
+          sig('b', { groupUUID, groupTaskCount: 3 }),
+        ];
+        members.push(sig('c', { groupUUID, groupTaskCount: 3 }));
+        await backend.initGroup(
+          groupUUID,
+          members.map((m) => m.uuid),
+        );
+        for (const m of members) await backend.setStatePending(m);
+        expect(await backend.groupCompleted(groupUUID, 3)).toBe(false);
+        await backend.setStateStarted(members[0] as Signature);
+        await backend.setStateSuccess(members[1] as Signature, [toResult(1)]);
+        expect(await backend.groupCompleted(groupUUID, 3)).toBe(false);
+        await backend.setStateSuccess(members[0] as Signature, [toResult(0)]);
+        await backend.setStateFailure(members[2] as Signature, 'boom');
+        expect(await backend.groupCompleted(groupUUID, 3)).toBe(true);
+        const states = await backend.groupTaskStates(groupUUID, 3);
+        expect(states.map((s) => s.taskUUID)).toEqual(members.map((m) => m.uuid));
+        expect(states.map((s) => s.state)).toEqual([
+          TaskStatus.SUCCESS,
+          TaskStatus.SUCCESS,
+          TaskStatus.FAILURE,
+        ]);
+        const meta = await backend.getGroupMeta(groupUUID);
+        expect(meta?.taskUUIDs).toEqual(members.map((m) => m.uuid));
+      },
+      timeout,
+    );
+
+    it(
+      'triggers a chord exactly once when many workers race',
+      async () => {
+        const h = harness();
+        const a = await h.make();
+        const b = await h.make();
+        const groupUUID = `group_${h.ctx.namespace}_race`;
+        await a.initGroup(groupUUID, ['task_x', 'task_y']);
+        const attempts = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).triggerChord(groupUUID));
+        const won = (await Promise.all(attempts)).filter(Boolean);
+        expect(won).toHaveLength(1);
+        expect(await a.triggerChord(groupUUID)).toBe(false);
+        const meta = await a.getGroupMeta(groupUUID);
+        if (meta) expect(meta.chordTriggered).toBe(true);
+      },
+      timeout,
+    );
+
+    it(
+      'looks up a group it does not know as undefined',
+      async () => {
+        const backend = await harness().make();
+        expect(await backend.getGroupMeta(`group_${harness().ctx.namespace}_unknown`)).toBeUndefined();
+      },
+      timeout,
+    );
+
+    it(
+      'purges a state and a group',
+      async () => {
+        const backend = await harness().make();
+        const s = sig();
+        await backend.setStateSuccess(s, []);
+        await backend.purgeState(s.uuid);
+        expect(await backend.getState(s.uuid)).toBeUndefined();
+        const groupUUID = `group_${harness().ctx.namespace}_purge`;
+        await backend.initGroup(groupUUID, [s.uuid]);
+        await backend.purgeGroupMeta(groupUUID);
+        expect(await backend.getGroupMeta(groupUUID)).toBeUndefined();
+      },
+      timeout,
+    );
+
+    it(
+      'pushes completion to a waiter instead of being polled',
+      async (t) => {
+        const h = harness();
+        const backend = await h.make();
+        t.skip(
+          !backend.capabilities.pushResults || !backend.waitForState,
+          'backend declares no pushed results',
+        );
+        const writer = await h.make();
+        const s = sig();
+        await writer.setStatePending(s);
+        const controller = new AbortController();
+        const waiting = backend.waitForState?.(s.uuid, controller.signal);
+        await writer.setStateStarted(s);
+        await writer.setStateSuccess(s, [toResult(42)]);
+        const state = await waiting;
+        expect(state?.state).toBe(TaskStatus.SUCCESS);
+        const never = backend.waitForState?.(`${s.uuid}_never`, controller.signal);
+        controller.abort(new Error('stop waiting'));
+        await expect(never).rejects.toThrow('stop waiting');
+      },
+      timeout,
+    );
+
+    it(
+      'expires results after resultsExpireIn',
+      async (t) => {
+        const h = harness();
+        const probe = await h.make();
+        t.skip(!probe.capabilities.expiry, 'backend declares no expiry');
+        const backend = await h.make({ resultsExpireIn: 1 });
+        const s = sig();
+        await backend.setStateSuccess(s, []);
+        expect(await backend.getState(s.uuid)).toBeDefined();
+        await eventually(async () => expect(await backend.getState(s.uuid)).toBeUndefined(), {
+          timeoutMs: 5000,
+          intervalMs: 200,
+        });
+      },
+      timeout,
+    );
+  });
+}

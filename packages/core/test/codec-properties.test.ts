@@ -1,0 +1,60 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DecodeError, decodeSignature, encodeSignature, signature } from '../src/index.js';
+
+const scalar = fc.oneof(
+  fc.integer(),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).filter((d) => !Object.is(d, -0)),
+  fc.string(),
+  fc.boolean(),
+);
+const argValue = fc.oneof(scalar, fc.array(fc.string()), fc.array(fc.integer()), fc.uint8Array());
+
+describe('codec properties', () => {
+  it('encode → decode → encode is the identity for any signature', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }),
+        fc.array(argValue, { maxLength: 6 }),
+        fc.record({
+          routingKey: fc.string(),
+          priority: fc.integer({ min: 0, max: 255 }),
+          retryCount: fc.nat(),
+          retryTimeout: fc.nat(),
+          immutable: fc.boolean(),
+          eta: fc.option(
+            fc.date({ min: new Date('1971-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }),
+          ),
+          headers: fc.option(fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.integer(), fc.boolean()))),
+        }),
+        (name, args, options) => {
+          const sig = signature(name, args, options);
+          const text = encodeSignature(sig);
+          const back = decodeSignature(text);
+          expect(encodeSignature(back)).toBe(text);
+          expect(back.name).toBe(name);
+          expect(back.eta?.getTime()).toBe(sig.eta?.getTime());
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('decoding arbitrary input throws nothing but DecodeError', () => {
+    const base = encodeSignature(signature('t', [1, 'x'], { uuid: 'task_1', headers: {} }));
+    const mutated = fc
+      .tuple(fc.nat({ max: base.length }), fc.nat({ max: 20 }), fc.string({ maxLength: 8 }))
+      .map(([at, del, ins]) => base.slice(0, at) + ins + base.slice(at + del));
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json(), mutated), (text) => {
+        try {
+          decodeSignature(text);
+        } catch (err) {
+          expect(err).toBeInstanceOf(DecodeError);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

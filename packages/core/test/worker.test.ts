@@ -1,0 +1,229 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Backend,
+  type Delivery,
+  defineTask,
+  encodeSignature,
+  MemoryBackend,
+  MemoryBroker,
+  MemoryBrokerStore,
+  Server,
+  signature,
+  silentLogger,
+  TaskStatus,
+  type WorkerOptions,
+} from '../src/index.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+function make(options: { backend?: Backend; store?: MemoryBrokerStore } = {}) {
+  const broker = new MemoryBroker(options.store ? { store: options.store } : {});
+  const server = new Server({
+    broker,
+    backend: options.backend ?? new MemoryBackend(),
+    logger: silentLogger,
+  });
+  servers.push(server);
+  return server;
+}
+
+async function until(check: () => boolean, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function gate() {
+  let open!: () => void;
+  const promise = new Promise<void>((r) => {
+    open = r;
+  });
+  return { promise, open };
+}
+
+describe('Worker', () => {
+  it('runs at most `concurrency` tasks at once', async () => {
+    const server = make();
+    let running = 0;
+    let peak = 0;
+    const g = gate();
+    const task = defineTask('busy', async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await g.promise;
+      running--;
+    });
+    server.register(task);
+    await server.worker({ concurrency: 3, prefetch: 2, handleSignals: false }).start();
+    const results = await Promise.all(Array.from({ length: 10 }, () => server.send(task.signature())));
+    await until(() => running === 3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(running).toBe(3);
+    g.open();
+    await Promise.all(results.map((r) => r.get({ timeoutMs: 5000 })));
+    expect(peak).toBe(3);
+  });
+
+  it('emits typed events and calls hooks in order', async () => {
+    const server = make();
+    const seen: string[] = [];
+    const ok = defineTask('ok', () => 1);
+    server.register(ok);
+    const options: WorkerOptions = {
+      handleSignals: false,
+      onBeforeTask: () => {
+        seen.push('before');
+      },
+      onAfterTask: (_s, outcome) => {
+        seen.push(`after:${outcome.status}`);
+      },
+    };
+    const worker = server.worker(options);
+    for (const e of ['received', 'started', 'succeeded'] as const) worker.on(e, () => seen.push(e));
+    await worker.start();
+    await (await server.send(ok.signature())).get({ timeoutMs: 2000 });
+    await until(() => seen.length === 5);
+    expect(seen).toEqual(['received', 'started', 'before', 'succeeded', 'after:succeeded']);
+  });
+
+  it('stop() returns fetched but unstarted tasks to the broker and waits for running ones', async () => {
+    const store = new MemoryBrokerStore();
+    const server = make({ store });
+    const g = gate();
+    let started = 0;
+    const slow = defineTask('slow', async () => {
+      started++;
+      await g.promise;
+      return 'ok';
+    });
+    server.register(slow);
+    const worker = server.worker({ concurrency: 1, prefetch: 3, handleSignals: false });
+    await worker.start();
+    const results = await Promise.all(Array.from({ length: 4 }, () => server.send(slow.signature())));
+    await until(() => started === 1);
+    const stopping = worker.stop({ timeoutMs: 5000 });
+    g.open();
+    await stopping;
+    expect(started).toBe(1);
+    expect((await results[0]?.state())?.state).toBe(TaskStatus.SUCCESS);
+    expect(await server.broker.pendingTasks()).toHaveLength(3);
+    await worker.start();
+    await Promise.all(results.map((r) => r.get({ timeoutMs: 5000 })));
+    expect(started).toBe(4);
+  });
+
+  it('aborts tasks still running at the shutdown timeout and gives them back instead of failing them', async () => {
+    const server = make();
+    let aborted = false;
+    const stubborn = defineTask('stubborn', function () {
+      return new Promise((_, reject) => {
+        this.signal.addEventListener('abort', () => {
+          aborted = true;
+          reject(this.signal.reason);
+        });
+      });
+    });
+    server.register(stubborn);
+    const worker = server.worker({ concurrency: 1, handleSignals: false });
+    await worker.start();
+    const r = await server.send(stubborn.signature());
+    await until(() => worker.activeCount === 1);
+    await worker.stop({ timeoutMs: 50 });
+    expect(aborted).toBe(true);
+    expect((await r.state())?.state).toBe(TaskStatus.STARTED);
+    expect((await server.broker.pendingTasks()).map((s) => s.uuid)).toEqual([r.taskUUID]);
+  });
+
+  it('stops on SIGTERM when signal handling is on, and removes its handlers', async () => {
+    const server = make();
+    const before = process.listenerCount('SIGTERM');
+    const worker = server.worker({ handleSignals: true });
+    await worker.start();
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    const stopped = new Promise<void>((resolve) => worker.once('stopped', () => resolve()));
+    process.emit('SIGTERM');
+    await stopped;
+    expect(worker.isRunning).toBe(false);
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+
+  it('returns a task to the broker when its outcome cannot be stored', async () => {
+    const backend = new MemoryBackend();
+    let failWrites = true;
+    const original = backend.setStateSuccess.bind(backend);
+    backend.setStateSuccess = async (sig, results) => {
+      if (failWrites) {
+        failWrites = false;
+        throw new Error('backend unavailable');
+      }
+      return original(sig, results);
+    };
+    const server = make({ backend });
+    let runs = 0;
+    const t = defineTask('counted', () => ++runs);
+    server.register(t);
+    const worker = server.worker({ handleSignals: false });
+    const errors: unknown[] = [];
+    worker.on('error', (e) => errors.push(e.error));
+    await worker.start();
+    const r = await server.send(t.signature());
+    expect(await r.get({ timeoutMs: 5000 })).toBe(2);
+    expect(runs).toBe(2);
+    expect(String(errors[0])).toMatch(/backend unavailable/);
+  });
+
+  it('acknowledges a redelivered task that is already complete without running it, and sends its missing callbacks', async () => {
+    const store = new MemoryBrokerStore();
+    const backend = new MemoryBackend();
+    const server = make({ store, backend });
+    let runs = 0;
+    const calls: unknown[][] = [];
+    const t = defineTask('once', () => ++runs);
+    const cb = defineTask('cb', (...a: unknown[]) => {
+      calls.push(a);
+    });
+    server.register(t, cb);
+    // A crashed attempt stored SUCCESS but died before sending callbacks and acknowledging.
+    const sig = t.signatureWith({ onSuccess: [cb.signature()] });
+    await backend.setStateSuccess(sig, [{ type: 'int64', value: 7 }]);
+    store.injectRaw(
+      'machinery_tasks',
+      encodeSignature({ ...sig, headers: {}, routingKey: 'machinery_tasks' }),
+    );
+    // First delivery: take it and "crash" (close without ack) so that it is redelivered.
+    const crashed = new MemoryBroker({ store });
+    const got: Delivery[] = [];
+    await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: 1, prefetch: 0 });
+    await until(() => got.length === 1);
+    await crashed.close();
+    const worker = server.worker({ handleSignals: false });
+    const duplicates: string[] = [];
+    worker.on('duplicate', (e) => duplicates.push(e.signature.uuid));
+    await worker.start();
+    await until(() => duplicates.length === 1 && calls.length === 1);
+    expect(runs).toBe(0);
+    expect(calls).toEqual([[7]]);
+  });
+
+  it('rejects an invalid concurrency', () => {
+    const server = make();
+    expect(() => server.worker({ concurrency: 0 })).toThrow(/concurrency must be an integer ≥ 1/);
+  });
+
+  it('refuses to register two different tasks under one name', () => {
+    const server = make();
+    server.register(defineTask('dup', () => 1));
+    expect(() => server.register(defineTask('dup', () => 2))).toThrow(/already registered as "dup"/);
+  });
+
+  it('reports a result timeout with a hint', async () => {
+    const server = make();
+    const r = await server.send(signature('nobody_runs_this'));
+    await expect(r.get({ timeoutMs: 50 })).rejects.toThrow(/Timed out after 50 ms.*Is a worker running/);
+  });
+});

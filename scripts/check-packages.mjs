@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Checks the package graph: every workspace dependency is a tsconfig project reference (and the
+// reverse), adapters take @machinery/core as a peer (never a dependency), public packages have the
+// fields users rely on, and core depends on no adapter or client library.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const problems = [];
+const dirs = ['packages', 'apps']
+  .flatMap((d) => readdirSync(join(root, d)).map((n) => join(root, d, n)))
+  .concat([join(root, 'bench')])
+  .filter((d) => existsSync(join(d, 'package.json')));
+
+const byName = new Map();
+for (const dir of dirs) {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  byName.set(pkg.name, { dir, pkg });
+}
+
+const CLIENTS = ['ioredis', 'amqplib', '@aws-sdk/client-sqs', 'memjs'];
+
+for (const { dir, pkg } of byName.values()) {
+  const where = relative(root, dir);
+  const tsconfigPath = join(dir, 'tsconfig.json');
+  const refs = existsSync(tsconfigPath)
+    ? (JSON.parse(readFileSync(tsconfigPath, 'utf8')).references ?? []).map((r) => resolve(dir, r.path))
+    : [];
+  const deps = { ...pkg.dependencies, ...pkg.peerDependencies };
+  const workspaceDeps = Object.keys(deps).filter((d) => byName.has(d));
+  for (const dep of workspaceDeps) {
+    if (!refs.includes(byName.get(dep).dir))
+      problems.push(`${where}: depends on ${dep} but tsconfig.json has no reference to it`);
+  }
+  for (const ref of refs) {
+    const target = [...byName.values()].find((p) => p.dir === ref);
+    if (!target)
+      problems.push(`${where}: tsconfig reference ${relative(root, ref)} is not a workspace package`);
+    else if (!workspaceDeps.includes(target.pkg.name)) {
+      problems.push(
+        `${where}: tsconfig references ${target.pkg.name} but package.json does not depend on it`,
+      );
+    }
+  }
+  if (pkg.private) continue;
+  if (pkg.name === '@machinery/core') {
+    for (const d of Object.keys(pkg.dependencies ?? {})) {
+      if (d.startsWith('@machinery/') || CLIENTS.includes(d))
+        problems.push(`${where}: core must not depend on ${d}`);
+    }
+  } else {
+    if (pkg.dependencies?.['@machinery/core'])
+      problems.push(`${where}: @machinery/core belongs in peerDependencies`);
+    if (!pkg.peerDependencies?.['@machinery/core'])
+      problems.push(`${where}: missing peerDependency @machinery/core`);
+  }
+  const exp = pkg.exports?.['.'];
+  if (!exp || Object.keys(exp)[0] !== 'types' || !exp.default) {
+    problems.push(`${where}: exports["."] must list "types" first, then "default"`);
+  }
+  for (const field of ['license', 'engines', 'repository', 'files', 'sideEffects']) {
+    if (pkg[field] === undefined) problems.push(`${where}: package.json lacks "${field}"`);
+  }
+  if (pkg.type !== 'module') problems.push(`${where}: "type" must be "module"`);
+  if (!existsSync(join(dir, 'README.md'))) problems.push(`${where}: README.md is missing`);
+}
+
+const changesetConfig = JSON.parse(readFileSync(join(root, '.changeset', 'config.json'), 'utf8'));
+const fixed = new Set(changesetConfig.fixed.flat());
+for (const { pkg } of byName.values()) {
+  if (!pkg.private && !fixed.has(pkg.name))
+    problems.push(`${pkg.name} is public but not in the changeset "fixed" group`);
+}
+
+if (problems.length > 0) {
+  console.error(`check-packages: ${problems.length} problem(s)\n- ${problems.join('\n- ')}`);
+  process.exit(1);
+}
+console.log(`check-packages: ${byName.size} packages OK`);

@@ -18,7 +18,8 @@ export interface BackendCapabilities {
  *
  * Each `setState*` writes the task's whole TaskState (keeping `taskName` and `createdAt` of earlier
  * writes where the store allows) and must be durable when the promise resolves: the Worker
- * acknowledges a task only after its outcome is stored.
+ * acknowledges a task only after its outcome is stored. The Worker may issue `setStateReceived` and
+ * `setStateStarted` for one task without awaiting the first; writes must apply in call order.
  */
 export interface Backend {
   readonly capabilities: BackendCapabilities;

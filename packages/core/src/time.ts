@@ -34,6 +34,20 @@ export function parseTime(text: string, path = ''): Date {
     );
   }
   const [, y, mo, d, h, mi, s, frac = '', z, sign, oh, om] = m;
+  if (
+    Number(mo) < 1 ||
+    Number(mo) > 12 ||
+    Number(d) < 1 ||
+    Number(d) > 31 ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s) > 60
+  ) {
+    throw new DecodeError(
+      `Invalid timestamp ${JSON.stringify(text)}: a date or time field is out of range`,
+      path,
+    );
+  }
   const date = new Date(0);
   date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
   date.setUTCHours(Number(h), Number(mi), Number(s), 0);

@@ -66,7 +66,7 @@ export interface WorkerOptions {
    * that knows the task gets a fair chance). Go Machinery requeues such tasks forever.
    */
   unregisteredTaskRequeues?: number;
-  /** Called after `STARTED` is stored, before the task runs. */
+  /** Called after `STARTED` is stored, just before the task runs. */
   onBeforeTask?: (signature: Signature) => void | Promise<void>;
   /** Called after the outcome is stored. */
   onAfterTask?: (signature: Signature, outcome: TaskOutcome) => void | Promise<void>;
@@ -308,12 +308,13 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     }
 
     this.emit('received', { signature: sig, attempt: delivery.attempt });
-    if (this.opts.progressStates && backend) await this.bestEffort(backend.setStateReceived(sig), sig);
+    const trackProgress = this.opts.progressStates && backend !== undefined;
 
     let args: unknown[];
     try {
       args = convertArgs(sig.args, task);
     } catch (err) {
+      if (trackProgress) await this.bestEffort(backend.setStateReceived(sig), sig);
       // Bad arguments never succeed on a retry: fail at once with the reason.
       await this.finishFailure(
         delivery,
@@ -324,9 +325,20 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       return;
     }
 
-    if (this.opts.progressStates && backend) await this.bestEffort(backend.setStateStarted(sig), sig);
+    // RECEIVED and STARTED go out together and the task does not wait for them (one round trip off the
+    // critical path); the final state waits, so it is always written last.
+    let progress: Promise<unknown> | undefined;
+    if (trackProgress) {
+      progress = Promise.all([
+        this.bestEffort(backend.setStateReceived(sig), sig),
+        this.bestEffort(backend.setStateStarted(sig), sig),
+      ]);
+    }
     this.emit('started', { signature: sig, attempt: delivery.attempt });
-    await this.opts.onBeforeTask?.(sig);
+    if (this.opts.onBeforeTask) {
+      await progress;
+      await this.opts.onBeforeTask(sig);
+    }
 
     const started = performance.now();
     let value: unknown;
@@ -343,6 +355,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       failure = err;
     }
     const durationMs = performance.now() - started;
+    await progress;
 
     if (!failed) {
       let results: TaskResult[];
@@ -480,7 +493,8 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       if (backend) await backend.setStateFailure(sig, error);
       await this.afterFailure(sig, error, false);
     });
-    this.logger.warn({ taskUUID: sig.uuid, taskName: sig.name, error }, 'task failed');
+    // A failing task is business as usual, not a worker problem: info, not warn.
+    this.logger.info({ taskUUID: sig.uuid, taskName: sig.name, error }, 'task failed');
     this.emit('failed', { signature: sig, error, durationMs });
     await this.opts.onAfterTask?.(sig, { status: 'failed', error });
   }

@@ -77,3 +77,10 @@ describe('logger', () => {
     expect((caught as Error).message).toMatch(/no "error" method/);
   });
 });
+
+describe('time ranges', () => {
+  it('refuses out-of-range fields instead of rolling them over', () => {
+    expect(() => parseTime('2025-13-01T00:00:00Z')).toThrow(/out of range/);
+    expect(() => parseTime('2025-01-01T24:00:00Z')).toThrow(/out of range/);
+  });
+});

@@ -196,7 +196,7 @@ describe('Worker', () => {
       encodeSignature({ ...sig, headers: {}, routingKey: 'machinery_tasks' }),
     );
     // First delivery: take it and "crash" (close without ack) so that it is redelivered.
-    const crashed = new MemoryBroker({ store });
+    const crashed = new MemoryBroker({ store, leaseMs: 100 });
     const got: Delivery[] = [];
     await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: 1, prefetch: 0 });
     await until(() => got.length === 1);

@@ -36,7 +36,8 @@ const injectRaw = async ({ namespace }: { namespace: string }, queue: string, bo
 
 brokerSuite({
   name: 'MemoryBroker',
-  create: ({ namespace }) => new MemoryBroker({ store: brokerStore(namespace) }),
+  create: ({ namespace, redeliveryTimeoutMs }) =>
+    new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
   injectRaw,
   cleanup,
 });
@@ -59,8 +60,8 @@ lockSuite({
 
 scenarioSuite({
   name: 'MemoryBroker + MemoryBackend',
-  create: ({ namespace }) => ({
-    broker: new MemoryBroker({ store: brokerStore(namespace) }),
+  create: ({ namespace, redeliveryTimeoutMs }) => ({
+    broker: new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
     backend: new MemoryBackend({ store: shared(backends, namespace, () => new MemoryBackendStore()) }),
     lock: new MemoryLock({ store: shared(locks, namespace, () => new MemoryLockStore()) }),
   }),

@@ -22,6 +22,7 @@ interface Lease {
   readonly envelope: Envelope;
   readonly owner: MemoryBroker;
   readonly consumer: ConsumerState;
+  deadline: number;
 }
 
 interface ConsumerState {
@@ -38,10 +39,44 @@ interface Delayed {
   readonly envelope: Envelope;
 }
 
+/** A one-shot timer re-armed for the earliest due time; unref'd ones never keep the process alive. */
+class Alarm {
+  private timer: NodeJS.Timeout | undefined;
+  private due = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly fire: () => void,
+    private readonly keepAlive: boolean,
+  ) {}
+
+  /** Makes sure the alarm fires no later than `at`. */
+  arm(at: number): void {
+    if (this.timer && this.due <= at) return;
+    this.cancel();
+    this.due = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.due = Number.POSITIVE_INFINITY;
+        this.fire();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    if (!this.keepAlive) this.timer.unref();
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.due = Number.POSITIVE_INFINITY;
+  }
+}
+
 /**
  * The in-process "server" behind {@link MemoryBroker}: queues, delayed tasks, leases and dead letters.
- * Several `MemoryBroker` instances sharing one store behave like several connections to one broker —
- * closing one (a "crashed worker") returns its unsettled deliveries to their queues.
+ * Several `MemoryBroker` instances sharing one store behave like several connections to one broker:
+ * a lease is renewed by the instance holding it, and when that instance is closed (a "crashed worker")
+ * its leases expire and the tasks are delivered again.
  */
 export class MemoryBrokerStore {
   /** @internal */ readonly queues = new Map<string, Envelope[]>();
@@ -49,8 +84,9 @@ export class MemoryBrokerStore {
   /** @internal */ readonly leases = new Map<string, Lease>();
   /** @internal */ readonly deadLetters: DeadLetter[] = [];
   /** @internal */ readonly consumers = new Map<string, ConsumerState[]>();
-  private timer: NodeJS.Timeout | undefined;
-  private timerDue = Number.POSITIVE_INFINITY;
+  // Pending delayed tasks keep the process alive (they are work to do); lease expiry does not.
+  private readonly delayAlarm = new Alarm(() => this.moveDue(), true);
+  private readonly leaseAlarm = new Alarm(() => this.expireLeases(), false);
   private cursor = 0;
 
   /** @internal */
@@ -76,27 +112,39 @@ export class MemoryBrokerStore {
       else hi = mid;
     }
     this.delayed.splice(lo, 0, { due, envelope });
-    this.arm();
-  }
-
-  private arm(): void {
-    const next = this.delayed[0];
-    if (!next) return;
-    if (this.timer && this.timerDue <= next.due) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerDue = next.due;
-    this.timer = setTimeout(() => this.moveDue(), Math.max(0, next.due - Date.now()));
+    this.delayAlarm.arm(due);
   }
 
   private moveDue(): void {
-    this.timer = undefined;
-    this.timerDue = Number.POSITIVE_INFINITY;
     const now = Date.now();
     // Move every due task at once, each to its own queue.
     while (this.delayed.length > 0 && (this.delayed[0] as Delayed).due <= now) {
       this.enqueue((this.delayed.shift() as Delayed).envelope);
     }
-    this.arm();
+    const next = this.delayed[0];
+    if (next) this.delayAlarm.arm(next.due);
+  }
+
+  /** @internal Starts or extends a lease; keeps the expiry alarm armed for the earliest deadline. */
+  hold(lease: Lease, ms: number): void {
+    lease.deadline = Date.now() + ms;
+    this.leaseAlarm.arm(lease.deadline);
+  }
+
+  private expireLeases(): void {
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    const expired: Lease[] = [];
+    for (const [token, lease] of this.leases) {
+      if (lease.deadline <= now) {
+        this.leases.delete(token);
+        lease.consumer.outstanding--;
+        expired.push(lease);
+      } else next = Math.min(next, lease.deadline);
+    }
+    // Back to the head of the queue: they were first in line before.
+    for (const lease of expired.reverse()) this.enqueue(lease.envelope, true);
+    if (next !== Number.POSITIVE_INFINITY) this.leaseAlarm.arm(next);
   }
 
   /** @internal */
@@ -116,15 +164,15 @@ export class MemoryBrokerStore {
         }
       }
       if (!chosen) return;
-      const envelope = q.shift() as Envelope;
-      this.deliver(chosen, envelope);
+      this.deliver(chosen, q.shift() as Envelope);
     }
   }
 
   private deliver(consumer: ConsumerState, envelope: Envelope): void {
+    const owner = consumer.owner;
     let signature: Signature;
     try {
-      signature = decodeSignature(envelope.body, { maxBytes: consumer.owner.maxMessageBytes });
+      signature = decodeSignature(envelope.body, { maxBytes: owner.maxMessageBytes });
     } catch (err) {
       this.deadLetters.push({
         body: envelope.body,
@@ -136,15 +184,19 @@ export class MemoryBrokerStore {
     }
     envelope.deliveries++;
     const token = randomUUID();
-    this.leases.set(token, { envelope, owner: consumer.owner, consumer });
+    const lease: Lease = { envelope, owner, consumer, deadline: 0 };
+    this.leases.set(token, lease);
+    this.hold(lease, owner.leaseMs);
     consumer.outstanding++;
+    // A closed instance is a dead connection: it can no longer settle; its leases simply expire.
     const settle = (): Lease | undefined => {
-      const lease = this.leases.get(token);
-      if (!lease) return undefined;
+      if (owner.isClosed) return undefined;
+      const held = this.leases.get(token);
+      if (!held) return undefined;
       this.leases.delete(token);
-      lease.consumer.outstanding--;
-      queueMicrotask(() => this.pump(lease.consumer.queue));
-      return lease;
+      held.consumer.outstanding--;
+      queueMicrotask(() => this.pump(held.consumer.queue));
+      return held;
     };
     const delivery: Delivery = {
       signature,
@@ -154,8 +206,7 @@ export class MemoryBrokerStore {
       token,
       ack: async () => settle() !== undefined,
       nack: async (options: NackOptions = {}) => {
-        const lease = settle();
-        if (!lease) return false;
+        if (!settle()) return false;
         if (options.requeue === false) {
           this.deadLetters.push({
             body: envelope.body,
@@ -170,21 +221,19 @@ export class MemoryBrokerStore {
         }
         return true;
       },
-      extendLease: async () => this.leases.has(token),
+      extendLease: async (ms: number) => {
+        const held = this.leases.get(token);
+        if (!held || owner.isClosed) return false;
+        this.hold(held, ms);
+        return true;
+      },
     };
     queueMicrotask(() => consumer.onDelivery(delivery));
   }
 
-  /** @internal Returns every unsettled delivery of `owner` to the head of its queue, as a dropped connection does. */
-  releaseOwner(owner: MemoryBroker): void {
-    const returned: Envelope[] = [];
-    for (const [token, lease] of this.leases) {
-      if (lease.owner !== owner) continue;
-      this.leases.delete(token);
-      lease.consumer.outstanding--;
-      returned.push(lease.envelope);
-    }
-    for (const env of returned.reverse()) this.enqueue(env, true);
+  /** @internal Renews every lease `owner` holds (its heartbeat). */
+  renew(owner: MemoryBroker): void {
+    for (const lease of this.leases.values()) if (lease.owner === owner) this.hold(lease, owner.leaseMs);
   }
 
   /**
@@ -195,11 +244,10 @@ export class MemoryBrokerStore {
     this.enqueue({ body, queue, deliveries: 0 });
   }
 
-  /** Stops the delay timer; queued data stays. */
+  /** Stops the store's timers; queued data stays. */
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerDue = Number.POSITIVE_INFINITY;
+    this.delayAlarm.cancel();
+    this.leaseAlarm.cancel();
   }
 }
 
@@ -211,12 +259,17 @@ export interface MemoryBrokerOptions {
   defaultQueue?: string;
   /** Largest accepted message in bytes (default 1 MiB). */
   maxMessageBytes?: number;
+  /**
+   * How long a delivery stays leased without renewal (default 10 000 ms). This instance renews its
+   * leases while it is open; after it is closed they expire and the tasks are delivered again.
+   */
+  leaseMs?: number;
 }
 
 /**
- * A real in-process broker: FIFO queues by routing key, ETA delays, leases that return to the queue
- * when their holder closes, ack/nack, dead letters and inspection. Used by the sample apps' embedded
- * default and by tests; it passes the same conformance suites as the network brokers.
+ * A real in-process broker: FIFO queues by routing key, ETA delays, leases that expire and redeliver,
+ * ack/nack with fencing tokens, dead letters and inspection. Used by the sample apps' embedded default
+ * and by tests; it passes the same conformance suites as the network brokers.
  *
  * @example
  * ```ts
@@ -238,8 +291,10 @@ export class MemoryBroker implements Broker {
   };
   readonly defaultQueue: string;
   /** @internal */ readonly maxMessageBytes: number;
+  /** @internal */ readonly leaseMs: number;
   private readonly store: MemoryBrokerStore;
   private readonly ownsStore: boolean;
+  private readonly heartbeat: NodeJS.Timeout;
   private closed = false;
 
   constructor(options: MemoryBrokerOptions = {}) {
@@ -247,6 +302,14 @@ export class MemoryBroker implements Broker {
     this.ownsStore = options.store === undefined;
     this.defaultQueue = options.defaultQueue ?? 'machinery_tasks';
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.leaseMs = options.leaseMs ?? 10_000;
+    this.heartbeat = setInterval(() => this.store.renew(this), Math.max(10, this.leaseMs / 3));
+    this.heartbeat.unref();
+  }
+
+  /** @internal */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   private assertOpen(): void {
@@ -294,10 +357,8 @@ export class MemoryBroker implements Broker {
       stop: async () => {
         state.active = false;
         const current = this.store.consumers.get(queue);
-        if (current) {
-          const i = current.indexOf(state);
-          if (i >= 0) current.splice(i, 1);
-        }
+        const i = current ? current.indexOf(state) : -1;
+        if (i >= 0) current?.splice(i, 1);
       },
     };
   }
@@ -327,11 +388,11 @@ export class MemoryBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
     for (const list of this.store.consumers.values()) {
       for (let i = list.length - 1; i >= 0; i--)
         if ((list[i] as ConsumerState).owner === this) list.splice(i, 1);
     }
-    this.store.releaseOwner(this);
     if (this.ownsStore) this.store.dispose();
   }
 }

@@ -68,6 +68,52 @@ export function encodeSignature(sig: Signature): string {
   );
 }
 
+function compactList(list: readonly Signature[]): string {
+  let out = '[';
+  for (let i = 0; i < list.length; i++)
+    out += (i > 0 ? ',' : '') + encodeSignatureCompact(list[i] as Signature);
+  return `${out}]`;
+}
+
+/**
+ * Encodes a signature as Go Machinery's JSON without the fields that hold Go's zero value (and without
+ * the arguments' empty `Name`). Go's decoder fills missing fields with zero values, so a Go worker reads
+ * it exactly as the full form — at a fifth of the size for a typical task, which is what a broker
+ * stores per queued task. Key order is Go's.
+ * @throws MachineryError `ERR_ENCODE` as {@link encodeSignature}.
+ */
+export function encodeSignatureCompact(sig: Signature): string {
+  let out = `{"UUID":${encodeString(sig.uuid)},"Name":${encodeString(sig.name)},"RoutingKey":${encodeString(sig.routingKey)}`;
+  if (sig.eta !== null) out += `,"ETA":"${formatTime(sig.eta)}"`;
+  if (sig.groupUUID !== '') out += `,"GroupUUID":${encodeString(sig.groupUUID)}`;
+  if (sig.groupTaskCount !== 0) out += `,"GroupTaskCount":${int(sig.groupTaskCount, 'GroupTaskCount')}`;
+  if (sig.args !== null && sig.args.length > 0) {
+    out += ',"Args":[';
+    for (let i = 0; i < sig.args.length; i++) {
+      const a = sig.args[i] as Arg;
+      if (i > 0) out += ',';
+      out += a.name === '' ? '{' : `{"Name":${encodeString(a.name)},`;
+      out += `"Type":${encodeString(a.type)},"Value":${encodeJson(a.value)}}`;
+    }
+    out += ']';
+  }
+  if (sig.headers !== null && Object.keys(sig.headers).length > 0)
+    out += `,"Headers":${encodeJson(sig.headers, true)}`;
+  if (sig.priority !== 0) out += `,"Priority":${int(sig.priority, 'Priority')}`;
+  if (sig.immutable) out += ',"Immutable":true';
+  if (sig.retryCount !== 0) out += `,"RetryCount":${int(sig.retryCount, 'RetryCount')}`;
+  if (sig.retryTimeout !== 0) out += `,"RetryTimeout":${int(sig.retryTimeout, 'RetryTimeout')}`;
+  if (sig.onSuccess !== null && sig.onSuccess.length > 0) out += `,"OnSuccess":${compactList(sig.onSuccess)}`;
+  if (sig.onError !== null && sig.onError.length > 0) out += `,"OnError":${compactList(sig.onError)}`;
+  if (sig.chordCallback !== null) out += `,"ChordCallback":${encodeSignatureCompact(sig.chordCallback)}`;
+  if (sig.brokerMessageGroupId !== '')
+    out += `,"BrokerMessageGroupId":${encodeString(sig.brokerMessageGroupId)}`;
+  if (sig.sqsReceiptHandle !== '') out += `,"SQSReceiptHandle":${encodeString(sig.sqsReceiptHandle)}`;
+  if (sig.stopTaskDeletionOnError) out += ',"StopTaskDeletionOnError":true';
+  if (sig.ignoreWhenTaskNotRegistered) out += ',"IgnoreWhenTaskNotRegistered":true';
+  return `${out}}`;
+}
+
 /** Encodes a task state as Go's `TaskState` JSON. */
 export function encodeTaskState(s: TaskState): string {
   return (
@@ -289,17 +335,25 @@ export function decodeGroupMeta(body: string): GroupMeta {
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
 /**
+ * How task messages are written: `compact` omits Go zero values (smaller, still read by Go Machinery
+ * as the same message); `go` is the full form byte for byte as Go writes it.
+ */
+export type WireFormat = 'compact' | 'go';
+
+/**
  * Prepares a signature for publishing as every broker does: an empty routing key becomes
- * `defaultQueue` (written into the body, as Go does), then the body is encoded and its size checked.
+ * `defaultQueue` (written into the body, as Go does), then the body is encoded (compact by default)
+ * and its size checked.
  * @throws MachineryError `ERR_PAYLOAD_TOO_LARGE` when the body exceeds `maxBytes`.
  */
 export function encodeForPublish(
   sig: Signature,
   defaultQueue: string,
   maxBytes = DEFAULT_MAX_MESSAGE_BYTES,
+  format: WireFormat = 'compact',
 ): { queue: string; body: string } {
   if (sig.routingKey === '') sig.routingKey = defaultQueue;
-  const body = encodeSignature(sig);
+  const body = format === 'go' ? encodeSignature(sig) : encodeSignatureCompact(sig);
   // Length in UTF-16 units is a lower bound of UTF-8 bytes; count bytes only near the limit.
   if (body.length * 3 > maxBytes) {
     const size = Buffer.byteLength(body);

@@ -28,7 +28,7 @@ export type {
   Delivery,
   NackOptions,
 } from './broker.js';
-export type { DecodeOptions } from './codec.js';
+export type { DecodeOptions, WireFormat } from './codec.js';
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
   decodeGroupMeta,
@@ -37,6 +37,7 @@ export {
   encodeForPublish,
   encodeGroupMeta,
   encodeSignature,
+  encodeSignatureCompact,
   encodeTaskState,
   signatureFromJson,
 } from './codec.js';

@@ -56,8 +56,13 @@ export interface WorkerOptions {
   shutdownTimeoutMs?: number;
   /** Stop on SIGINT/SIGTERM; a second signal aborts running tasks (default true). */
   handleSignals?: boolean;
-  /** Store `RECEIVED` and `STARTED` as Go does (default true); false stores only final states. */
-  progressStates?: boolean;
+  /**
+   * Which states before the outcome are stored: `'started'` (default) stores `STARTED` as the task
+   * starts; `'all'` also stores `RECEIVED` first, Go's full sequence (one more write per task, overwritten
+   * at once); `'none'` stores only the outcome. A task refused for bad arguments is stored as `RECEIVED`
+   * then `FAILURE` in every mode but `'none'`.
+   */
+  progressStates?: 'all' | 'started' | 'none';
   /** Acknowledge a redelivered task whose stored state is already final without running it (default true). */
   skipCompletedRedeliveries?: boolean;
   /**
@@ -133,7 +138,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       prefetch: 0,
       shutdownTimeoutMs: 30_000,
       handleSignals: true,
-      progressStates: true,
+      progressStates: 'started',
       skipCompletedRedeliveries: true,
       unregisteredTaskRequeues: 50,
       ...options,
@@ -308,7 +313,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     }
 
     this.emit('received', { signature: sig, attempt: delivery.attempt });
-    const trackProgress = this.opts.progressStates && backend !== undefined;
+    const trackProgress = this.opts.progressStates !== 'none' && backend !== undefined;
 
     let args: unknown[];
     try {
@@ -325,14 +330,17 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       return;
     }
 
-    // RECEIVED and STARTED go out together and the task does not wait for them (one round trip off the
-    // critical path); the final state waits, so it is always written last.
+    // Progress states go out as the task starts and the task does not wait for them (a round trip off
+    // the critical path); the outcome waits for them, so it is always written last.
     let progress: Promise<unknown> | undefined;
     if (trackProgress) {
-      progress = Promise.all([
-        this.bestEffort(backend.setStateReceived(sig), sig),
-        this.bestEffort(backend.setStateStarted(sig), sig),
-      ]);
+      progress =
+        this.opts.progressStates === 'all'
+          ? Promise.all([
+              this.bestEffort(backend.setStateReceived(sig), sig),
+              this.bestEffort(backend.setStateStarted(sig), sig),
+            ])
+          : this.bestEffort(backend.setStateStarted(sig), sig);
     }
     this.emit('started', { signature: sig, attempt: delivery.attempt });
     if (this.opts.onBeforeTask) {

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DecodeError, decodeSignature, encodeSignature, signature } from '../src/index.js';
+import {
+  DecodeError,
+  decodeSignature,
+  encodeSignature,
+  encodeSignatureCompact,
+  signature,
+} from '../src/index.js';
 
 const scalar = fc.oneof(
   fc.integer(),
@@ -35,6 +41,9 @@ describe('codec properties', () => {
           expect(encodeSignature(back)).toBe(text);
           expect(back.name).toBe(name);
           expect(back.eta?.getTime()).toBe(sig.eta?.getTime());
+          const compact = decodeSignature(encodeSignatureCompact(sig));
+          expect(encodeSignatureCompact(compact)).toBe(encodeSignatureCompact(sig));
+          expect(compact.args?.length ?? 0).toBe(args.length);
         },
       ),
       { numRuns: 300 },

@@ -10,6 +10,7 @@ import {
   encodeForPublish,
   encodeGroupMeta,
   encodeSignature,
+  encodeSignatureCompact,
   encodeTaskState,
   isMachineryError,
   PreciseDate,
@@ -65,6 +66,39 @@ describe('codec: wire-format vectors', () => {
     expect(sig.priority).toBe(3);
     expect(sig.immutable).toBe(true);
     expect(sig.args?.map(argValue)).toEqual(['https://example.com/', ['a', 'b'], true, 0.25]);
+  });
+});
+
+describe('codec: compact form', () => {
+  const normalise = (sig: ReturnType<typeof decodeSignature>): unknown =>
+    JSON.parse(
+      encodeSignature(sig)
+        .replaceAll('"Headers":{}', '"Headers":null')
+        .replaceAll('"Args":[]', '"Args":null'),
+    );
+
+  for (const file of vectors.filter((f) => f.startsWith('signature-'))) {
+    it(`omits only zero values: ${file} decodes to the same message`, () => {
+      const full = decodeSignature(vector(file));
+      const compact = encodeSignatureCompact(full);
+      expect(compact.length).toBeLessThan(vector(file).length);
+      expect(normalise(decodeSignature(compact))).toEqual(normalise(full));
+    });
+  }
+
+  it('keeps Go key order and omits empty arg names', () => {
+    const text = encodeSignatureCompact(
+      signature('greet', [42], { uuid: 'task_1', routingKey: 'q', retryCount: 2, headers: {} }),
+    );
+    expect(text).toBe(
+      '{"UUID":"task_1","Name":"greet","RoutingKey":"q","Args":[{"Type":"int64","Value":42}],"RetryCount":2}',
+    );
+  });
+
+  it('is what brokers publish by default, and the full Go form on request', () => {
+    const sig = signature('t', [], { uuid: 'task_2' });
+    expect(encodeForPublish(sig, 'q').body).toBe('{"UUID":"task_2","Name":"t","RoutingKey":"q"}');
+    expect(encodeForPublish(sig, 'q', undefined, 'go').body).toBe(encodeSignature(sig));
   });
 });
 

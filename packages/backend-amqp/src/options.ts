@@ -1,0 +1,98 @@
+import { type Logger, MachineryError } from '@machinery/core';
+import type { ChannelModel, SocketOptions } from 'amqplib';
+
+/** Reconnect back-off: exponential from `initialDelayMs`, capped at `maxDelayMs`, with jitter. */
+export interface ReconnectOptions {
+  /** First pause after a lost or refused connection, in ms (default 100). */
+  initialDelayMs?: number;
+  /** Longest pause between attempts, in ms (default 10 000). */
+  maxDelayMs?: number;
+}
+
+/** Options for {@link AmqpBackend}. Every field is optional; the defaults are Go Machinery's. */
+export interface AmqpBackendOptions {
+  /** RabbitMQ URL (default `amqp://guest:guest@localhost:5672/`); several are tried in turn. */
+  url?: string | readonly string[];
+  /**
+   * An existing amqplib connection. The backend opens its channels on it and never closes it (nor
+   * reconnects it); `url` and `clientOptions` are then ignored.
+   */
+  client?: ChannelModel;
+  /** amqplib socket options (TLS, keep-alive…). */
+  clientOptions?: SocketOptions;
+  /** Client property `connection_name`, shown by RabbitMQ (default `machinery-backend`). */
+  connectionName?: string;
+  /**
+   * Seconds a state is kept: every result queue is declared with `x-message-ttl` and `x-expires` of
+   * this many ms, exactly as Go does (default 3600). Go workers and producers sharing the results must
+   * use the same value: RabbitMQ refuses to re-declare a queue with other arguments.
+   */
+  resultsExpireIn?: number;
+  /** How long an operation waits for a connection and for RabbitMQ's confirm (default 30 000 ms). */
+  connectTimeoutMs?: number;
+  /** Reconnect back-off. */
+  reconnect?: ReconnectOptions;
+  /** pino-compatible logger (default: warnings and errors to stderr). */
+  logger?: Logger;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedBackendOptions {
+  readonly urls: readonly string[];
+  readonly client: ChannelModel | undefined;
+  readonly clientOptions: SocketOptions;
+  readonly connectionName: string;
+  readonly ttlMs: number;
+  readonly connectTimeoutMs: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+function invalid(message: string): MachineryError {
+  return new MachineryError('ERR_INVALID_ARGUMENT', message);
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw invalid(`AmqpBackend option ${name} must be a positive number, got ${value}.`);
+  }
+  return value;
+}
+
+/**
+ * Applies defaults and checks values.
+ * @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option.
+ */
+export function resolveBackendOptions(options: AmqpBackendOptions): ResolvedBackendOptions {
+  const urls =
+    options.url === undefined
+      ? ['amqp://guest:guest@localhost:5672/']
+      : typeof options.url === 'string'
+        ? [options.url]
+        : [...options.url];
+  if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) {
+    throw invalid('AmqpBackend option url must be a RabbitMQ URL or a non-empty list of them.');
+  }
+  const seconds = options.resultsExpireIn ?? 3600;
+  // Go declares the TTLs as 32-bit integers of milliseconds.
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds * 1000 > 2 ** 31 - 1) {
+    throw invalid(
+      `AmqpBackend option resultsExpireIn must be a whole number of seconds from 1 to 2147483, got ${seconds}.`,
+    );
+  }
+  const initialDelayMs = positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
+  return {
+    urls,
+    client: options.client,
+    clientOptions: options.clientOptions ?? {},
+    connectionName: options.connectionName ?? 'machinery-backend',
+    ttlMs: seconds * 1000,
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 30_000),
+    initialDelayMs,
+    maxDelayMs: Math.max(
+      initialDelayMs,
+      positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 10_000),
+    ),
+  };
+}

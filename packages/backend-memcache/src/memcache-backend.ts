@@ -1,0 +1,309 @@
+import { crc32 } from 'node:zlib';
+import {
+  type Backend,
+  type BackendCapabilities,
+  childLogger,
+  decodeGroupMeta,
+  decodeTaskState,
+  encodeGroupMeta,
+  encodeTaskState,
+  errorText,
+  type GroupMeta,
+  isCompleted,
+  type Logger,
+  MachineryError,
+  resolveLogger,
+  type Signature,
+  type TaskResult,
+  type TaskState,
+  TaskStatus,
+} from '@machinery/core';
+import memjs from 'memjs';
+import type { MemcacheBackendOptions } from './options.js';
+
+/** Suffix of the key whose atomic `add` decides which worker fires a group's chord callback. */
+export const CHORD_GUARD_SUFFIX = '_chord_triggered';
+
+// Member states are read concurrently (memjs pipelines them on one connection per server); this bounds
+// how many requests one group read has outstanding at a time.
+const READ_CONCURRENCY = 256;
+
+/**
+ * Result backend on memcached (memjs), with Go Machinery's layout: the TaskState JSON at key `<UUID>`,
+ * the GroupMeta JSON at `<groupUUID>`, both with an absolute expiry of now + `resultsExpireIn`.
+ * Unlike Go, the chord trigger is atomic — memcached `add` of `<groupUUID>_chord_triggered` succeeds
+ * for exactly one worker — and `ChordTriggered` is still written for Go readers.
+ *
+ * @example
+ * ```ts
+ * const backend = new MemcacheBackend({ servers: '127.0.0.1:11211' })
+ * const server = new Server({ broker, backend })
+ * ```
+ */
+export class MemcacheBackend implements Backend {
+  readonly capabilities: BackendCapabilities = { pushResults: false, durableReads: true, expiry: true };
+  /** The memjs client in use (the one given, or the one this backend created). */
+  readonly client: memjs.Client;
+  private readonly prefix: string;
+  private readonly expireIn: number;
+  private readonly logger: Logger;
+  private readonly ownsClient: boolean;
+  private readonly where: string;
+  private closed = false;
+  /** The last pending state write per task, so that writes apply in call order. */
+  private readonly writes = new Map<string, Promise<void>>();
+
+  constructor(options: MemcacheBackendOptions = {}) {
+    const expireIn = options.resultsExpireIn ?? 3600;
+    if (!Number.isFinite(expireIn) || expireIn <= 0) {
+      throw new MachineryError(
+        'ERR_INVALID_ARGUMENT',
+        `resultsExpireIn must be a positive number of seconds, got ${expireIn}.`,
+      );
+    }
+    this.expireIn = expireIn;
+    this.prefix = options.prefix ?? '';
+    this.logger = childLogger(resolveLogger(options.logger), { component: 'memcache-backend' });
+    const servers = (options.servers ?? '127.0.0.1:11211').replace(/^memcache:\/\//i, '');
+    // Never put SASL credentials into messages.
+    this.where = servers
+      .split(',')
+      .map((s) => s.slice(s.lastIndexOf('@') + 1))
+      .join(',');
+    this.ownsClient = options.client === undefined;
+    if (options.client) {
+      this.client = options.client;
+    } else {
+      const logger = this.logger;
+      this.client = memjs.Client.create(servers, {
+        // memjs logs every failure it also reports to us; keep that at debug.
+        logger: {
+          log: (...args: unknown[]) => logger.debug({ detail: args.map(String).join(' ') }, 'memjs'),
+        },
+        ...options.clientOptions,
+      });
+      // gomemcache picks a server by CRC-32 (IEEE) of the key; so must we, or a Go reader looks on the
+      // wrong server when there are several.
+      const client = this.client;
+      client.getServer = ((key: string) => crc32(key) % client.servers.length) as unknown as (
+        key: string,
+      ) => string;
+    }
+  }
+
+  private key(id: string): string {
+    return this.prefix + id;
+  }
+
+  /** Absolute Unix time, as Go writes it; rounded up so a short expiry never lapses early. */
+  private expiry(): number {
+    return Math.ceil(Date.now() / 1000 + this.expireIn);
+  }
+
+  private assertOpen(): void {
+    if (this.closed)
+      throw new MachineryError('ERR_CLOSED', 'The Memcache backend is closed; create a new one.');
+  }
+
+  private fail(op: string, key: string, err: unknown): MachineryError {
+    const text = errorText(err);
+    if (/too large/i.test(text)) {
+      return new MachineryError(
+        'ERR_PAYLOAD_TOO_LARGE',
+        `Memcache ${op} of key "${key}" failed: ${text}. The value exceeds memcached's item size (-I, 1 MiB by default); return smaller results.`,
+        { cause: err },
+      );
+    }
+    return new MachineryError(
+      'ERR_CONNECTION',
+      `Memcache ${op} of key "${key}" failed: ${text}. Check that memcached is running at ${this.where}.`,
+      { cause: err },
+    );
+  }
+
+  private async get(key: string): Promise<string | undefined> {
+    this.assertOpen();
+    try {
+      const { value } = await this.client.get(key);
+      return value === null ? undefined : value.toString('utf8');
+    } catch (err) {
+      throw this.fail('get', key, err);
+    }
+  }
+
+  private async set(key: string, json: string): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.client.set(key, json, { expires: this.expiry() });
+    } catch (err) {
+      throw this.fail('set', key, err);
+    }
+  }
+
+  private async remove(key: string): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.client.delete(key);
+    } catch (err) {
+      throw this.fail('delete', key, err);
+    }
+  }
+
+  private async readState(taskUUID: string): Promise<TaskState | undefined> {
+    const json = await this.get(this.key(taskUUID));
+    return json === undefined ? undefined : decodeTaskState(json);
+  }
+
+  /**
+   * Writes the whole state, after any earlier write of the same task from this backend has finished:
+   * the Worker may issue `RECEIVED` and `STARTED` without awaiting the first, and they must land in
+   * call order. Except for `PENDING` (a fresh start, as in Go), it first reads the previous state to
+   * keep `TaskName` and `CreatedAt` — a plain get then set: memjs has no `gets`/`cas`, and one task's
+   * states are written by the one worker holding it. Go keeps neither.
+   */
+  private setState(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): Promise<void> {
+    const key = sig.uuid;
+    const run = () => this.writeState(sig, state, extra);
+    const next = (this.writes.get(key) ?? Promise.resolve()).then(run, run);
+    const tail = next.catch(() => {});
+    this.writes.set(key, tail);
+    void tail.then(() => {
+      if (this.writes.get(key) === tail) this.writes.delete(key);
+    });
+    return next;
+  }
+
+  private async writeState(sig: Signature, state: TaskStatus, extra: Partial<TaskState>): Promise<void> {
+    let previous: TaskState | undefined;
+    if (state !== TaskStatus.PENDING) {
+      try {
+        previous = await this.readState(sig.uuid);
+      } catch (err) {
+        if (!(err instanceof MachineryError) || err.code !== 'ERR_DECODE') throw err;
+        this.logger.warn({ taskUUID: sig.uuid, err }, 'overwriting an undecodable task state');
+      }
+    }
+    const next: TaskState = {
+      taskUUID: sig.uuid,
+      taskName: sig.name || (previous?.taskName ?? ''),
+      state,
+      results: null,
+      error: '',
+      createdAt: previous?.createdAt ?? new Date(),
+      ttl: 0,
+      ...extra,
+    };
+    await this.set(this.key(sig.uuid), encodeTaskState(next));
+  }
+
+  async initGroup(groupUUID: string, taskUUIDs: readonly string[]): Promise<void> {
+    const meta: GroupMeta = {
+      groupUUID,
+      taskUUIDs: [...taskUUIDs],
+      chordTriggered: false,
+      lock: false,
+      createdAt: new Date(),
+      ttl: 0,
+    };
+    await this.set(this.key(groupUUID), encodeGroupMeta(meta));
+  }
+
+  async getGroupMeta(groupUUID: string): Promise<GroupMeta | undefined> {
+    const json = await this.get(this.key(groupUUID));
+    return json === undefined ? undefined : decodeGroupMeta(json);
+  }
+
+  private async requireMeta(groupUUID: string): Promise<GroupMeta> {
+    const meta = await this.getGroupMeta(groupUUID);
+    if (!meta) {
+      throw new MachineryError('ERR_NOT_FOUND', `Group ${groupUUID} is unknown or its metadata expired.`);
+    }
+    return meta;
+  }
+
+  async groupCompleted(groupUUID: string, groupTaskCount: number): Promise<boolean> {
+    const states = await this.groupTaskStates(groupUUID, groupTaskCount);
+    return states.length >= groupTaskCount && states.every((s) => isCompleted(s.state));
+  }
+
+  /** Member states in group order; members without a state (never written, expired) are left out. */
+  async groupTaskStates(groupUUID: string, _groupTaskCount: number): Promise<TaskState[]> {
+    const meta = await this.requireMeta(groupUUID);
+    const states: (TaskState | undefined)[] = [];
+    // Go reads members one by one; we read them concurrently, a bounded number at a time.
+    for (let i = 0; i < meta.taskUUIDs.length; i += READ_CONCURRENCY) {
+      const slice = meta.taskUUIDs.slice(i, i + READ_CONCURRENCY);
+      states.push(...(await Promise.all(slice.map((uuid) => this.readState(uuid)))));
+    }
+    return states.filter((s): s is TaskState => s !== undefined);
+  }
+
+  /**
+   * Exactly one caller per group gets `true`: memcached `add` of `<groupUUID>_chord_triggered` fails
+   * for everyone after the first. The winner then marks `ChordTriggered` in the GroupMeta so Go
+   * workers (which only look at that flag) see it too.
+   */
+  async triggerChord(groupUUID: string): Promise<boolean> {
+    const meta = await this.requireMeta(groupUUID);
+    if (meta.chordTriggered) return false;
+    const guard = this.key(groupUUID + CHORD_GUARD_SUFFIX);
+    this.assertOpen();
+    let won: boolean;
+    try {
+      won = await this.client.add(guard, '1', { expires: this.expiry() });
+    } catch (err) {
+      throw this.fail('add', guard, err);
+    }
+    if (!won) return false;
+    meta.chordTriggered = true;
+    await this.set(this.key(groupUUID), encodeGroupMeta(meta));
+    return true;
+  }
+
+  async setStatePending(signature: Signature): Promise<void> {
+    await this.setState(signature, TaskStatus.PENDING);
+  }
+
+  async setStateReceived(signature: Signature): Promise<void> {
+    await this.setState(signature, TaskStatus.RECEIVED);
+  }
+
+  async setStateStarted(signature: Signature): Promise<void> {
+    await this.setState(signature, TaskStatus.STARTED);
+  }
+
+  async setStateRetry(signature: Signature, error = ''): Promise<void> {
+    await this.setState(signature, TaskStatus.RETRY, { error });
+  }
+
+  async setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void> {
+    await this.setState(signature, TaskStatus.SUCCESS, { results: [...results] });
+  }
+
+  async setStateFailure(signature: Signature, error: string): Promise<void> {
+    await this.setState(signature, TaskStatus.FAILURE, { error });
+  }
+
+  async getState(taskUUID: string): Promise<TaskState | undefined> {
+    return this.readState(taskUUID);
+  }
+
+  async purgeState(taskUUID: string): Promise<void> {
+    await this.remove(this.key(taskUUID));
+  }
+
+  /** Deletes the GroupMeta and the chord guard. */
+  async purgeGroupMeta(groupUUID: string): Promise<void> {
+    await Promise.all([
+      this.remove(this.key(groupUUID)),
+      this.remove(this.key(groupUUID + CHORD_GUARD_SUFFIX)),
+    ]);
+  }
+
+  /** Closes the connections when the backend created the client. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsClient) this.client.close();
+  }
+}

@@ -1,0 +1,323 @@
+import {
+  type Backend,
+  type BackendCapabilities,
+  childLogger,
+  DecodeError,
+  decodeGroupMeta,
+  decodeTaskState,
+  encodeGroupMeta,
+  encodeTaskState,
+  type GroupMeta,
+  type Logger,
+  MachineryError,
+  redactText,
+  resolveLogger,
+  type Signature,
+  type TaskResult,
+  type TaskState,
+  TaskStatus,
+} from '@machinery/core';
+import { Cluster, type Redis } from 'ioredis';
+import { CompletionWaiters } from './completion-waiters.js';
+import {
+  connectionError,
+  createClient,
+  DEFAULT_REDIS_URL,
+  describeClient,
+  dropConnection,
+  hasHashTag,
+} from './connection.js';
+import { LuaScript } from './lua-script.js';
+import type { RedisBackendOptions } from './options.js';
+import { TRIGGER_CHORD } from './scripts.js';
+import { StateWriter, type WriteMode } from './state-writer.js';
+
+const triggerChordScript = new LuaScript(TRIGGER_CHORD);
+
+/** How long `triggerChord` waits for Go Machinery's chord mutex (Go's redsync default expiry is 8 s). */
+const CHORD_MUTEX_WAIT_MS = 10_000;
+
+/**
+ * A Redis result backend in Go Machinery's layout: `<UUID>` → TaskState JSON and `<groupUUID>` →
+ * GroupMeta JSON, each written with `SET … EX` (default 3600 s). Every state write is one atomic step
+ * that keeps the task name and creation time of earlier writes; completed states are also published,
+ * so `AsyncResult.get()` is woken by Redis instead of polling. Chords trigger exactly once per group
+ * (atomic, per group — no global lock) and set `ChordTriggered` for Go readers.
+ *
+ * @example
+ * ```ts
+ * const backend = new RedisBackend({ url: 'redis://127.0.0.1:6379', resultsExpireIn: 3600 })
+ * const server = new Server({ broker, backend })
+ * ```
+ */
+export class RedisBackend implements Backend {
+  readonly capabilities: BackendCapabilities = { pushResults: true, durableReads: true, expiry: true };
+  /** The ioredis client in use (the one passed in, or the one the backend created). */
+  readonly client: Redis | Cluster;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly ttl: number;
+  private readonly chordMutex: string;
+  private readonly where: string;
+  private readonly logger: Logger;
+  private readonly waiters: CompletionWaiters;
+  private readonly writer: StateWriter;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RedisBackendOptions = {}) {
+    this.prefix = options.prefix ?? '';
+    const ttl = options.resultsExpireIn ?? 3600;
+    if (!Number.isInteger(ttl) || ttl < 1) {
+      throw new MachineryError(
+        'ERR_INVALID_ARGUMENT',
+        `RedisBackend option resultsExpireIn must be a whole number of seconds ≥ 1, got ${ttl}.`,
+      );
+    }
+    this.ttl = ttl;
+    this.chordMutex = this.prefix + (options.chordMutexKey ?? 'TriggerChordMutex');
+    this.logger = childLogger(resolveLogger(options.logger), { component: 'redis-backend' });
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      this.client = createClient(options.url, options.clientOptions);
+      this.ownsClient = true;
+      this.client.on('error', (err: Error) => {
+        this.logger.debug({ err: redactText(err.message) }, 'Redis connection error');
+      });
+    }
+    if (this.client instanceof Cluster && !hasHashTag(this.prefix)) {
+      if (this.ownsClient) this.client.disconnect();
+      throw new MachineryError(
+        'ERR_INVALID_ARGUMENT',
+        `A Redis Cluster needs a key prefix with a hash tag, e.g. prefix: '{results}:', so that a group and its members share one slot (got prefix ${JSON.stringify(this.prefix)}).`,
+      );
+    }
+    this.where = options.client ? describeClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
+    this.writer = new StateWriter(this.client, this.ttl);
+    this.waiters = new CompletionWaiters(
+      this.client,
+      `${this.prefix}machinery:done:`,
+      (uuids) => this.client.mget(uuids.map((u) => this.prefix + u)),
+      this.logger,
+    );
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) {
+      throw new MachineryError(
+        'ERR_CLOSED',
+        'The Redis backend is closed. Create a new RedisBackend to continue.',
+      );
+    }
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    try {
+      return await fn();
+    } catch (err) {
+      throw connectionError(what, this.where, err);
+    }
+  }
+
+  async initGroup(groupUUID: string, taskUUIDs: readonly string[]): Promise<void> {
+    const meta: GroupMeta = {
+      groupUUID,
+      taskUUIDs: [...taskUUIDs],
+      chordTriggered: false,
+      lock: false,
+      createdAt: new Date(),
+      ttl: 0,
+    };
+    await this.call('Storing group metadata', () =>
+      this.client.set(this.prefix + groupUUID, encodeGroupMeta(meta), 'EX', this.ttl),
+    );
+  }
+
+  async getGroupMeta(groupUUID: string): Promise<GroupMeta | undefined> {
+    const json = await this.call('Reading group metadata', () => this.client.get(this.prefix + groupUUID));
+    return json === null ? undefined : decodeGroupMeta(json);
+  }
+
+  private async memberValues(groupUUID: string): Promise<(string | null)[]> {
+    const meta = await this.getGroupMeta(groupUUID);
+    if (!meta) {
+      throw new MachineryError(
+        'ERR_NOT_FOUND',
+        `Group ${groupUUID} is unknown or its metadata expired (results are kept ${this.ttl} s).`,
+      );
+    }
+    if (meta.taskUUIDs.length === 0) return [];
+    return this.call('Reading group member states', () =>
+      this.client.mget(meta.taskUUIDs.map((u) => this.prefix + u)),
+    );
+  }
+
+  async groupCompleted(groupUUID: string, groupTaskCount: number): Promise<boolean> {
+    const values = await this.memberValues(groupUUID);
+    let present = 0;
+    for (const v of values) {
+      if (v === null) continue;
+      present++;
+      const state = stateOf(v);
+      if (state !== TaskStatus.SUCCESS && state !== TaskStatus.FAILURE) return false;
+    }
+    return present >= groupTaskCount;
+  }
+
+  async groupTaskStates(groupUUID: string, _groupTaskCount: number): Promise<TaskState[]> {
+    const values = await this.memberValues(groupUUID);
+    const out: TaskState[] = [];
+    for (const v of values) if (v !== null) out.push(decodeTaskState(v));
+    return out;
+  }
+
+  async triggerChord(groupUUID: string): Promise<boolean> {
+    const deadline = Date.now() + CHORD_MUTEX_WAIT_MS;
+    for (;;) {
+      const result = Number(
+        await this.call('Triggering a chord', () =>
+          triggerChordScript.run(this.client, [this.prefix + groupUUID, this.chordMutex], [this.ttl]),
+        ),
+      );
+      if (result === 1) return true;
+      if (result === 0) return false;
+      if (result === -1) {
+        throw new MachineryError('ERR_NOT_FOUND', `Group ${groupUUID} is unknown or its metadata expired.`);
+      }
+      if (result === -3) {
+        throw new DecodeError(`Group metadata of ${groupUUID} has no ChordTriggered flag`, 'ChordTriggered');
+      }
+      // -2: a Go worker holds its global chord mutex; its critical section is short.
+      if (Date.now() > deadline) {
+        throw new MachineryError(
+          'ERR_CONNECTION',
+          `Go Machinery's chord mutex "${this.chordMutex}" stayed held for ${CHORD_MUTEX_WAIT_MS} ms; the chord of ${groupUUID} was not triggered. Retry the task.`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
+    }
+  }
+
+  private async write(sig: Signature, state: TaskState, mode: WriteMode, publish: boolean): Promise<void> {
+    const parts = splitState(encodeTaskState(state));
+    const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
+    await this.call(`Storing state ${state.state} of task ${sig.uuid}`, () =>
+      this.writer.write(this.prefix + sig.uuid, mode, parts, channel),
+    );
+  }
+
+  private fresh(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): TaskState {
+    return {
+      taskUUID: sig.uuid,
+      taskName: sig.name,
+      state,
+      results: null,
+      error: '',
+      createdAt: new Date(),
+      ttl: 0,
+      ...extra,
+    };
+  }
+
+  async setStatePending(signature: Signature): Promise<void> {
+    // Go writes PENDING afresh: a new CreatedAt, also on every retry.
+    await this.write(signature, this.fresh(signature, TaskStatus.PENDING), 'f', false);
+  }
+
+  async setStateReceived(signature: Signature): Promise<void> {
+    await this.write(signature, this.fresh(signature, TaskStatus.RECEIVED), 'm', false);
+  }
+
+  async setStateStarted(signature: Signature): Promise<void> {
+    await this.write(signature, this.fresh(signature, TaskStatus.STARTED), 'm', false);
+  }
+
+  async setStateRetry(signature: Signature, error = ''): Promise<void> {
+    await this.write(signature, this.fresh(signature, TaskStatus.RETRY, { error }), 'm', false);
+  }
+
+  async setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void> {
+    await this.write(
+      signature,
+      this.fresh(signature, TaskStatus.SUCCESS, { results: [...results] }),
+      'm',
+      true,
+    );
+  }
+
+  async setStateFailure(signature: Signature, error: string): Promise<void> {
+    await this.write(signature, this.fresh(signature, TaskStatus.FAILURE, { error }), 'm', true);
+  }
+
+  async getState(taskUUID: string): Promise<TaskState | undefined> {
+    const json = await this.call('Reading a task state', () => this.client.get(this.prefix + taskUUID));
+    return json === null ? undefined : decodeTaskState(json);
+  }
+
+  waitForState(taskUUID: string, signal: AbortSignal): Promise<TaskState> {
+    if (this.closing !== undefined)
+      return Promise.reject(new MachineryError('ERR_CLOSED', 'The Redis backend is closed.'));
+    return this.waiters.wait(taskUUID, signal);
+  }
+
+  async purgeState(taskUUID: string): Promise<void> {
+    await this.call('Deleting a task state', () => this.client.del(this.prefix + taskUUID));
+  }
+
+  async purgeGroupMeta(groupUUID: string): Promise<void> {
+    await this.call('Deleting group metadata', () => this.client.del(this.prefix + groupUUID));
+  }
+
+  /** Closes the connections the backend opened (a client passed in stays open). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.waiters.close();
+    // Writes in flight finish first; with Redis down they fail with the connection instead.
+    const grace = this.client.status === 'ready' ? 2000 : 0;
+    await Promise.race([this.writer.drain(), new Promise((resolve) => setTimeout(resolve, grace).unref())]);
+    if (!this.ownsClient) return;
+    if (this.client.status === 'ready') {
+      try {
+        await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      } catch {
+        // Already disconnected.
+      }
+    }
+    dropConnection(this.client);
+  }
+}
+
+/**
+ * Splits our own encoding of a TaskState around its `TaskName` and `CreatedAt` values, so the write
+ * script can put the previous ones in their place. Positions come from the known key order; the
+ * values before them are JSON strings, in which a quote is always escaped.
+ */
+function splitState(json: string): [string, string, string, string, string] {
+  const nameAt = json.indexOf('"TaskName":') + '"TaskName":'.length;
+  const stateAt = json.indexOf(',"State":', nameAt);
+  const createdAt = json.lastIndexOf('"CreatedAt":') + '"CreatedAt":'.length;
+  const ttlAt = json.lastIndexOf(',"TTL":');
+  return [
+    json.slice(0, nameAt),
+    json.slice(nameAt, stateAt),
+    json.slice(stateAt, createdAt),
+    json.slice(createdAt, ttlAt),
+    json.slice(ttlAt),
+  ];
+}
+
+const STATE_KEY = '"State":"';
+
+/** The `State` of a stored TaskState without decoding its results. */
+function stateOf(json: string): string {
+  const at = json.indexOf(STATE_KEY);
+  if (at < 0) return decodeTaskState(json).state;
+  const start = at + STATE_KEY.length;
+  return json.slice(start, json.indexOf('"', start));
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { type Lock, MachineryError } from '@machinery/core';
+import type { Cluster, Redis } from 'ioredis';
+import {
+  connectionError,
+  createClient,
+  DEFAULT_REDIS_URL,
+  describeClient,
+  dropConnection,
+} from './connection.js';
+import { LuaScript } from './lua-script.js';
+import type { RedisLockOptions } from './options.js';
+import { RELEASE_LOCK } from './scripts.js';
+
+const releaseScript = new LuaScript(RELEASE_LOCK);
+
+/**
+ * A cluster-wide lock on Redis for the periodic scheduler: `SET key token NX PX ttl`, released only
+ * by the holder (the token is compared in Lua, so a lock that expired and was taken by another
+ * process is never deleted by the first).
+ *
+ * @example
+ * ```ts
+ * const server = new Server({ broker, backend, lock: new RedisLock({ url: 'redis://127.0.0.1:6379' }) })
+ * server.schedule('@every 1m', 'report', report.signature())
+ * ```
+ */
+export class RedisLock implements Lock {
+  /** The ioredis client in use (the one passed in, or the one the lock created). */
+  readonly client: Redis | Cluster;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly where: string;
+  private readonly held = new Map<string, string>();
+  private readonly id = randomBytes(8).toString('hex');
+  private counter = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RedisLockOptions = {}) {
+    this.prefix = options.prefix ?? '';
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+      this.where = describeClient(options.client);
+    } else {
+      this.client = createClient(options.url, options.clientOptions);
+      this.ownsClient = true;
+      this.where = options.url ?? DEFAULT_REDIS_URL;
+      this.client.on('error', () => {
+        // Reported by the failing command; the client reconnects by itself.
+      });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw new MachineryError('ERR_CLOSED', 'The Redis lock is closed.');
+  }
+
+  async acquire(key: string, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    const token = `${this.id}:${++this.counter}`;
+    let reply: string | null;
+    try {
+      reply = await this.client.set(this.prefix + key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    } catch (err) {
+      throw connectionError(`Taking lock "${key}"`, this.where, err);
+    }
+    if (reply !== 'OK') return false;
+    this.held.set(key, token);
+    return true;
+  }
+
+  async release(key: string): Promise<void> {
+    this.assertOpen();
+    const token = this.held.get(key);
+    if (token === undefined) return;
+    this.held.delete(key);
+    try {
+      await releaseScript.run(this.client, [this.prefix + key], [token]);
+    } catch (err) {
+      throw connectionError(`Releasing lock "${key}"`, this.where, err);
+    }
+  }
+
+  /** Closes the connection the lock opened (a client passed in stays open). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.ownsClient) return;
+      if (this.client.status === 'ready') {
+        try {
+          await Promise.race([
+            this.client.quit(),
+            new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+          ]);
+        } catch {
+          // Already disconnected.
+        }
+      }
+      dropConnection(this.client);
+    })();
+    return this.closing;
+  }
+}

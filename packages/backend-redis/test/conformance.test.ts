@@ -1,0 +1,25 @@
+import { backendSuite, lockSuite } from '@machinery/testing';
+import { afterAll } from 'vitest';
+import { RedisBackend, RedisLock } from '../src/index.js';
+import { deleteKeys, prefixOf, REDIS_URL, rawClient } from './redis.js';
+
+const shared = rawClient(REDIS_URL);
+afterAll(() => shared.disconnect());
+
+backendSuite({
+  name: 'RedisBackend',
+  create: ({ namespace, resultsExpireIn }) =>
+    new RedisBackend({
+      url: REDIS_URL,
+      prefix: prefixOf(namespace),
+      ...(resultsExpireIn !== undefined ? { resultsExpireIn } : {}),
+    }),
+  cleanup: ({ namespace }) => deleteKeys(shared, prefixOf(namespace)),
+});
+
+// The lock suite names its keys `<namespace>:…` itself.
+lockSuite({
+  name: 'RedisLock',
+  create: () => new RedisLock({ url: REDIS_URL }),
+  cleanup: ({ namespace }) => deleteKeys(shared, `${namespace}:`),
+});

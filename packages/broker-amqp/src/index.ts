@@ -1,0 +1,2 @@
+export { AmqpBroker } from './amqp-broker.js';
+export type { AmqpBrokerOptions, ExchangeType, ReconnectOptions } from './options.js';

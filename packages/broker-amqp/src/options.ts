@@ -1,0 +1,197 @@
+import { DEFAULT_MAX_MESSAGE_BYTES, type Logger, MachineryError, type WireFormat } from '@machinery/core';
+import type { ChannelModel, SocketOptions } from 'amqplib';
+
+/** RabbitMQ exchange types a broker can publish through (Go Machinery's `AMQP.ExchangeType`). */
+export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
+
+/** Reconnect back-off: exponential from `initialDelayMs`, capped at `maxDelayMs`, with jitter. */
+export interface ReconnectOptions {
+  /** First pause after a lost or refused connection, in ms (default 100). */
+  initialDelayMs?: number;
+  /** Longest pause between attempts, in ms (default 10 000). */
+  maxDelayMs?: number;
+}
+
+/** Options for {@link AmqpBroker}. Every field is optional; the defaults are Go Machinery's. */
+export interface AmqpBrokerOptions {
+  /**
+   * RabbitMQ URL, e.g. `amqp://guest:guest@localhost:5672/` (the default). Several URLs are tried in
+   * turn on every (re)connect, like Go's `MultipleBrokerSeparator`.
+   */
+  url?: string | readonly string[];
+  /**
+   * An existing amqplib connection (`await amqplib.connect(url)`). The broker opens its channels on it
+   * and never closes it; it cannot reconnect it either, so when it closes, operations fail with
+   * `ERR_CONNECTION`. `url` and `clientOptions` are then ignored.
+   */
+  client?: ChannelModel;
+  /** amqplib socket options (TLS, keep-alive, `clientProperties`…). */
+  clientOptions?: SocketOptions;
+  /**
+   * Name shown for the connection in RabbitMQ's management UI and `rabbitmqctl list_connections`
+   * (client property `connection_name`; default `machinery-broker`).
+   */
+  connectionName?: string;
+  /** Exchange tasks are published to (default `machinery_exchange`, durable). */
+  exchange?: string;
+  /** Its type (default `direct`). */
+  exchangeType?: ExchangeType;
+  /** Queue for signatures without a routing key, and the one workers consume (default `machinery_tasks`). */
+  defaultQueue?: string;
+  /**
+   * Key binding the default queue to the exchange (default: the default queue's name). Go Machinery's
+   * default is `machinery_task`, which leaves a stray queue behind (Go issues #483/#484); set it only to
+   * match an existing Go deployment.
+   */
+  bindingKey?: string;
+  /** Extra arguments of every task queue declaration (Go's `QueueDeclareArgs`), e.g. `{ 'x-queue-mode': 'lazy' }`. */
+  queueDeclareArgs?: Readonly<Record<string, unknown>>;
+  /** Extra arguments of every queue binding (Go's `QueueBindingArgs`), e.g. `{ 'x-match': 'any' }` for headers exchanges. */
+  queueBindingArgs?: Readonly<Record<string, unknown>>;
+  /**
+   * Declares task queues with `x-max-priority` (1–255) so a signature's `priority` orders deliveries.
+   * RabbitMQ fixes this when a queue is created: an existing queue keeps what it was declared with.
+   */
+  maxPriority?: number;
+  /** Queue that keeps dead letters with their reason (default `machinery_dead_letters`). */
+  deadLetterQueue?: string;
+  /**
+   * Number of binary delay levels (1–32, default 32). Delays up to `2^delayLevels − 1` ms (≈ 49.7 days
+   * with 32) pass through the levels in one go; longer ones arrive at the end of that and are re-delayed
+   * by the consuming broker.
+   */
+  delayLevels?: number;
+  /** Largest accepted message body in bytes (default 1 MiB). */
+  maxMessageBytes?: number;
+  /**
+   * How message bodies are written: `compact` (default) leaves out fields holding Go's zero value — Go
+   * reads it as the same message, at a fraction of the size; `go` writes every field, byte for byte
+   * what Go Machinery writes.
+   */
+  wireFormat?: WireFormat;
+  /**
+   * How long `publish()`/`publishMany()` wait, during a RabbitMQ outage, for a connection and for
+   * RabbitMQ's confirms before rejecting with `ERR_CONNECTION` (default 30 000 ms).
+   */
+  publishTimeoutMs?: number;
+  /** How long `consume()` and the inspection methods wait for a connection (default 30 000 ms). */
+  connectTimeoutMs?: number;
+  /** Reconnect back-off. */
+  reconnect?: ReconnectOptions;
+  /** pino-compatible logger (default: warnings and errors to stderr). */
+  logger?: Logger;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedBrokerOptions {
+  readonly urls: readonly string[];
+  readonly client: ChannelModel | undefined;
+  readonly clientOptions: SocketOptions;
+  readonly connectionName: string;
+  readonly exchange: string;
+  readonly exchangeType: ExchangeType;
+  readonly defaultQueue: string;
+  readonly bindingKey: string;
+  readonly queueDeclareArgs: Readonly<Record<string, unknown>>;
+  readonly queueBindingArgs: Readonly<Record<string, unknown>>;
+  readonly priorities: boolean;
+  readonly deadLetterQueue: string;
+  readonly delayLevels: number;
+  readonly maxMessageBytes: number;
+  readonly wireFormat: WireFormat;
+  readonly publishTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+const EXCHANGE_TYPES: readonly string[] = ['direct', 'topic', 'fanout', 'headers'];
+
+function invalidArgument(message: string): MachineryError {
+  return new MachineryError('ERR_INVALID_ARGUMENT', message);
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw invalidArgument(`AmqpBroker option ${name} must be a positive number of ms, got ${value}.`);
+  }
+  return value;
+}
+
+function name(option: string, value: string | undefined, fallback: string): string {
+  const v = value ?? fallback;
+  if (typeof v !== 'string' || v === '' || Buffer.byteLength(v) > 200) {
+    throw invalidArgument(`AmqpBroker option ${option} must be a non-empty name of at most 200 bytes.`);
+  }
+  return v;
+}
+
+/**
+ * Applies defaults and checks values.
+ * @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option.
+ */
+export function resolveBrokerOptions(options: AmqpBrokerOptions): ResolvedBrokerOptions {
+  const urls =
+    options.url === undefined
+      ? ['amqp://guest:guest@localhost:5672/']
+      : typeof options.url === 'string'
+        ? [options.url]
+        : [...options.url];
+  if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) {
+    throw invalidArgument('AmqpBroker option url must be a RabbitMQ URL or a non-empty list of them.');
+  }
+  const exchangeType = options.exchangeType ?? 'direct';
+  if (!EXCHANGE_TYPES.includes(exchangeType)) {
+    throw invalidArgument(
+      `AmqpBroker option exchangeType must be one of ${EXCHANGE_TYPES.join(', ')}, got ${exchangeType}.`,
+    );
+  }
+  const delayLevels = options.delayLevels ?? 32;
+  if (!Number.isInteger(delayLevels) || delayLevels < 1 || delayLevels > 32) {
+    throw invalidArgument(
+      `AmqpBroker option delayLevels must be an integer from 1 to 32, got ${delayLevels}.`,
+    );
+  }
+  const declareArgs: Record<string, unknown> = { ...options.queueDeclareArgs };
+  if (options.maxPriority !== undefined) {
+    if (!Number.isInteger(options.maxPriority) || options.maxPriority < 1 || options.maxPriority > 255) {
+      throw invalidArgument(
+        `AmqpBroker option maxPriority must be an integer from 1 to 255, got ${options.maxPriority}.`,
+      );
+    }
+    declareArgs['x-max-priority'] = options.maxPriority;
+  }
+  const wireFormat = options.wireFormat ?? 'compact';
+  if (wireFormat !== 'compact' && wireFormat !== 'go') {
+    throw invalidArgument(
+      `AmqpBroker option wireFormat must be 'compact' or 'go', got ${String(wireFormat)}.`,
+    );
+  }
+  const defaultQueue = name('defaultQueue', options.defaultQueue, 'machinery_tasks');
+  const initialDelayMs = positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
+  return {
+    urls,
+    client: options.client,
+    clientOptions: options.clientOptions ?? {},
+    connectionName: options.connectionName ?? 'machinery-broker',
+    exchange: name('exchange', options.exchange, 'machinery_exchange'),
+    exchangeType,
+    defaultQueue,
+    bindingKey: options.bindingKey ?? defaultQueue,
+    queueDeclareArgs: declareArgs,
+    queueBindingArgs: { ...options.queueBindingArgs },
+    priorities: declareArgs['x-max-priority'] !== undefined,
+    deadLetterQueue: name('deadLetterQueue', options.deadLetterQueue, 'machinery_dead_letters'),
+    delayLevels,
+    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    wireFormat,
+    publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, 30_000),
+    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 30_000),
+    initialDelayMs,
+    maxDelayMs: Math.max(
+      initialDelayMs,
+      positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 10_000),
+    ),
+  };
+}

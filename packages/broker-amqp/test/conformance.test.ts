@@ -1,0 +1,57 @@
+// Until @machinery/backend-amqp is a devDependency of this package, its build is imported by path.
+import { AmqpBackend } from '@machinery/backend-amqp';
+import { silentLogger } from '@machinery/core';
+import { brokerSuite, scenarioSuite } from '@machinery/testing';
+import { afterAll } from 'vitest';
+import { AmqpBroker } from '../src/index.js';
+import {
+  brokerOptions,
+  closeAdmin,
+  deleteNamespace,
+  publishRaw,
+  QueueNames,
+  sweepNamespaces,
+  TcpProxy,
+  tracked,
+} from './support.js';
+
+// The scenarios reach RabbitMQ through a TCP proxy, so "restarting the broker" can cut every connection
+// and refuse new ones for a moment without touching the shared RabbitMQ.
+const proxy = new TcpProxy();
+const proxyUrl = await proxy.start();
+const results = new QueueNames();
+
+afterAll(async () => {
+  await proxy.close();
+  await sweepNamespaces();
+  await closeAdmin();
+});
+
+brokerSuite({
+  name: 'AmqpBroker',
+  // maxPriority so that the suite's priority test runs.
+  create: ({ namespace }) => new AmqpBroker(brokerOptions(namespace, { maxPriority: 10 })),
+  injectRaw: (_ctx, queue, body) => publishRaw(queue, body),
+  cleanup: ({ namespace }) => deleteNamespace(namespace),
+});
+
+scenarioSuite({
+  name: 'AmqpBroker + AmqpBackend',
+  create: ({ namespace }) => ({
+    broker: new AmqpBroker(brokerOptions(namespace, { url: proxyUrl })),
+    backend: tracked(
+      new AmqpBackend({ url: proxyUrl, connectionName: `${namespace}-backend`, logger: silentLogger }),
+      results.of(namespace),
+    ),
+  }),
+  injectRaw: (_ctx, queue, body) => publishRaw(queue, body),
+  restartBroker: async () => {
+    proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    proxy.resume();
+  },
+  cleanup: async ({ namespace }) => {
+    await deleteNamespace(namespace);
+    await results.delete(namespace);
+  },
+});

@@ -1,0 +1,512 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type Consumer,
+  type Delivery,
+  decodeSignature,
+  errorText,
+  type NackOptions,
+  type Signature,
+} from '@machinery/core';
+import { Cluster, type Redis } from 'ioredis';
+import { connectionError, dropConnection, duplicateForBlocking } from './connection.js';
+import { type BrokerContext, jitter, nextBackoff, unixNanos, withTimeout } from './context.js';
+import type { QueueKeys } from './keys.js';
+import { LuaScript } from './lua-script.js';
+import { CLAIM, EXTEND, REAP, RENEW, SETTLE, UNSTAGE } from './scripts.js';
+
+const claimScript = new LuaScript(CLAIM);
+const settleScript = new LuaScript(SETTLE);
+const renewScript = new LuaScript(RENEW);
+const extendScript = new LuaScript(EXTEND);
+const reapScript = new LuaScript(REAP);
+const unstageScript = new LuaScript(UNSTAGE);
+
+/** Settle kinds understood by the SETTLE script. */
+type SettleKind = 'a' | 'r' | 'l' | 'd' | 'x';
+
+interface PendingOp {
+  readonly kind: SettleKind;
+  readonly token: string;
+  readonly arg: string;
+  resolve(ok: boolean): void;
+  reject(err: unknown): void;
+}
+
+/** Most settle operations sent in one script call. */
+const MAX_OPS_PER_CALL = 2000;
+/** Most expired leases returned in one reaper call; a full batch is followed at once by another. */
+const REAP_LIMIT = 1000;
+/** How long `stop()` waits for an interrupted blocking wait before dropping its connection. */
+const UNBLOCK_GRACE_MS = 1000;
+/** How long stopping and closing wait for Redis before giving up on a tidy exit. */
+const STOP_GRACE_MS = 2000;
+
+/** One task handed to a consumer; settles through the consumer's batched settle script. */
+class RedisDelivery implements Delivery {
+  readonly redelivered: boolean;
+
+  constructor(
+    readonly signature: Signature,
+    readonly queue: string,
+    readonly attempt: number,
+    readonly token: string,
+    private readonly consumer: RedisConsumer,
+  ) {
+    this.redelivered = attempt > 1;
+  }
+
+  ack(): Promise<boolean> {
+    return this.consumer.settle(this.token, 'a', '');
+  }
+
+  nack(options: NackOptions = {}): Promise<boolean> {
+    if (options.requeue === false) return this.consumer.settle(this.token, 'x', options.reason ?? 'rejected');
+    if (options.delayMs !== undefined && options.delayMs > 0) {
+      return this.consumer.settle(this.token, 'd', unixNanos(Date.now() + options.delayMs));
+    }
+    return this.consumer.settle(this.token, 'r', '');
+  }
+
+  extendLease(ms: number): Promise<boolean> {
+    return this.consumer.extend(this.token, ms);
+  }
+}
+
+/**
+ * Consumes one queue for one `consume()` call.
+ *
+ * Flow: while the last claim came back full (`drain`), tasks are claimed in batches — a batch of
+ * acknowledgements carries the claim of the next tasks in the same script call. Once the queue is
+ * empty (`block`), a dedicated connection waits with `BLMOVE queue → staging` and, pipelined right
+ * behind it on the same connection, the claim script turns the staged task (plus any others waiting)
+ * into leases — one round trip from idle to running, nothing in transit that a crash could lose.
+ * Every delivery is leased under a fresh token; held leases are renewed in one call per tick; a
+ * reaper returns expired leases of dead workers to the queue head.
+ */
+export class RedisConsumer implements Consumer {
+  /** Random id: names the staging list and prefixes lease tokens. */
+  readonly id = randomBytes(6).toString('base64url');
+  private readonly keys: QueueKeys;
+  private readonly staging: string;
+  private readonly tokenPrefix: string;
+  private readonly settleKeys: string[];
+  private outstanding = 0;
+  private readonly held = new Set<string>();
+  private mode: 'drain' | 'block' = 'drain';
+  private fetching: Promise<void> | undefined;
+  private stopped = false;
+  /** True once `stop()` was called. */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+  private closed = false;
+  private stopping: Promise<void> | undefined;
+  private counter = 0;
+  private ops: PendingOp[] = [];
+  private flushScheduled = false;
+  private readonly flushes = new Set<Promise<void>>();
+  private blocking: Redis | Cluster | undefined;
+  private blockingId: number | undefined;
+  private blockWait: Promise<unknown> | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private reapTimer: NodeJS.Timeout | undefined;
+  private fetchBackoffMs = 0;
+  private reapBackoffMs = 0;
+  /** Ends a back-off pause early (set while one runs). */
+  private wakeUp: (() => void) | undefined;
+
+  constructor(
+    private readonly ctx: BrokerContext,
+    readonly queue: string,
+    private readonly onDelivery: (delivery: Delivery) => void,
+    private readonly capacity: number,
+    private readonly onStopped: (consumer: RedisConsumer) => void,
+  ) {
+    this.keys = ctx.keys.queue(queue);
+    this.staging = this.keys.staging + this.id;
+    this.tokenPrefix = `${this.id}:`;
+    this.settleKeys = [
+      this.keys.queue,
+      this.keys.leases,
+      this.keys.inflight,
+      ctx.keys.attempts,
+      this.staging,
+      ctx.keys.delayed,
+      ctx.keys.dead,
+    ];
+  }
+
+  /** Registers the consumer (heartbeat), starts renewal and reaping, and the first claim. */
+  async start(): Promise<void> {
+    await this.renew();
+    const every = Math.max(50, Math.floor(this.ctx.options.leaseMs / 3));
+    this.renewTimer = setInterval(() => {
+      this.renew().catch((err) => this.ctx.reportError('lease renewal', err));
+    }, every);
+    this.scheduleReap(0);
+    this.pump();
+  }
+
+  // ---- claiming --------------------------------------------------------------------------------
+
+  private claimArgs(n: number, onlyStaged: boolean): { start: number; args: (string | number)[] } {
+    const start = this.counter;
+    this.counter += n;
+    return { start, args: [n, this.ctx.options.leaseMs, this.tokenPrefix, start, onlyStaged ? '1' : '0'] };
+  }
+
+  /** Starts the next claim when there is room and none is running. */
+  private pump(): void {
+    if (this.stopped || this.fetching !== undefined) return;
+    const free = this.capacity - this.outstanding;
+    if (free <= 0) return;
+    const n = Math.min(free, this.ctx.options.batchSize);
+    const run = this.mode === 'drain' ? this.claim(n) : this.blockAndClaim(n);
+    this.fetching = run.finally(() => {
+      this.fetching = undefined;
+      this.pump();
+    });
+  }
+
+  private async claim(n: number): Promise<void> {
+    const { start, args } = this.claimArgs(n, false);
+    this.outstanding += n;
+    let reply: unknown;
+    try {
+      reply = await claimScript.run(this.ctx.client, this.claimKeys(), args);
+    } catch (err) {
+      this.outstanding -= n;
+      await this.fetchFailed(err);
+      return;
+    }
+    this.fetchBackoffMs = 0;
+    const got = this.accept(reply, start, n);
+    this.mode = got < n ? 'block' : 'drain';
+  }
+
+  private claimKeys(): string[] {
+    return [this.keys.queue, this.keys.leases, this.keys.inflight, this.ctx.keys.attempts, this.staging];
+  }
+
+  private async blockAndClaim(n: number): Promise<void> {
+    let conn: Redis | Cluster;
+    try {
+      conn = await this.blockingConnection();
+    } catch (err) {
+      await this.fetchFailed(err);
+      return;
+    }
+    if (this.stopped) return;
+    const { start, args } = this.claimArgs(n, true);
+    this.outstanding += n;
+    // Both commands are written at once: Redis runs the claim as soon as BLMOVE returns, without a
+    // round trip in between. BLMOVE's own reply only tells whether it timed out; the claim says what
+    // was taken.
+    const moved = conn.blmove(
+      this.keys.queue,
+      this.staging,
+      'LEFT',
+      'RIGHT',
+      this.ctx.options.blockTimeoutMs / 1000,
+    );
+    const claimed = claimScript.run(conn, this.claimKeys(), args);
+    this.blockWait = moved.catch(() => null);
+    let reply: unknown;
+    try {
+      reply = await claimed;
+    } catch (err) {
+      this.outstanding -= n;
+      await this.blockWait;
+      this.blockWait = undefined;
+      if (!this.stopped) await this.fetchFailed(err);
+      return;
+    }
+    await this.blockWait;
+    this.blockWait = undefined;
+    this.fetchBackoffMs = 0;
+    const got = this.accept(reply, start, n);
+    if (got >= n) this.mode = 'drain';
+  }
+
+  private async blockingConnection(): Promise<Redis | Cluster> {
+    if (this.blocking) return this.blocking;
+    const conn = duplicateForBlocking(this.ctx.client);
+    conn.on('error', (err: Error) => {
+      this.ctx.logger.debug({ err: err.message, queue: this.queue }, 'blocking connection error');
+    });
+    this.blocking = conn;
+    if (!(conn instanceof Cluster)) {
+      // A known id lets stop() end a wait with CLIENT UNBLOCK instead of dropping the connection.
+      // After a reconnect the id is stale: forget it (stop() then drops the connection).
+      conn.on('ready', () => {
+        this.blockingId = undefined;
+      });
+      this.blockingId = await conn.client('ID').catch(() => undefined);
+    }
+    return conn;
+  }
+
+  private async fetchFailed(err: unknown): Promise<void> {
+    if (this.stopped) return;
+    this.ctx.reportError(`claiming tasks from "${this.queue}"`, err);
+    this.fetchBackoffMs = nextBackoff(this.fetchBackoffMs);
+    // The pause ends early when the consumer stops, so no timer outlives it.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, jitter(this.fetchBackoffMs));
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Turns a claim reply into deliveries. Undecodable bodies are dead-lettered with the reason; tasks
+   * claimed after `stop()` are released back to the queue head. Returns how many were claimed.
+   */
+  private accept(reply: unknown, start: number, reserved: number): number {
+    const flat = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const got = flat.length / 2;
+    this.outstanding -= reserved - got;
+    for (let i = 0; i < got; i++) {
+      const token = this.tokenPrefix + (start + i);
+      const attempt = Number(flat[2 * i]);
+      const body = String(flat[2 * i + 1]);
+      this.held.add(token);
+      if (this.stopped) {
+        void this.settle(token, 'l', '').catch(() => {});
+        continue;
+      }
+      let signature: Signature;
+      try {
+        signature = decodeSignature(body, { maxBytes: this.ctx.options.maxMessageBytes });
+      } catch (err) {
+        // The reason may quote the message, so it is kept in the dead letter and logged at debug only.
+        this.ctx.logger.warn(
+          { queue: this.queue },
+          'dead-lettering an undecodable message (see deadLetters())',
+        );
+        this.ctx.logger.debug({ queue: this.queue, reason: errorText(err) }, 'undecodable message');
+        this.settle(token, 'x', errorText(err)).catch((e) => this.ctx.reportError('dead-lettering', e));
+        continue;
+      }
+      const delivery = new RedisDelivery(signature, this.queue, attempt, token, this);
+      try {
+        this.onDelivery(delivery);
+      } catch (err) {
+        // A handler that throws has not taken the task: give it back rather than renew it forever.
+        this.ctx.reportError('the delivery handler', err);
+        void delivery.nack({ requeue: true }).catch(() => {});
+      }
+    }
+    return got;
+  }
+
+  // ---- settling --------------------------------------------------------------------------------
+
+  /**
+   * Queues a settle operation for the next batch. Resolves `true` when the token still held the
+   * lease, `false` when it was settled before or lost (another worker has the task now).
+   */
+  settle(token: string, kind: SettleKind, arg: string): Promise<boolean> {
+    if (!this.held.delete(token)) return Promise.resolve(false);
+    this.outstanding--;
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve, reject) => {
+      this.ops.push({ kind, token, arg, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // setImmediate gathers every settle of this event-loop turn — tasks that finish together
+        // are acknowledged together.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.ops.length > 0) {
+      const ops = this.ops.splice(0, MAX_OPS_PER_CALL);
+      const run = this.sendSettle(ops);
+      this.flushes.add(run);
+      void run.finally(() => this.flushes.delete(run));
+    }
+  }
+
+  private async sendSettle(ops: PendingOp[]): Promise<void> {
+    let claimN = 0;
+    let start = 0;
+    const args: (string | number)[] = [ops.length, this.queue];
+    for (const op of ops) args.push(op.kind, op.token, op.arg);
+    if (!this.stopped && this.fetching === undefined && this.mode === 'drain') {
+      claimN = Math.min(this.capacity - this.outstanding, this.ctx.options.batchSize);
+    }
+    let done: (() => void) | undefined;
+    if (claimN > 0) {
+      start = this.counter;
+      this.counter += claimN;
+      this.outstanding += claimN;
+      this.fetching = new Promise<void>((resolve) => {
+        done = resolve;
+      }).finally(() => {
+        this.fetching = undefined;
+        this.pump();
+      });
+    }
+    args.push(claimN, this.ctx.options.leaseMs, this.tokenPrefix, start);
+    try {
+      const reply = (await settleScript.run(this.ctx.client, this.settleKeys, args)) as [unknown[], unknown];
+      const flags = reply[0];
+      for (let i = 0; i < ops.length; i++) (ops[i] as PendingOp).resolve(Number(flags[i]) === 1);
+      if (claimN > 0) {
+        const got = this.accept(reply[1], start, claimN);
+        if (got < claimN) this.mode = 'block';
+      }
+    } catch (err) {
+      const error = connectionError('Settling deliveries', this.ctx.where, err);
+      for (const op of ops) op.reject(error);
+      if (claimN > 0) this.outstanding -= claimN;
+    } finally {
+      done?.();
+    }
+    this.pump();
+  }
+
+  /** Extends one lease by `ms` from now; `false` when it is settled or lost. */
+  async extend(token: string, ms: number): Promise<boolean> {
+    if (!this.held.has(token) || this.closed) return false;
+    try {
+      return (
+        Number(await extendScript.run(this.ctx.client, [this.keys.leases], [Math.ceil(ms), token])) === 1
+      );
+    } catch (err) {
+      throw connectionError('Extending a lease', this.ctx.where, err);
+    }
+  }
+
+  // ---- leases ----------------------------------------------------------------------------------
+
+  private async renew(): Promise<void> {
+    await renewScript.run(
+      this.ctx.client,
+      [this.keys.leases, this.keys.consumers],
+      [this.ctx.options.leaseMs, this.id, ...this.held],
+    );
+    if (this.stopped && this.held.size === 0) this.stopRenewing();
+  }
+
+  private stopRenewing(): void {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+  }
+
+  private scheduleReap(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.reapTimer) clearTimeout(this.reapTimer);
+    this.reapTimer = setTimeout(() => {
+      this.reapTimer = undefined;
+      this.reap().then(
+        (next) => this.scheduleReap(next),
+        (err) => {
+          this.ctx.reportError(`returning expired leases of "${this.queue}"`, err);
+          this.reapBackoffMs = nextBackoff(this.reapBackoffMs);
+          this.scheduleReap(jitter(this.reapBackoffMs));
+        },
+      );
+    }, delayMs);
+  }
+
+  /** One sweep; resolves with the pause until the next one. */
+  private async reap(): Promise<number> {
+    const reply = (await reapScript.run(
+      this.ctx.client,
+      [this.keys.queue, this.keys.leases, this.keys.inflight, this.ctx.keys.attempts, this.keys.consumers],
+      [REAP_LIMIT, this.keys.staging],
+    )) as [number, string | number, number];
+    this.reapBackoffMs = 0;
+    const [reaped, earliest, now] = reply;
+    if (reaped > 0)
+      this.ctx.logger.warn({ queue: this.queue, reaped }, 'returned expired leases to the queue');
+    if (Number(reaped) >= REAP_LIMIT) return 0;
+    const interval = this.ctx.options.reaperIntervalMs;
+    if (Number(earliest) < 0) return interval;
+    // Wake just after the earliest lease would expire: a dead worker's task comes back promptly.
+    return Math.min(interval, Math.max(5, Math.ceil(Number(earliest) - Number(now)) + 5));
+  }
+
+  // ---- shutdown --------------------------------------------------------------------------------
+
+  /** Stops claiming; held deliveries stay valid (and renewed) until settled. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopped = true;
+    if (this.reapTimer) clearTimeout(this.reapTimer);
+    this.reapTimer = undefined;
+    this.wakeUp?.();
+    await this.interruptBlock();
+    // While Redis is down nothing is waited for: a claim in flight is released when it returns, and
+    // the reaper of another consumer returns our staging list once our heartbeat lapses.
+    const grace = this.ctx.client.status === 'ready' ? STOP_GRACE_MS : 0;
+    await withTimeout(this.fetching ?? Promise.resolve(), grace);
+    const leaving = unstageScript
+      .run(this.ctx.client, [this.keys.queue, this.keys.consumers, this.staging], [this.id])
+      .catch((err: unknown) => this.ctx.reportError(`leaving "${this.queue}"`, err));
+    await withTimeout(leaving, grace);
+    if (this.blocking) dropConnection(this.blocking);
+    this.blocking = undefined;
+    if (this.held.size === 0) this.stopRenewing();
+    this.onStopped(this);
+  }
+
+  private async interruptBlock(): Promise<void> {
+    const wait = this.blockWait;
+    const conn = this.blocking;
+    if (!conn) return;
+    if (!wait) {
+      // Not waiting (yet): the connection may still be setting up; nothing on it is worth keeping.
+      dropConnection(conn);
+      return;
+    }
+    let unblocked = false;
+    if (this.blockingId !== undefined && conn.status === 'ready' && this.ctx.client.status === 'ready') {
+      try {
+        const client = this.ctx.client as Redis;
+        unblocked =
+          Number(await withTimeout(client.client('UNBLOCK', this.blockingId), UNBLOCK_GRACE_MS)) === 1;
+      } catch {
+        unblocked = false;
+      }
+    }
+    if (
+      unblocked &&
+      (await withTimeout(
+        wait.then(() => true),
+        UNBLOCK_GRACE_MS,
+      )) === true
+    )
+      return;
+    // No permission for CLIENT UNBLOCK, or no answer: drop the connection. A task BLMOVE staged just
+    // before goes back to the queue with the staging list.
+    dropConnection(conn);
+    await withTimeout(wait, UNBLOCK_GRACE_MS);
+  }
+
+  /** Stops, sends what is left to settle, and releases timers and connections. Idempotent. */
+  async close(): Promise<void> {
+    await this.stop();
+    if (this.flushScheduled) this.flush();
+    // Bounded: with Redis down, unsent acknowledgements fail with the connection instead.
+    const grace = this.ctx.client.status === 'ready' ? STOP_GRACE_MS : 0;
+    await withTimeout(Promise.all([...this.flushes]), grace);
+    this.closed = true;
+    this.stopRenewing();
+  }
+}

@@ -1,0 +1,61 @@
+/** The Redis keys of one queue. */
+export interface QueueKeys {
+  /** The list producers `RPUSH` onto (Go's layout: the routing key itself, plus the prefix). */
+  readonly queue: string;
+  /** Sorted set: lease token → deadline (Redis server time, ms). */
+  readonly leases: string;
+  /** Hash: lease token → `<attempt>:<body>`. */
+  readonly inflight: string;
+  /** Sorted set: consumer id → heartbeat deadline; a consumer past it is dead and its staging list is returned. */
+  readonly consumers: string;
+  /** Prefix of each consumer's staging list (`<staging><consumerId>`), the target of its blocking `BLMOVE`. */
+  readonly staging: string;
+}
+
+/**
+ * Key names of a broker. With an empty prefix the task lists and the delayed set are exactly Go
+ * Machinery's keys; the broker's own bookkeeping lives beside them under `<queue>:…` and `machinery:…`.
+ */
+export class Keys {
+  /** Sorted set of delayed tasks scored by ETA in Unix nanoseconds. */
+  readonly delayed: string;
+  /** Hash: SHA-1 of a requeued body → deliveries so far, so attempts survive requeues and lost leases. */
+  readonly attempts: string;
+  /** List of dead letters (JSON `{queue, reason, at, body}`), oldest first. */
+  readonly dead: string;
+  private readonly cache = new Map<string, QueueKeys>();
+
+  constructor(
+    readonly prefix: string,
+    delayedTasksKey: string,
+  ) {
+    this.delayed = prefix + delayedTasksKey;
+    this.attempts = `${prefix}machinery:attempts`;
+    this.dead = `${prefix}machinery:dead_letters`;
+  }
+
+  /** The keys of `queue`. */
+  queue(queue: string): QueueKeys {
+    let keys = this.cache.get(queue);
+    if (!keys) {
+      const list = this.prefix + queue;
+      keys = {
+        queue: list,
+        leases: `${list}:leases`,
+        inflight: `${list}:inflight`,
+        consumers: `${list}:consumers`,
+        staging: `${list}:staging:`,
+      };
+      this.cache.set(queue, keys);
+    }
+    return keys;
+  }
+}
+
+/** True when `prefix` contains a Redis Cluster hash tag (`{…}` with something between the braces). */
+export function hasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  if (open < 0) return false;
+  const close = prefix.indexOf('}', open + 1);
+  return close > open + 1;
+}

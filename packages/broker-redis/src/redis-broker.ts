@@ -1,0 +1,391 @@
+import {
+  type Broker,
+  type BrokerCapabilities,
+  type ConsumeOptions,
+  type Consumer,
+  childLogger,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type DeadLetter,
+  type Delivery,
+  decodeSignature,
+  encodeForPublish,
+  type Logger,
+  MachineryError,
+  PreciseDate,
+  redactText,
+  resolveLogger,
+  type Signature,
+} from '@machinery/core';
+import { Cluster, type Redis } from 'ioredis';
+import {
+  connectionError,
+  createClient,
+  DEFAULT_REDIS_URL,
+  describeClient,
+  dropConnection,
+} from './connection.js';
+import { RedisConsumer } from './consumer.js';
+import { type BrokerContext, unixNanos, withTimeout } from './context.js';
+import { DelayedMover } from './delayed-mover.js';
+import { hasHashTag, Keys } from './keys.js';
+import { LuaScript } from './lua-script.js';
+import {
+  DEFAULT_LEASE_MS,
+  MAX_BATCH_SIZE,
+  type RedisBrokerOptions,
+  type ResolvedBrokerOptions,
+} from './options.js';
+import { PUBLISH_MANY, REQUEUE_DEAD } from './scripts.js';
+
+const publishManyScript = new LuaScript(PUBLISH_MANY);
+const requeueDeadScript = new LuaScript(REQUEUE_DEAD);
+
+function positiveInt(name: string, value: number | undefined, fallback: number, max = Infinity): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `RedisBroker option ${name} must be an integer between 1 and ${max}, got ${value}.`,
+    );
+  }
+  return value;
+}
+
+function resolveOptions(options: RedisBrokerOptions): ResolvedBrokerOptions {
+  const leaseMs = positiveInt('leaseMs', options.leaseMs, DEFAULT_LEASE_MS);
+  if (leaseMs < 100) {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `RedisBroker option leaseMs must be at least 100, got ${leaseMs}.`,
+    );
+  }
+  const defaultQueue = options.defaultQueue ?? 'machinery_tasks';
+  if (defaultQueue === '') {
+    throw new MachineryError('ERR_INVALID_ARGUMENT', 'RedisBroker option defaultQueue must not be empty.');
+  }
+  const wireFormat = options.wireFormat ?? 'compact';
+  if (wireFormat !== 'compact' && wireFormat !== 'go') {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `RedisBroker option wireFormat must be 'compact' or 'go', got ${String(wireFormat)}.`,
+    );
+  }
+  return {
+    wireFormat,
+    prefix: options.prefix ?? '',
+    defaultQueue,
+    delayedTasksKey: options.delayedTasksKey ?? 'delayed_tasks',
+    leaseMs,
+    reaperIntervalMs: positiveInt(
+      'reaperIntervalMs',
+      options.reaperIntervalMs,
+      Math.min(5000, Math.floor(leaseMs / 2)),
+    ),
+    batchSize: positiveInt('batchSize', options.batchSize, 500, MAX_BATCH_SIZE),
+    delayedPollMs: positiveInt('delayedPollMs', options.delayedPollMs, 40),
+    blockTimeoutMs: positiveInt('blockTimeoutMs', options.blockTimeoutMs, 5000),
+    maxMessageBytes: positiveInt('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+  };
+}
+
+/**
+ * A Redis broker in Go Machinery's layout — tasks are `RPUSH`ed as Go's Signature JSON onto the list
+ * named by their routing key, delayed tasks wait in the `delayed_tasks` sorted set scored by ETA in
+ * Unix nanoseconds — with at-least-once delivery on top: a task moves atomically from its queue into
+ * a lease held by one worker, the lease is renewed while the task runs and removed only when the
+ * worker acknowledges (after the outcome is stored). A killed worker's tasks return to their queue
+ * when its leases expire (10 s by default). Go workers and producers can share the queues.
+ *
+ * @example
+ * ```ts
+ * const broker = new RedisBroker({ url: 'redis://127.0.0.1:6379' })
+ * const server = new Server({ broker, backend: new RedisBackend() })
+ * ```
+ */
+export class RedisBroker implements Broker {
+  readonly capabilities: BrokerCapabilities = {
+    delays: true,
+    maxDelayMs: Number.POSITIVE_INFINITY,
+    priorities: false,
+    fifoGroups: false,
+    redelivery: true,
+    leaseRenewal: true,
+    atomicBulkPublish: true,
+    deadLetterInspection: true,
+    pendingInspection: true,
+    delayedInspection: true,
+  };
+  readonly defaultQueue: string;
+  /** The ioredis client in use (the one passed in, or the one the broker created). */
+  readonly client: Redis | Cluster;
+  private readonly ownsClient: boolean;
+  private readonly ctx: BrokerContext;
+  private readonly logger: Logger;
+  private readonly mover: DelayedMover;
+  private readonly consumers = new Set<RedisConsumer>();
+  private closing: Promise<void> | undefined;
+
+  constructor(options: RedisBrokerOptions = {}) {
+    const resolved = resolveOptions(options);
+    this.defaultQueue = resolved.defaultQueue;
+    this.logger = childLogger(resolveLogger(options.logger), { component: 'redis-broker' });
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      this.client = createClient(options.url, options.clientOptions);
+      this.ownsClient = true;
+      this.watch(this.client);
+    }
+    if (this.client.options.keyPrefix) {
+      if (this.ownsClient) this.client.disconnect();
+      throw new MachineryError(
+        'ERR_INVALID_ARGUMENT',
+        `The ioredis option keyPrefix (${JSON.stringify(this.client.options.keyPrefix)}) is not supported: the broker's scripts name keys themselves. Use the broker's own prefix option instead.`,
+      );
+    }
+    if (this.client instanceof Cluster && !hasHashTag(resolved.prefix)) {
+      if (this.ownsClient) this.client.disconnect();
+      throw new MachineryError(
+        'ERR_INVALID_ARGUMENT',
+        `A Redis Cluster needs a key prefix with a hash tag, e.g. prefix: '{machinery}:', so that a queue, its leases and the delayed set share one slot (got prefix ${JSON.stringify(resolved.prefix)}).`,
+      );
+    }
+    const where = options.client ? describeClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
+    this.ctx = {
+      client: this.client,
+      keys: new Keys(resolved.prefix, resolved.delayedTasksKey),
+      options: resolved,
+      logger: this.logger,
+      where,
+      reportError: (what, err) => {
+        this.logger.error(
+          { err: redactText(err instanceof Error ? err.message : String(err)) },
+          `${what} failed`,
+        );
+      },
+    };
+    this.mover = new DelayedMover(this.ctx);
+  }
+
+  private watch(client: Redis | Cluster): void {
+    let down = false;
+    client.on('error', (err: Error) => {
+      if (down) return;
+      down = true;
+      this.logger.warn({ err: redactText(err.message) }, 'Redis connection lost; reconnecting');
+    });
+    client.on('ready', () => {
+      if (!down) return;
+      down = false;
+      this.logger.info({}, 'Redis connection restored');
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) {
+      throw new MachineryError(
+        'ERR_CLOSED',
+        'The Redis broker is closed. Create a new RedisBroker to continue.',
+      );
+    }
+  }
+
+  async publish(signature: Signature): Promise<void> {
+    this.assertOpen();
+    const { queue, body } = encodeForPublish(
+      signature,
+      this.defaultQueue,
+      this.ctx.options.maxMessageBytes,
+      this.ctx.options.wireFormat,
+    );
+    const eta = signature.eta;
+    try {
+      if (eta !== null && eta.getTime() > Date.now()) {
+        await this.client.zadd(this.ctx.keys.delayed, etaScore(eta), body);
+        this.mover.poke(eta.getTime());
+      } else {
+        await this.client.rpush(this.ctx.keys.queue(queue).queue, body);
+      }
+    } catch (err) {
+      throw connectionError(`Publishing task "${signature.name}"`, this.ctx.where, err);
+    }
+  }
+
+  async publishMany(signatures: readonly Signature[]): Promise<void> {
+    this.assertOpen();
+    // Encode everything first: one bad signature publishes nothing.
+    const now = Date.now();
+    const byQueue = new Map<string, string[]>();
+    const delayed: string[] = [];
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const sig of signatures) {
+      const { queue, body } = encodeForPublish(
+        sig,
+        this.defaultQueue,
+        this.ctx.options.maxMessageBytes,
+        this.ctx.options.wireFormat,
+      );
+      if (sig.eta !== null && sig.eta.getTime() > now) {
+        delayed.push(etaScore(sig.eta), body);
+        earliest = Math.min(earliest, sig.eta.getTime());
+      } else {
+        const key = this.ctx.keys.queue(queue).queue;
+        let list = byQueue.get(key);
+        if (!list) {
+          list = [];
+          byQueue.set(key, list);
+        }
+        list.push(body);
+      }
+    }
+    if (signatures.length === 0) return;
+    const keys = [this.ctx.keys.delayed, ...byQueue.keys()];
+    const args: string[] = [
+      ...[...byQueue.values()].map((l) => String(l.length)),
+      String(delayed.length / 2),
+    ];
+    for (const list of byQueue.values()) for (const body of list) args.push(body);
+    for (const item of delayed) args.push(item);
+    try {
+      await publishManyScript.run(this.client, keys, args);
+    } catch (err) {
+      throw connectionError(`Publishing ${signatures.length} tasks`, this.ctx.where, err);
+    }
+    if (earliest < Number.POSITIVE_INFINITY) this.mover.poke(earliest);
+  }
+
+  async consume(
+    queue: string,
+    onDelivery: (delivery: Delivery) => void,
+    options: ConsumeOptions,
+  ): Promise<Consumer> {
+    this.assertOpen();
+    if (queue === '') throw new MachineryError('ERR_INVALID_ARGUMENT', 'consume() needs a queue name.');
+    const capacity = Math.max(1, options.concurrency + options.prefetch);
+    const consumer = new RedisConsumer(this.ctx, queue, onDelivery, capacity, () => {
+      // The mover runs while this broker consumes; stopped consumers stay listed until close().
+      if ([...this.consumers].every((c) => c.isStopped)) void this.mover.stop();
+    });
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (err) {
+      await consumer.close();
+      throw connectionError(`Starting to consume "${queue}"`, this.ctx.where, err);
+    }
+    this.mover.start();
+    return { stop: () => consumer.stop() };
+  }
+
+  async pendingTasks(
+    queue: string = this.defaultQueue,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Signature[]> {
+    try {
+      const bodies = await this.client.lrange(this.ctx.keys.queue(queue).queue, 0, stop(limit));
+      return decodeAll(bodies);
+    } catch (err) {
+      throw connectionError('Listing pending tasks', this.ctx.where, err);
+    }
+  }
+
+  async delayedTasks(limit = Number.POSITIVE_INFINITY): Promise<Signature[]> {
+    try {
+      const bodies = await this.client.zrange(this.ctx.keys.delayed, 0, String(stop(limit)));
+      return decodeAll(bodies);
+    } catch (err) {
+      throw connectionError('Listing delayed tasks', this.ctx.where, err);
+    }
+  }
+
+  async deadLetters(limit = Number.POSITIVE_INFINITY): Promise<DeadLetter[]> {
+    let entries: string[];
+    try {
+      entries = await this.client.lrange(this.ctx.keys.dead, 0, stop(limit));
+    } catch (err) {
+      throw connectionError('Listing dead letters', this.ctx.where, err);
+    }
+    return entries.map(parseDeadLetter);
+  }
+
+  async requeueDeadLetters(limit = Number.POSITIVE_INFINITY): Promise<number> {
+    this.assertOpen();
+    try {
+      const moved = await requeueDeadScript.run(
+        this.client,
+        [this.ctx.keys.dead],
+        [
+          limit === Number.POSITIVE_INFINITY ? 2 ** 31 : Math.max(0, Math.floor(limit)),
+          this.ctx.keys.prefix,
+          this.defaultQueue,
+        ],
+      );
+      return Number(moved);
+    } catch (err) {
+      throw connectionError('Requeueing dead letters', this.ctx.where, err);
+    }
+  }
+
+  /**
+   * Stops every consumer, sends pending acknowledgements, and closes the connections the broker
+   * opened (a client passed in stays open). Unsettled deliveries are redelivered once their leases
+   * expire. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.close()));
+    await this.mover.stop();
+    if (this.ownsClient) {
+      if (this.client.status === 'ready') {
+        try {
+          await withTimeout(this.client.quit(), 2000);
+        } catch {
+          // Already disconnected: nothing to flush.
+        }
+      }
+      dropConnection(this.client);
+    }
+  }
+}
+
+function etaScore(eta: Date): string {
+  return unixNanos(eta.getTime(), eta instanceof PreciseDate ? eta.subMillisecondNanos : 0);
+}
+
+function stop(limit: number): number {
+  return limit === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.floor(limit)) - 1;
+}
+
+function decodeAll(bodies: string[]): Signature[] {
+  const out: Signature[] = [];
+  for (const b of bodies) {
+    try {
+      out.push(decodeSignature(b));
+    } catch {
+      // Inspection shows tasks; an undecodable body is dead-lettered once a consumer takes it.
+    }
+  }
+  return out;
+}
+
+function parseDeadLetter(entry: string): DeadLetter {
+  try {
+    const d = JSON.parse(entry) as { body?: unknown; reason?: unknown; queue?: unknown; at?: unknown };
+    if (typeof d.body === 'string') {
+      return {
+        body: d.body,
+        reason: typeof d.reason === 'string' ? d.reason : '',
+        queue: typeof d.queue === 'string' ? d.queue : '',
+        at: typeof d.at === 'number' ? new Date(d.at) : null,
+      };
+    }
+  } catch {
+    // Not one of ours: shown as it is.
+  }
+  return { body: entry, reason: 'unreadable dead-letter entry', queue: '', at: null };
+}

@@ -1,0 +1,299 @@
+// Lua run atomically inside Redis. Every state change of a task is one script, so a worker that dies
+// at any point leaves each task either in its queue, in a lease, or in the delayed set — never nowhere.
+//
+// Shared layout of KEYS for the queue scripts: 1 queue list, 2 leases (token → deadline), 3 inflight
+// (token → "<attempt>:<body>"), 4 attempts (sha1(body) → deliveries so far), 5 a staging list
+// (claim/settle) or the consumers set (reap). Lease deadlines use the Redis server's clock (TIME), so
+// clock skew between worker hosts cannot expire a lease early. Delayed-task scores are the producer's
+// clock in Unix nanoseconds, as Go Machinery writes them.
+
+const NOW_MS = `
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+// A requeued body keeps its delivery count under its SHA-1: the next claim of the same body continues
+// from it. The hash expires a week after its last write, so counts of bodies that a Go worker consumed
+// (and never reported back) do not pile up forever.
+const REMEMBER = `
+local function remember(body, attempt)
+  if attempt > 0 then
+    redis.call('HSET', KEYS[4], redis.sha1hex(body), attempt)
+    redis.call('EXPIRE', KEYS[4], 604800)
+  end
+end
+`;
+
+// Takes up to n bodies — first from this consumer's staging list (what its blocking BLMOVE moved),
+// then from the queue head — and leases each under a fresh token. Returns {attempt, body, …}; the
+// caller knows the tokens (prefix .. start + i - 1). With onlyStaged, nothing is taken unless the
+// staging list holds something (after a BLMOVE that timed out or was interrupted).
+const CLAIM_FN = `
+local function claim(n, leaseMs, prefix, start, onlyStaged)
+  local items = {}
+  if n <= 0 then return items end
+  local staged = redis.call('LPOP', KEYS[5], n)
+  if staged then
+    items = staged
+  elseif onlyStaged then
+    return items
+  end
+  local more = n - #items
+  if more > 0 then
+    local popped = redis.call('LPOP', KEYS[1], more)
+    if popped then
+      for i = 1, #popped do items[#items + 1] = popped[i] end
+    end
+  end
+  if #items == 0 then return items end
+  local deadline = nowMs() + leaseMs
+  local counted = redis.call('EXISTS', KEYS[4]) == 1
+  local fields, scores, out = {}, {}, {}
+  for i = 1, #items do
+    local body = items[i]
+    local attempt = 1
+    if counted then
+      local h = redis.sha1hex(body)
+      local c = redis.call('HGET', KEYS[4], h)
+      if c then
+        attempt = tonumber(c) + 1
+        redis.call('HDEL', KEYS[4], h)
+      end
+    end
+    local token = prefix .. (start + i - 1)
+    fields[2 * i - 1] = token
+    fields[2 * i] = attempt .. ':' .. body
+    scores[2 * i - 1] = deadline
+    scores[2 * i] = token
+    out[2 * i - 1] = attempt
+    out[2 * i] = body
+  end
+  redis.call('HSET', KEYS[3], unpack(fields))
+  redis.call('ZADD', KEYS[2], unpack(scores))
+  return out
+end
+`;
+
+/**
+ * Claims up to `n` tasks. KEYS: queue, leases, inflight, attempts, staging.
+ * ARGV: n, leaseMs, tokenPrefix, tokenStart, onlyStaged ('1' | '0'). Returns `{attempt, body, …}`.
+ */
+export const CLAIM = `${NOW_MS}${CLAIM_FN}
+return claim(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1')
+`;
+
+/**
+ * Settles a batch of deliveries and claims the next tasks in the same round trip.
+ * KEYS: queue, leases, inflight, attempts, staging, delayed, dead.
+ * ARGV: nOps, queueName, then per op (kind, token, arg), then claimN, leaseMs, tokenPrefix, tokenStart.
+ * Kinds: `a` ack; `r` requeue at the head; `l` release (requeue at the head, not counted as a delivery);
+ * `d` delay (arg = score in Unix ns); `x` dead-letter (arg = reason). An op applies only while its
+ * token still holds the lease — a stale worker's settle is refused (fencing).
+ * Returns `{{ok, …}, {attempt, body, …}}`.
+ */
+export const SETTLE = `${NOW_MS}${REMEMBER}${CLAIM_FN}
+local nOps = tonumber(ARGV[1])
+local flags = {}
+local at = nil
+for i = 0, nOps - 1 do
+  local kind, token, arg = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  local ok = 0
+  if redis.call('ZREM', KEYS[2], token) == 1 then
+    ok = 1
+    if kind == 'a' then
+      redis.call('HDEL', KEYS[3], token)
+    else
+      local v = redis.call('HGET', KEYS[3], token)
+      redis.call('HDEL', KEYS[3], token)
+      if v then
+        local p = string.find(v, ':', 1, true)
+        local attempt = tonumber(string.sub(v, 1, p - 1))
+        local body = string.sub(v, p + 1)
+        if kind == 'r' then
+          redis.call('LPUSH', KEYS[1], body)
+          remember(body, attempt)
+        elseif kind == 'l' then
+          redis.call('LPUSH', KEYS[1], body)
+          remember(body, attempt - 1)
+        elseif kind == 'd' then
+          redis.call('ZADD', KEYS[6], arg, body)
+          remember(body, attempt)
+        else
+          at = at or nowMs()
+          redis.call('RPUSH', KEYS[7], cjson.encode({queue = ARGV[2], reason = arg, at = at, body = body}))
+        end
+      end
+    end
+  end
+  flags[i + 1] = ok
+end
+local base = 3 + 3 * nOps
+local claimed = claim(tonumber(ARGV[base]), tonumber(ARGV[base + 1]), ARGV[base + 2], tonumber(ARGV[base + 3]), false)
+return {flags, claimed}
+`;
+
+/**
+ * Extends every lease a consumer holds (never shortens one) and refreshes its heartbeat.
+ * KEYS: leases, consumers. ARGV: leaseMs, consumerId, token…
+ */
+export const RENEW = `${NOW_MS}
+local deadline = nowMs() + tonumber(ARGV[1])
+redis.call('ZADD', KEYS[2], deadline, ARGV[2])
+local i = 3
+while i <= #ARGV do
+  local last = math.min(#ARGV, i + 999)
+  local args = {'XX', 'GT'}
+  for j = i, last do
+    args[#args + 1] = deadline
+    args[#args + 1] = ARGV[j]
+  end
+  redis.call('ZADD', KEYS[1], unpack(args))
+  i = last + 1
+end
+return 1
+`;
+
+/** Extends one lease if its token still holds it. KEYS: leases. ARGV: ms, token. Returns 1 or 0. */
+export const EXTEND = `${NOW_MS}
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', 'GT', nowMs() + tonumber(ARGV[1]), ARGV[2])
+return 1
+`;
+
+/**
+ * Returns expired leases to the head of their queue (their delivery count kept), and the staging
+ * lists of consumers whose heartbeat stopped. Safe to run from every consumer at once.
+ * KEYS: queue, leases, inflight, attempts, consumers. ARGV: limit, stagingPrefix.
+ * Returns `{reaped, earliestDeadline | -1, now}`.
+ */
+export const REAP = `${NOW_MS}${REMEMBER}
+local now = nowMs()
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for i = #expired, 1, -1 do
+  local token = expired[i]
+  local v = redis.call('HGET', KEYS[3], token)
+  if v then
+    local p = string.find(v, ':', 1, true)
+    local body = string.sub(v, p + 1)
+    redis.call('LPUSH', KEYS[1], body)
+    remember(body, tonumber(string.sub(v, 1, p - 1)))
+  end
+  redis.call('ZREM', KEYS[2], token)
+  redis.call('HDEL', KEYS[3], token)
+end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
+for i = 1, #dead do
+  local staging = ARGV[2] .. dead[i]
+  while redis.call('LMOVE', staging, KEYS[1], 'RIGHT', 'LEFT') do end
+  redis.call('ZREM', KEYS[5], dead[i])
+end
+local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return {#expired, first[2] or -1, now}
+`;
+
+/** A stopping consumer hands back its staging list and leaves. KEYS: queue, consumers, staging. ARGV: consumerId. */
+export const UNSTAGE = `
+while redis.call('LMOVE', KEYS[3], KEYS[1], 'RIGHT', 'LEFT') do end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`;
+
+/**
+ * Moves every due delayed task (up to `limit` per call) to the list of its own RoutingKey, in ETA
+ * order. The RoutingKey is read from Go's field order by pattern, else by decoding the JSON; a member
+ * that is not a Machinery message is dead-lettered rather than left to block the set.
+ * KEYS: delayed, dead. ARGV: nowNs, prefix, defaultQueue, limit. Returns `{moved, earliestScore | -1}`.
+ */
+export const MOVE_DUE = String.raw`${NOW_MS}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+local at = nil
+for i = 1, #due do
+  local body = due[i]
+  local rk = string.match(body, '^{"UUID":"[^"\\]*","Name":"[^"\\]*","RoutingKey":"([^"\\]*)"')
+  if not rk then
+    local ok, msg = pcall(cjson.decode, body)
+    if ok and type(msg) == 'table' then
+      local r = msg['RoutingKey']
+      if type(r) == 'string' then
+        rk = r
+      elseif r == nil or r == cjson.null then
+        rk = ''
+      end
+    end
+  end
+  if rk then
+    if rk == '' then rk = ARGV[3] end
+    redis.call('RPUSH', ARGV[2] .. rk, body)
+  else
+    at = at or nowMs()
+    redis.call('RPUSH', KEYS[2], cjson.encode({queue = ARGV[3], at = at, body = body,
+      reason = 'Delayed member is not a Machinery task message (no readable RoutingKey)'}))
+  end
+end
+local i = 1
+while i <= #due do
+  local last = math.min(#due, i + 999)
+  redis.call('ZREM', KEYS[1], unpack(due, i, last))
+  i = last + 1
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {#due, first[2] or -1}
+`;
+
+/**
+ * Publishes a batch all-or-none: checks every key's type first, then pushes. KEYS: delayed, queue…
+ * ARGV: count per queue…, nDelayed, bodies of queue 1…, bodies of queue 2…, …, (score, body)…
+ */
+export const PUBLISH_MANY = `
+for i = 1, #KEYS do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  local want = 'list'
+  if i == 1 then want = 'zset' end
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ', not a ' .. want .. '; nothing was published')
+  end
+end
+local nq = #KEYS - 1
+local pos = nq + 2
+for q = 1, nq do
+  local last = pos + tonumber(ARGV[q]) - 1
+  while pos <= last do
+    local stop = math.min(last, pos + 3999)
+    redis.call('RPUSH', KEYS[q + 1], unpack(ARGV, pos, stop))
+    pos = stop + 1
+  end
+end
+local last = pos + 2 * tonumber(ARGV[nq + 1]) - 1
+while pos <= last do
+  local stop = math.min(last, pos + 3999)
+  redis.call('ZADD', KEYS[1], unpack(ARGV, pos, stop))
+  pos = stop + 1
+end
+return 1
+`;
+
+/**
+ * Moves dead letters back to the tail of their queues, oldest first. KEYS: dead.
+ * ARGV: limit, prefix, defaultQueue. An entry that is not ours is kept at the end of the list.
+ * Returns how many moved.
+ */
+export const REQUEUE_DEAD = `
+local limit = math.min(tonumber(ARGV[1]), redis.call('LLEN', KEYS[1]))
+local moved = 0
+for i = 1, limit do
+  local entry = redis.call('LPOP', KEYS[1])
+  if not entry then break end
+  local ok, d = pcall(cjson.decode, entry)
+  if ok and type(d) == 'table' and type(d.body) == 'string' then
+    local q = d.queue
+    if type(q) ~= 'string' or q == '' then q = ARGV[3] end
+    redis.call('RPUSH', ARGV[2] .. q, d.body)
+    moved = moved + 1
+  else
+    redis.call('RPUSH', KEYS[1], entry)
+  end
+end
+return moved
+`;

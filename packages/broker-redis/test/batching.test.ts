@@ -1,0 +1,79 @@
+import { type Delivery, signature } from '@machinery/core';
+import { Closer, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { RedisBroker } from '../src/index.js';
+import { PrivateRedis, prefixOf, rawClient } from './redis.js';
+
+// Round trips are counted with INFO commandstats on a redis-server of this test's own, where no
+// other traffic blurs the numbers.
+
+let redis: PrivateRedis;
+let raw: Redis;
+const closer = new Closer();
+beforeAll(async () => {
+  redis = await PrivateRedis.start();
+  raw = rawClient(redis.url);
+});
+afterEach(() => closer.closeAll());
+afterAll(async () => {
+  raw?.disconnect();
+  await redis?.stop();
+});
+
+async function calls(): Promise<Record<string, number>> {
+  const info = await raw.info('commandstats');
+  const out: Record<string, number> = {};
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1] as string] = Number(m[2]);
+  return out;
+}
+
+const scripts = (c: Record<string, number>) => (c.evalsha ?? 0) + (c.eval ?? 0);
+
+it('drains 1000 tasks at concurrency 100 in batches: a few dozen script calls, not one per task', async () => {
+  const b = closer.add(new RedisBroker({ url: redis.url, prefix: prefixOf(uniqueNamespace()) }));
+  await b.publishMany(Array.from({ length: 1000 }, (_, i) => signature(`t${i}`, [], { headers: {} })));
+  await raw.config('RESETSTAT');
+  let acked = 0;
+  const consumer = await b.consume(
+    b.defaultQueue,
+    (d) => {
+      void d.ack().then(() => acked++);
+    },
+    { concurrency: 100, prefetch: 0 },
+  );
+  closer.add({ close: () => consumer.stop() });
+  await eventually(() => expect(acked).toBe(1000), { timeoutMs: 20_000 });
+  const c = await calls();
+  console.log(`batching test: 1000 tasks claimed and acknowledged with ${scripts(c)} script calls`);
+  // One claim of 100, then each batch of acknowledgements carries the next claim: ~10 + a few timers.
+  expect(scripts(c)).toBeLessThan(100);
+});
+
+it('an idle consumer blocks instead of polling, and a task sent to it is claimed in the same round trip', async () => {
+  const b = closer.add(new RedisBroker({ url: redis.url, prefix: prefixOf(uniqueNamespace()) }));
+  const got: Delivery[] = [];
+  const consumer = await b.consume(b.defaultQueue, (d) => got.push(d), { concurrency: 4, prefetch: 0 });
+  closer.add({ close: () => consumer.stop() });
+  await observeFor(100);
+  await raw.config('RESETSTAT');
+  await observeFor(500);
+  expect((await calls()).blmove ?? 0).toBe(0);
+  await b.publish(signature('wake', [], { headers: {} }));
+  await eventually(() => expect(got).toHaveLength(1));
+  expect(got[0]?.signature.name).toBe('wake');
+  await (got[0] as Delivery).ack();
+});
+
+it('publishMany publishes nothing when one of its keys has the wrong type', async () => {
+  const prefix = prefixOf(uniqueNamespace());
+  const b = closer.add(new RedisBroker({ url: redis.url, prefix }));
+  await raw.set(`${prefix}wrong`, 'a string, not a list');
+  await expect(
+    b.publishMany([
+      signature('ok', [], { headers: {} }),
+      signature('bad', [], { headers: {}, routingKey: 'wrong' }),
+    ]),
+  ).rejects.toThrow(/WRONGTYPE/);
+  expect(await raw.llen(`${prefix}machinery_tasks`)).toBe(0);
+});

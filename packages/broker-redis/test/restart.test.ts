@@ -1,0 +1,91 @@
+import { RedisBackend } from '@machinery/backend-redis';
+import { defineTask, Server, silentLogger } from '@machinery/core';
+import { uniqueNamespace } from '@machinery/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconnectDelay } from '../src/connection.js';
+import { RedisBroker } from '../src/index.js';
+import { PrivateRedis, prefixOf } from './redis.js';
+
+// A redis-server of this test's own, restarted (all data gone) under a running worker.
+
+let redis: PrivateRedis;
+beforeAll(async () => {
+  redis = await PrivateRedis.start();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const double = defineTask('double', (n: number) => n * 2);
+
+describe('after a Redis restart', () => {
+  it('the worker resumes consuming by itself, and a task sent during the outage runs once Redis is back', async () => {
+    const prefix = prefixOf(uniqueNamespace());
+    const make = () => {
+      const server = new Server({
+        broker: new RedisBroker({ url: redis.url, prefix, leaseMs: 1000, logger: silentLogger }),
+        backend: new RedisBackend({ url: redis.url, prefix, logger: silentLogger }),
+        logger: silentLogger,
+      });
+      server.register(double);
+      return server;
+    };
+    const workerSide = make();
+    const producer = make();
+    try {
+      await workerSide.worker({ concurrency: 2, handleSignals: false }).start();
+      expect(await (await producer.send(double.signature(1))).get({ timeoutMs: 10_000 })).toBe(2);
+
+      const stoppedAt = Date.now();
+      await redis.stop();
+      // Sent while Redis is down: the client queues the commands and sends them after reconnecting.
+      const duringOutage = producer.send(double.signature(2));
+      await redis.restart();
+      const restartedAt = Date.now();
+      const result = await duringOutage;
+      expect(await result.get({ timeoutMs: 30_000 })).toBe(4);
+      const firstAfter = Date.now();
+      expect(await (await producer.send(double.signature(3))).get({ timeoutMs: 10_000 })).toBe(6);
+      console.log(
+        `restart test: Redis down for ${restartedAt - stoppedAt} ms; first task done ${firstAfter - restartedAt} ms after the restart`,
+      );
+    } finally {
+      await Promise.all([workerSide.close(), producer.close()]);
+    }
+  });
+});
+
+describe('while Redis is down', () => {
+  it('a worker stops and its server closes without waiting for Redis to come back', async () => {
+    const prefix = prefixOf(uniqueNamespace());
+    const server = new Server({
+      broker: new RedisBroker({ url: redis.url, prefix, leaseMs: 1000, logger: silentLogger }),
+      backend: new RedisBackend({ url: redis.url, prefix, logger: silentLogger }),
+      logger: silentLogger,
+    });
+    server.register(double);
+    await server.worker({ concurrency: 2, handleSignals: false }).start();
+    await redis.stop();
+    try {
+      // Bounded by the broker's grace periods (a few seconds), well inside the test's timeout.
+      await server.close();
+    } finally {
+      await redis.restart();
+    }
+  });
+});
+
+describe('reconnect back-off', () => {
+  it('grows exponentially, is capped at 2 s and jittered', () => {
+    const samples = Array.from({ length: 200 }, () => reconnectDelay(1));
+    expect(Math.min(...samples)).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...samples)).toBeLessThanOrEqual(100);
+    expect(new Set(samples).size).toBeGreaterThan(1);
+    for (let attempt = 1; attempt < 60; attempt++) {
+      const d = reconnectDelay(attempt);
+      expect(d).toBeGreaterThanOrEqual(25);
+      expect(d).toBeLessThanOrEqual(2000);
+    }
+    expect(reconnectDelay(30)).toBeGreaterThanOrEqual(1000);
+  });
+});

@@ -14,7 +14,10 @@ export class WorkerProcess {
   readonly messages: ChildMessage[] = [];
 
   constructor(config: WorkerConfig) {
-    this.child = spawn(process.execPath, [CHILD, JSON.stringify(config)], {
+    // MACHINERY_BENCH_PROFILE=<dir> writes a V8 CPU profile of every worker child into <dir>.
+    const profile = process.env.MACHINERY_BENCH_PROFILE;
+    const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+    this.child = spawn(process.execPath, [...flags, CHILD, JSON.stringify(config)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const rl = createInterface({ input: this.child.stdout as NodeJS.ReadableStream });

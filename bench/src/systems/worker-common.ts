@@ -27,7 +27,6 @@ export function completionTracker(config: WorkerConfig, report: (m: ChildMessage
       const rl = createInterface({ input: process.stdin });
       await new Promise<void>((resolve) => rl.once('line', () => resolve()));
       rl.close();
-      startedAt = nowMs();
     },
     recordStart(sentAt: number) {
       startLatencies.push(nowMs() - sentAt);
@@ -37,10 +36,19 @@ export function completionTracker(config: WorkerConfig, report: (m: ChildMessage
     },
     completed() {
       completed++;
+      // The clock starts at the first completion, not at "go": connecting and declaring queues (which
+      // some systems do before "ready" and others on start) stays out of the rate.
+      if (completed === 1) startedAt = nowMs();
       if (config.expect > 0 && completed === config.expect) {
         clearInterval(sampler);
         peakRss = Math.max(peakRss, process.memoryUsage().rss);
-        report({ event: 'done', elapsedMs: nowMs() - startedAt, completed, peakRss, startLatencies });
+        report({
+          event: 'done',
+          elapsedMs: nowMs() - startedAt,
+          completed: completed - 1,
+          peakRss,
+          startLatencies,
+        });
         finish();
       }
     },

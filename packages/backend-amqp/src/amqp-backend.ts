@@ -8,6 +8,7 @@ import {
   encodeTaskState,
   type GroupMeta,
   isCompleted,
+  KeyedSerializer,
   type Logger,
   MachineryError,
   resolveLogger,
@@ -122,6 +123,7 @@ export class AmqpBackend implements Backend {
   private readonly o: ResolvedBackendOptions;
   private readonly logger: Logger;
   private readonly manager: ConnectionManager;
+  private readonly writes = new KeyedSerializer();
   private confirm: { link: Link; channel: Promise<ConfirmChannel>; closed: boolean } | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -239,7 +241,12 @@ export class AmqpBackend implements Backend {
     });
   }
 
-  private async setState(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): Promise<void> {
+  /** Writes of one task apply in call order (the Worker does not await STARTED before the outcome). */
+  private setState(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): Promise<void> {
+    return this.writes.run(sig.uuid, () => this.writeState(sig, state, extra));
+  }
+
+  private async writeState(sig: Signature, state: TaskStatus, extra: Partial<TaskState>): Promise<void> {
     const queueOptions = resultQueueOptions(this.o.ttlMs);
     // Decided on the first attempt: a retry after a lost connection must still copy the final state
     // to the group queue, even though it then finds that state already in the task's queue.

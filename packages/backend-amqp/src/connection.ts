@@ -1,6 +1,5 @@
-import { errorText, type Logger, MachineryError, redactText, redactUrl } from '@machinery/core';
+import { backoffDelay, errorText, type Logger, MachineryError, redactText, redactUrl } from '@machinery/core';
 import { type ChannelModel, connect, type SocketOptions } from 'amqplib';
-import { backoffDelay } from './backoff.js';
 
 /** One live AMQP connection. A reconnect makes a new `Link` with a higher `generation`. */
 export interface Link {

@@ -10,6 +10,7 @@ import {
   errorText,
   type GroupMeta,
   isCompleted,
+  KeyedSerializer,
   type Logger,
   MachineryError,
   resolveLogger,
@@ -50,8 +51,8 @@ export class MemcacheBackend implements Backend {
   private readonly ownsClient: boolean;
   private readonly where: string;
   private closed = false;
-  /** The last pending state write per task, so that writes apply in call order. */
-  private readonly writes = new Map<string, Promise<void>>();
+  /** One task's state writes, in call order. */
+  private readonly writes = new KeyedSerializer();
 
   constructor(options: MemcacheBackendOptions = {}) {
     const expireIn = options.resultsExpireIn ?? 3600;
@@ -162,15 +163,7 @@ export class MemcacheBackend implements Backend {
    * states are written by the one worker holding it. Go keeps neither.
    */
   private setState(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): Promise<void> {
-    const key = sig.uuid;
-    const run = () => this.writeState(sig, state, extra);
-    const next = (this.writes.get(key) ?? Promise.resolve()).then(run, run);
-    const tail = next.catch(() => {});
-    this.writes.set(key, tail);
-    void tail.then(() => {
-      if (this.writes.get(key) === tail) this.writes.delete(key);
-    });
-    return next;
+    return this.writes.run(sig.uuid, () => this.writeState(sig, state, extra));
   }
 
   private async writeState(sig: Signature, state: TaskStatus, extra: Partial<TaskState>): Promise<void> {

@@ -1,4 +1,4 @@
-import { isMachineryError, MachineryError, redactText, redactUrl } from '@machinery/core';
+import { backoffDelay, isMachineryError, MachineryError, redactText, redactUrl } from '@machinery/core';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 /** Default Redis URL: the local server. */
@@ -9,8 +9,7 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
  * that many processes do not reconnect in lockstep after a restart.
  */
 export function reconnectDelay(attempt: number): number {
-  const ceiling = Math.min(2000, 50 * 2 ** Math.min(attempt, 10));
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  return backoffDelay(attempt, 100, 2000);
 }
 
 /** Creates a client the backend or lock owns: auto-pipelining on, capped jittered reconnects. */

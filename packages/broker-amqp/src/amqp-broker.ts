@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ConnectionManager, type Link } from '@machinery/backend-amqp';
 import {
   type Broker,
   type BrokerCapabilities,
@@ -15,7 +16,6 @@ import {
   type Signature,
 } from '@machinery/core';
 import type { Channel, ConsumeMessage, GetMessage, Message, Options } from 'amqplib';
-import { ConnectionManager, type Link } from './connection.js';
 import { AmqpConsumer, type ConsumerHost } from './consumer.js';
 import { levelName, planDelay } from './delay.js';
 import { isNotFound } from './errors.js';

@@ -1,4 +1,6 @@
+import type { ConnectionManager, Link } from '@machinery/backend-amqp';
 import {
+  backoffDelay,
   type Consumer,
   type Delivery,
   decodeSignature,
@@ -9,8 +11,6 @@ import {
   type Signature,
 } from '@machinery/core';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { backoffDelay } from './backoff.js';
-import type { ConnectionManager, Link } from './connection.js';
 import { ATTEMPT_HEADER, DUE_HEADER, numberHeader, REHOP_HEADER } from './headers.js';
 import type { ResolvedBrokerOptions } from './options.js';
 import { LinkLostError } from './publisher.js';

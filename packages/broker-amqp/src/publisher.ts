@@ -1,7 +1,13 @@
-import { errorText, isMachineryError, type Logger, MachineryError, redactText } from '@machinery/core';
+import type { ConnectionManager, Link } from '@machinery/backend-amqp';
+import {
+  backoffDelay,
+  errorText,
+  isMachineryError,
+  type Logger,
+  MachineryError,
+  redactText,
+} from '@machinery/core';
 import type { ConfirmChannel, Options } from 'amqplib';
-import { backoffDelay } from './backoff.js';
-import type { ConnectionManager, Link } from './connection.js';
 import { replyCode } from './errors.js';
 import type { Topology } from './topology.js';
 

@@ -1,5 +1,5 @@
+import type { Link } from '@machinery/backend-amqp';
 import type { Channel } from 'amqplib';
-import type { Link } from './connection.js';
 import { bitHeader, EXIT_HEADER, exitName, levelName } from './delay.js';
 import { declareError } from './errors.js';
 import type { ResolvedBrokerOptions } from './options.js';

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import {
+  redisConnectionError as connectionError,
+  dropRedisConnection as dropConnection,
+  LuaScript,
+} from '@machinery/backend-redis';
+import {
   type Consumer,
   type Delivery,
   decodeSignature,
@@ -8,10 +13,9 @@ import {
   type Signature,
 } from '@machinery/core';
 import { Cluster, type Redis } from 'ioredis';
-import { connectionError, dropConnection, duplicateForBlocking } from './connection.js';
+import { duplicateForBlocking } from './connection.js';
 import { type BrokerContext, jitter, nextBackoff, unixNanos, withTimeout } from './context.js';
 import type { QueueKeys } from './keys.js';
-import { LuaScript } from './lua-script.js';
 import { CLAIM, EXTEND, REAP, RENEW, SETTLE, UNSTAGE } from './scripts.js';
 
 const claimScript = new LuaScript(CLAIM);

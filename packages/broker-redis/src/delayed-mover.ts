@@ -1,5 +1,5 @@
+import { LuaScript } from '@machinery/backend-redis';
 import { type BrokerContext, jitter, nextBackoff, unixNanos, withTimeout } from './context.js';
-import { LuaScript } from './lua-script.js';
 import { MOVE_DUE } from './scripts.js';
 
 const moveScript = new LuaScript(MOVE_DUE);

@@ -51,11 +51,3 @@ export class Keys {
     return keys;
   }
 }
-
-/** True when `prefix` contains a Redis Cluster hash tag (`{…}` with something between the braces). */
-export function hasHashTag(prefix: string): boolean {
-  const open = prefix.indexOf('{');
-  if (open < 0) return false;
-  const close = prefix.indexOf('}', open + 1);
-  return close > open + 1;
-}

@@ -1,4 +1,13 @@
 import {
+  redisConnectionError as connectionError,
+  createRedisClient as createClient,
+  DEFAULT_REDIS_URL,
+  describeRedisClient as describeClient,
+  dropRedisConnection as dropConnection,
+  hasHashTag,
+  LuaScript,
+} from '@machinery/backend-redis';
+import {
   type Broker,
   type BrokerCapabilities,
   type ConsumeOptions,
@@ -17,18 +26,10 @@ import {
   type Signature,
 } from '@machinery/core';
 import { Cluster, type Redis } from 'ioredis';
-import {
-  connectionError,
-  createClient,
-  DEFAULT_REDIS_URL,
-  describeClient,
-  dropConnection,
-} from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { type BrokerContext, unixNanos, withTimeout } from './context.js';
 import { DelayedMover } from './delayed-mover.js';
-import { hasHashTag, Keys } from './keys.js';
-import { LuaScript } from './lua-script.js';
+import { Keys } from './keys.js';
 import {
   DEFAULT_LEASE_MS,
   MAX_BATCH_SIZE,

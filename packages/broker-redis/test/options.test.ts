@@ -1,7 +1,7 @@
+import { hasHashTag } from '@machinery/backend-redis';
 import { isMachineryError } from '@machinery/core';
 import { describe, expect, it } from 'vitest';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
-import { hasHashTag } from '../src/keys.js';
 
 function refusal(options: RedisBrokerOptions): unknown {
   try {

@@ -2,7 +2,6 @@ import { RedisBackend } from '@machinery/backend-redis';
 import { defineTask, Server, silentLogger } from '@machinery/core';
 import { uniqueNamespace } from '@machinery/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reconnectDelay } from '../src/connection.js';
 import { RedisBroker } from '../src/index.js';
 import { PrivateRedis, prefixOf } from './redis.js';
 
@@ -72,20 +71,5 @@ describe('while Redis is down', () => {
     } finally {
       await redis.restart();
     }
-  });
-});
-
-describe('reconnect back-off', () => {
-  it('grows exponentially, is capped at 2 s and jittered', () => {
-    const samples = Array.from({ length: 200 }, () => reconnectDelay(1));
-    expect(Math.min(...samples)).toBeGreaterThanOrEqual(50);
-    expect(Math.max(...samples)).toBeLessThanOrEqual(100);
-    expect(new Set(samples).size).toBeGreaterThan(1);
-    for (let attempt = 1; attempt < 60; attempt++) {
-      const d = reconnectDelay(attempt);
-      expect(d).toBeGreaterThanOrEqual(25);
-      expect(d).toBeLessThanOrEqual(2000);
-    }
-    expect(reconnectDelay(30)).toBeGreaterThanOrEqual(1000);
   });
 });

@@ -1,13 +1,14 @@
 import { type Arg, argValue, isSupportedType, type TaskResult, toArg, toResult } from './arg.js';
 import type { Consumer, Delivery } from './broker.js';
-import { errorText, isMachineryError, MachineryError, RetryLater, TaskTimeoutError } from './errors.js';
+import { errorText, isMachineryError, MachineryError, RetryLater } from './errors.js';
 import { TypedEmitter } from './events.js';
 import { childLogger, type Logger, resolveLogger } from './logger.js';
 import { fibonacciRetry, type RetryStrategy } from './retry.js';
 import type { Server } from './server.js';
 import { copySignature, type Signature } from './signature.js';
 import { isCompleted, type TaskState, TaskStatus } from './state.js';
-import { isTuple, type TaskContext, type TaskDefinition } from './task.js';
+import { isTuple, type TaskDefinition } from './task.js';
+import { TaskRun } from './task-run.js';
 
 /** Payloads of the worker's typed events. */
 export interface WorkerEvents {
@@ -84,8 +85,11 @@ export interface WorkerOptions {
 type Phase = 'idle' | 'starting' | 'running' | 'stopping';
 
 interface Running {
-  readonly controller: AbortController;
-  readonly done: Promise<void>;
+  /** The task's execution once it started; undefined while the delivery is being prepared. */
+  run: TaskRun | undefined;
+  /** Set when the worker aborts everything; a run starting afterwards is aborted at once. */
+  abortReason: unknown;
+  done: Promise<void>;
 }
 
 const REQUEUE_BACKOFF_MS = 1000;
@@ -227,7 +231,10 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   }
 
   private abortRunning(reason: string): void {
-    for (const r of this.running) r.controller.abort(new MachineryError('ERR_TASK_ABORTED', reason));
+    for (const r of this.running) {
+      r.abortReason = new MachineryError('ERR_TASK_ABORTED', reason);
+      r.run?.abort(r.abortReason);
+    }
   }
 
   private installSignals(): void {
@@ -269,25 +276,24 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   }
 
   private launch(delivery: Delivery): void {
-    const controller = new AbortController();
-    const entry: Running = {
-      controller,
-      done: this.process(delivery, controller)
-        .catch(async (err) => {
-          this.reportError(err, delivery.signature);
-          // Whatever went wrong, the delivery must not stay checked out; settling twice is a no-op.
-          await delivery.nack({ requeue: true, delayMs: REQUEUE_BACKOFF_MS }).catch(() => {});
-        })
-        .finally(() => {
-          this.running.delete(entry);
-          const next = this.buffer.shift();
-          if (next) this.launch(next);
-        }),
-    };
+    const entry: Running = { run: undefined, abortReason: undefined, done: Promise.resolve() };
+    entry.done = this.process(delivery, entry)
+      .catch((err) => this.recover(delivery, err))
+      .then(() => {
+        this.running.delete(entry);
+        const next = this.buffer.shift();
+        if (next) this.launch(next);
+      });
     this.running.add(entry);
   }
 
-  private async process(delivery: Delivery, controller: AbortController): Promise<void> {
+  private async recover(delivery: Delivery, err: unknown): Promise<void> {
+    this.reportError(err, delivery.signature);
+    // Whatever went wrong, the delivery must not stay checked out; settling twice is a no-op.
+    await delivery.nack({ requeue: true, delayMs: REQUEUE_BACKOFF_MS }).catch(() => {});
+  }
+
+  private async process(delivery: Delivery, entry: Running): Promise<void> {
     const sig = delivery.signature;
     const backend = this.server.backend;
     const task = this.server.getTask(sig.name);
@@ -330,8 +336,9 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       return;
     }
 
-    // Progress states go out as the task starts and the task does not wait for them (a round trip off
-    // the critical path); the outcome waits for them, so it is always written last.
+    // Progress states go out as the task starts and nothing waits for them: the outcome is written
+    // after them on the same backend, which applies one task's writes in call order (Backend contract),
+    // so the outcome always lands last without a round trip spent waiting.
     let progress: Promise<unknown> | undefined;
     if (trackProgress) {
       progress =
@@ -352,8 +359,13 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     let value: unknown;
     let failure: unknown;
     let failed = false;
+    const run = new TaskRun(sig, delivery, this.logger, (data) =>
+      this.emit('progress', { signature: sig, data }),
+    );
+    entry.run = run;
+    if (entry.abortReason !== undefined) run.abort(entry.abortReason);
     try {
-      value = await this.invoke(task, args, sig, delivery, controller);
+      value = await run.invoke(task, args, task.options.timeoutMs ?? this.opts.timeoutMs);
       if (value instanceof RetryLater) {
         failed = true;
         failure = value;
@@ -363,7 +375,6 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       failure = err;
     }
     const durationMs = performance.now() - started;
-    await progress;
 
     if (!failed) {
       let results: TaskResult[];
@@ -383,7 +394,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         await this.afterSuccess(sig, results, false);
       });
       this.emit('succeeded', { signature: sig, results, durationMs });
-      await this.opts.onAfterTask?.(sig, { status: 'succeeded', results });
+      if (this.opts.onAfterTask) await this.opts.onAfterTask(sig, { status: 'succeeded', results });
       return;
     }
 
@@ -405,42 +416,6 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       return;
     }
     await this.finishFailure(delivery, sig, text, durationMs);
-  }
-
-  private async invoke(
-    task: TaskDefinition<never[], unknown>,
-    args: unknown[],
-    sig: Signature,
-    delivery: Delivery,
-    controller: AbortController,
-  ): Promise<unknown> {
-    const logger = childLogger(this.logger, { taskUUID: sig.uuid, taskName: sig.name });
-    const ctx: TaskContext = {
-      signature: sig,
-      attempt: delivery.attempt,
-      signal: controller.signal,
-      logger,
-      token: delivery.token,
-      progress: (data) => this.emit('progress', { signature: sig, data }),
-    };
-    const timeoutMs = task.options.timeoutMs ?? this.opts.timeoutMs;
-    const call = Promise.resolve().then(() => (task.fn as (...a: unknown[]) => unknown).apply(ctx, args));
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = () => reject(controller.signal.reason);
-      if (controller.signal.aborted) onAbort();
-      else controller.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    // The task keeps its own promise; we stop waiting when it is aborted or times out.
-    aborted.catch(() => {});
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined && timeoutMs > 0) {
-      timer = setTimeout(() => controller.abort(new TaskTimeoutError(sig.name, timeoutMs)), timeoutMs);
-    }
-    try {
-      return await Promise.race([call, aborted]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Runs `write` (the outcome) and acknowledges; when storing fails, the task goes back to the broker. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exponentialRetry, fibonacciNext, fibonacciRetry } from '../src/index.js';
+import { backoffDelay, exponentialRetry, fibonacciNext, fibonacciRetry } from '../src/index.js';
 
 describe('retry back-off', () => {
   it('steps through Fibonacci numbers as Go Machinery does', () => {
@@ -32,5 +32,18 @@ describe('retry back-off', () => {
     }
     expect(steps).toEqual([1, 2, 4, 8, 10, 10]);
     expect(exponentialRetry({ random: () => 0.999 }).next(4).delayMs).toBeLessThanOrEqual(8000);
+  });
+
+  it('reconnect back-off grows exponentially, is capped and jittered', () => {
+    const samples = Array.from({ length: 200 }, () => backoffDelay(1, 100, 2000));
+    expect(Math.min(...samples)).toBeGreaterThanOrEqual(50);
+    expect(Math.max(...samples)).toBeLessThanOrEqual(100);
+    expect(new Set(samples).size).toBeGreaterThan(1);
+    for (let attempt = 1; attempt < 60; attempt++) {
+      const d = backoffDelay(attempt, 100, 2000);
+      expect(d).toBeGreaterThanOrEqual(50);
+      expect(d).toBeLessThanOrEqual(2000);
+    }
+    expect(backoffDelay(30, 100, 2000)).toBeGreaterThanOrEqual(1000);
   });
 });

@@ -55,6 +55,30 @@ export function backendSuite(options: BackendSuiteOptions): void {
     );
 
     it(
+      'applies one task’s writes in call order even when they are not awaited one by one',
+      async () => {
+        const backend = await harness().make();
+        // The Worker issues STARTED and then the outcome without waiting in between.
+        for (let i = 0; i < 20; i++) {
+          const s = sig();
+          await backend.setStatePending(s);
+          const ok = [
+            backend.setStateReceived(s),
+            backend.setStateStarted(s),
+            backend.setStateSuccess(s, [toResult(i)]),
+          ];
+          const f = sig();
+          await backend.setStatePending(f);
+          const bad = [backend.setStateStarted(f), backend.setStateFailure(f, 'boom')];
+          await Promise.all([...ok, ...bad]);
+          expect((await backend.getState(s.uuid))?.state).toBe(TaskStatus.SUCCESS);
+          expect((await backend.getState(f.uuid))?.state).toBe(TaskStatus.FAILURE);
+        }
+      },
+      timeout,
+    );
+
+    it(
       'stores a failure with its error text',
       async () => {
         const backend = await harness().make();

@@ -1,3 +1,4 @@
+import { encodeSignatureCompact, signature } from '@machinery/core';
 import amqp from 'amqplib';
 import type { Producer, WorkerConfig, WorkerRunner } from './types.js';
 import { completionTracker } from './worker-common.js';
@@ -5,7 +6,9 @@ import { completionTracker } from './worker-common.js';
 // The raw amqplib baseline: a durable queue, persistent messages published on a confirm channel,
 // consumed with manual acks at the same prefetch as the worker's concurrency.
 
-const BODY = Buffer.from('{"name":"noop"}');
+// The same bytes our producer publishes for a no-op task (compact signature JSON), so that both sides
+// move identical messages.
+const BODY = Buffer.from(encodeSignatureCompact(signature('noop', [], { routingKey: 'machinery_tasks' })));
 
 /** Raw amqplib producer: confirmed publishes, `waitForConfirms` per batch. */
 export async function rawAmqpProducer(config: Pick<WorkerConfig, 'queue' | 'amqpUrl'>): Promise<Producer> {

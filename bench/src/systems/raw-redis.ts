@@ -1,3 +1,4 @@
+import { encodeSignatureCompact, signature } from '@machinery/core';
 import { Redis } from 'ioredis';
 import { nowMs } from '../stats.js';
 import type { Producer, WorkerConfig, WorkerRunner } from './types.js';
@@ -15,14 +16,20 @@ export async function rawRedisProducer(config: Pick<WorkerConfig, 'queue' | 'red
     async enqueueBulk(n, batch) {
       for (let done = 0; done < n; done += batch) {
         const size = Math.min(batch, n - done);
-        await redis.rpush(key, ...Array.from({ length: size }, () => '{"name":"noop"}'));
+        // Same size as our compact messages: a real task body, so memory figures compare like for like.
+        await redis.rpush(
+          key,
+          ...Array.from({ length: size }, () =>
+            encodeSignatureCompact(signature('noop', [], { routingKey: key })),
+          ),
+        );
       }
     },
     async send(sentAt) {
-      await redis.rpush(key, JSON.stringify({ name: 'noop', sentAt }));
+      await redis.rpush(key, JSON.stringify({ Name: 'noop', sentAt }));
     },
     async sendHang() {
-      await redis.rpush(key, '{"name":"hang"}');
+      await redis.rpush(key, '{"Name":"hang"}');
     },
     async cleanup() {
       await redis.del(key);
@@ -51,8 +58,8 @@ export const rawRedisWorker: WorkerRunner = async (config, report) => {
         while (!stop) {
           const popped = await c.blpop(key, 1);
           if (!popped) continue;
-          const task = JSON.parse(popped[1]) as { name: string; sentAt?: number };
-          if (task.name === 'hang') {
+          const task = JSON.parse(popped[1]) as { Name: string; sentAt?: number };
+          if (task.Name === 'hang') {
             report({ event: 'started', at: nowMs() });
             await new Promise(() => {});
           }

@@ -255,6 +255,32 @@ export function scenarioSuite(options: ScenarioSuiteOptions): void {
       timeout,
     );
 
+    for (const [what, args, message] of [
+      [
+        'an argument of a type Go does not know',
+        '[{"Type":"complex128","Value":1}]',
+        /complex128 is not one of supported types/,
+      ],
+      ['a JSON string where Go expects int64', '[{"Type":"int64","Value":"42"}]', /"42" is not int64/],
+      ['a fraction where Go expects int64', '[{"Type":"int64","Value":1.5}]', /1\.5 is not int64/],
+      ['an int8 out of range', '[{"Type":"int8","Value":300}]', /300 is not int8/],
+    ] as const) {
+      it(
+        `fails a task sent by a foreign producer with ${what}, and keeps consuming`,
+        async (t) => {
+          t.skip(!options.injectRaw, 'the harness gives no injectRaw()');
+          const server = await goSuite();
+          const uuid = `task_${harness().ctx.namespace}_${what.length}`;
+          await server.backend?.setStatePending(signature('add', [], { uuid }));
+          const body = `{"UUID":"${uuid}","Name":"add","RoutingKey":"${server.broker.defaultQueue}","Args":${args}}`;
+          await options.injectRaw?.(harness().ctx, server.broker.defaultQueue, body);
+          await expect(server.result(uuid, 'add').get(GET)).rejects.toThrow(message);
+          expect(await (await server.send(add.signature(2, 2))).get(GET)).toBe(4);
+        },
+        timeout,
+      );
+    }
+
     it(
       'fails an unregistered task with a clear reason instead of requeueing it forever',
       async () => {

@@ -280,8 +280,8 @@ export async function redisBench(o: RedisBenchOptions): Promise<string> {
     // Alternated runs, median of each percentile: a single run's p99 moves with whatever else the two
     // cores happen to do during it.
     const runsOf: Record<string, Awaited<ReturnType<typeof latency>>[]> = {};
-    for (let i = 0; i < o.runs; i++)
-      for (const s of REDIS_SYSTEMS) (runsOf[s] ??= []).push(await latency(s, o));
+    for (const s of REDIS_SYSTEMS) runsOf[s] = [];
+    for (let i = 0; i < o.runs; i++) for (const s of REDIS_SYSTEMS) runsOf[s]?.push(await latency(s, o));
     const lat: Record<string, Awaited<ReturnType<typeof latency>>> = {};
     for (const s of REDIS_SYSTEMS) {
       const r = runsOf[s] ?? [];

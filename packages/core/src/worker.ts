@@ -318,7 +318,8 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       }
     }
 
-    this.emit('received', { signature: sig, attempt: delivery.attempt });
+    // The payload is built only for listeners: this runs for every task.
+    if (this.hasListeners('received')) this.emit('received', { signature: sig, attempt: delivery.attempt });
     const trackProgress = this.opts.progressStates !== 'none' && backend !== undefined;
 
     let args: unknown[];
@@ -349,7 +350,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
             ])
           : this.bestEffort(backend.setStateStarted(sig), sig);
     }
-    this.emit('started', { signature: sig, attempt: delivery.attempt });
+    if (this.hasListeners('started')) this.emit('started', { signature: sig, attempt: delivery.attempt });
     if (this.opts.onBeforeTask) {
       await progress;
       await this.opts.onBeforeTask(sig);
@@ -389,11 +390,12 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         );
         return;
       }
+      const followUps = (sig.onSuccess !== null && sig.onSuccess.length > 0) || sig.chordCallback !== null;
       await this.store(delivery, sig, async () => {
         if (backend) await backend.setStateSuccess(sig, results);
-        await this.afterSuccess(sig, results, false);
+        if (followUps) await this.afterSuccess(sig, results, false);
       });
-      this.emit('succeeded', { signature: sig, results, durationMs });
+      if (this.hasListeners('succeeded')) this.emit('succeeded', { signature: sig, results, durationMs });
       if (this.opts.onAfterTask) await this.opts.onAfterTask(sig, { status: 'succeeded', results });
       return;
     }

@@ -47,7 +47,10 @@ export interface WorkerOptions {
   queue?: string;
   /** Tasks run at once (default 10). */
   concurrency?: number;
-  /** Deliveries held beyond free slots (default 0: take only what can start now). */
+  /**
+   * Deliveries held beyond free slots (default 1): one task waiting locally starts the moment a slot
+   * frees, instead of a round trip later. 0 takes only what can start now.
+   */
   prefetch?: number;
   /** Default per-task timeout in ms (a task's own `timeoutMs` wins). */
   timeoutMs?: number;
@@ -120,6 +123,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private consumer: Consumer | undefined;
   private readonly buffer: Delivery[] = [];
   private readonly running = new Set<Running>();
+  private readonly acking = new Set<Promise<void>>();
   private stopping: Promise<void> | undefined;
   private signalHandler: (() => void) | undefined;
   private signalsSeen = 0;
@@ -139,7 +143,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     this.concurrency = concurrency;
     this.queue = options.queue ?? server.broker.defaultQueue;
     this.opts = {
-      prefetch: 0,
+      prefetch: 1,
       shutdownTimeoutMs: 30_000,
       handleSignals: true,
       progressStates: 'started',
@@ -227,6 +231,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
         await Promise.race([all, new Promise((r) => setTimeout(r, 1000).unref())]);
       }
     }
+    await Promise.all([...this.acking]);
     this.logger.info({}, 'worker stopped');
   }
 
@@ -430,7 +435,18 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       await delivery.nack({ requeue: true, delayMs: REQUEUE_BACKOFF_MS });
       return;
     }
-    await delivery.ack();
+    // The slot is free once the outcome is stored: the next task (a prefetched one) starts while the
+    // acknowledgement travels. stop() waits for acknowledgements still in flight.
+    const ack = delivery.ack().then(
+      () => {
+        this.acking.delete(ack);
+      },
+      (err) => {
+        this.acking.delete(ack);
+        this.reportError(err, sig);
+      },
+    );
+    this.acking.add(ack);
   }
 
   private async bestEffort(p: Promise<void>, sig: Signature): Promise<void> {

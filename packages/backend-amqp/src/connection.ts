@@ -125,9 +125,12 @@ export class ConnectionManager {
   private unreachable(timeoutMs: number): MachineryError {
     const urls = this.options.urls.map(redactUrl).join(', ');
     const why = this.lastError === undefined ? '' : ` Last error: ${redactText(errorText(this.lastError))}.`;
+    const hint = isTlsError(this.lastError)
+      ? "The TLS handshake failed: use amqps:// for RabbitMQ's TLS port (5671) only, and pass the CA that signed its certificate as clientOptions.ca (with clientOptions.servername when the certificate names a host other than the one in the URL); keep certificate verification on."
+      : 'Check that RabbitMQ is running and the URL and credentials are right.';
     return new MachineryError(
       'ERR_CONNECTION',
-      `The ${this.options.role} could not reach RabbitMQ at ${urls} within ${timeoutMs} ms.${why} Check that RabbitMQ is running and the URL and credentials are right.`,
+      `The ${this.options.role} could not reach RabbitMQ at ${urls} within ${timeoutMs} ms.${why} ${hint}`,
       { cause: this.lastError },
     );
   }
@@ -231,4 +234,13 @@ export class ConnectionManager {
       }
     }
   }
+}
+
+/** True for an error of the TLS layer: an untrusted or mismatched certificate, a failed handshake. */
+function isTlsError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' &&
+    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO/.test(code)
+  );
 }

@@ -6,6 +6,8 @@ export {
   describeClient as describeRedisClient,
   dropConnection as dropRedisConnection,
   hasHashTag,
+  redactRedisError,
+  trackConnectionErrors as trackRedisConnectionErrors,
 } from './connection.js';
 export { LuaScript } from './lua-script.js';
 export type { RedisBackendOptions, RedisConnectionOptions, RedisLockOptions } from './options.js';

@@ -8,6 +8,7 @@ import {
   encodeGroupMeta,
   encodeTaskState,
   type GroupMeta,
+  isMachineryError,
   type Logger,
   MachineryError,
   redactText,
@@ -117,7 +118,7 @@ export class RedisBackend implements Backend {
     try {
       return await fn();
     } catch (err) {
-      throw connectionError(what, this.where, err);
+      throw connectionError(what, this.where, err, this.client);
     }
   }
 
@@ -259,7 +260,11 @@ export class RedisBackend implements Backend {
   waitForState(taskUUID: string, signal: AbortSignal): Promise<TaskState> {
     if (this.closing !== undefined)
       return Promise.reject(new MachineryError('ERR_CLOSED', 'The Redis backend is closed.'));
-    return this.waiters.wait(taskUUID, signal);
+    return this.waiters.wait(taskUUID, signal).catch((err: unknown) => {
+      // The caller's abort reason passes through as it is; a Redis failure is explained (and redacted).
+      if (err === signal.reason || isMachineryError(err)) throw err;
+      throw connectionError(`Waiting for the result of task ${taskUUID}`, this.where, err, this.client);
+    });
   }
 
   async purgeState(taskUUID: string): Promise<void> {

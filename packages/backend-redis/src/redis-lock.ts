@@ -63,7 +63,7 @@ export class RedisLock implements Lock {
     try {
       reply = await this.client.set(this.prefix + key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
     } catch (err) {
-      throw connectionError(`Taking lock "${key}"`, this.where, err);
+      throw connectionError(`Taking lock "${key}"`, this.where, err, this.client);
     }
     if (reply !== 'OK') return false;
     this.held.set(key, token);
@@ -78,7 +78,7 @@ export class RedisLock implements Lock {
     try {
       await releaseScript.run(this.client, [this.prefix + key], [token]);
     } catch (err) {
-      throw connectionError(`Releasing lock "${key}"`, this.where, err);
+      throw connectionError(`Releasing lock "${key}"`, this.where, err, this.client);
     }
   }
 

@@ -10,6 +10,7 @@ import {
   decodeSignature,
   errorText,
   type NackOptions,
+  redactText,
   type Signature,
 } from '@machinery/core';
 import { Cluster, type Redis } from 'ioredis';
@@ -236,7 +237,7 @@ export class RedisConsumer implements Consumer {
     if (this.blocking) return this.blocking;
     const conn = duplicateForBlocking(this.ctx.client);
     conn.on('error', (err: Error) => {
-      this.ctx.logger.debug({ err: err.message, queue: this.queue }, 'blocking connection error');
+      this.ctx.logger.debug({ err: redactText(err.message), queue: this.queue }, 'blocking connection error');
     });
     this.blocking = conn;
     if (!(conn instanceof Cluster)) {
@@ -371,7 +372,7 @@ export class RedisConsumer implements Consumer {
         if (got < claimN) this.mode = 'block';
       }
     } catch (err) {
-      const error = connectionError('Settling deliveries', this.ctx.where, err);
+      const error = connectionError('Settling deliveries', this.ctx.where, err, this.ctx.client);
       for (const op of ops) op.reject(error);
       if (claimN > 0) this.outstanding -= claimN;
     } finally {
@@ -388,7 +389,7 @@ export class RedisConsumer implements Consumer {
         Number(await extendScript.run(this.ctx.client, [this.keys.leases], [Math.ceil(ms), token])) === 1
       );
     } catch (err) {
-      throw connectionError('Extending a lease', this.ctx.where, err);
+      throw connectionError('Extending a lease', this.ctx.where, err, this.ctx.client);
     }
   }
 

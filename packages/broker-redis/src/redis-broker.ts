@@ -209,7 +209,7 @@ export class RedisBroker implements Broker {
         await this.client.rpush(this.ctx.keys.queue(queue).queue, body);
       }
     } catch (err) {
-      throw connectionError(`Publishing task "${signature.name}"`, this.ctx.where, err);
+      throw connectionError(`Publishing task "${signature.name}"`, this.ctx.where, err, this.ctx.client);
     }
   }
 
@@ -251,7 +251,7 @@ export class RedisBroker implements Broker {
     try {
       await publishManyScript.run(this.client, keys, args);
     } catch (err) {
-      throw connectionError(`Publishing ${signatures.length} tasks`, this.ctx.where, err);
+      throw connectionError(`Publishing ${signatures.length} tasks`, this.ctx.where, err, this.ctx.client);
     }
     if (earliest < Number.POSITIVE_INFINITY) this.mover.poke(earliest);
   }
@@ -273,7 +273,7 @@ export class RedisBroker implements Broker {
       await consumer.start();
     } catch (err) {
       await consumer.close();
-      throw connectionError(`Starting to consume "${queue}"`, this.ctx.where, err);
+      throw connectionError(`Starting to consume "${queue}"`, this.ctx.where, err, this.ctx.client);
     }
     this.mover.start();
     return { stop: () => consumer.stop() };
@@ -287,7 +287,7 @@ export class RedisBroker implements Broker {
       const bodies = await this.client.lrange(this.ctx.keys.queue(queue).queue, 0, stop(limit));
       return decodeAll(bodies);
     } catch (err) {
-      throw connectionError('Listing pending tasks', this.ctx.where, err);
+      throw connectionError('Listing pending tasks', this.ctx.where, err, this.ctx.client);
     }
   }
 
@@ -296,7 +296,7 @@ export class RedisBroker implements Broker {
       const bodies = await this.client.zrange(this.ctx.keys.delayed, 0, String(stop(limit)));
       return decodeAll(bodies);
     } catch (err) {
-      throw connectionError('Listing delayed tasks', this.ctx.where, err);
+      throw connectionError('Listing delayed tasks', this.ctx.where, err, this.ctx.client);
     }
   }
 
@@ -305,7 +305,7 @@ export class RedisBroker implements Broker {
     try {
       entries = await this.client.lrange(this.ctx.keys.dead, 0, stop(limit));
     } catch (err) {
-      throw connectionError('Listing dead letters', this.ctx.where, err);
+      throw connectionError('Listing dead letters', this.ctx.where, err, this.ctx.client);
     }
     return entries.map(parseDeadLetter);
   }
@@ -324,7 +324,7 @@ export class RedisBroker implements Broker {
       );
       return Number(moved);
     } catch (err) {
-      throw connectionError('Requeueing dead letters', this.ctx.where, err);
+      throw connectionError('Requeueing dead letters', this.ctx.where, err, this.ctx.client);
     }
   }
 

@@ -62,7 +62,8 @@ export function sqsError(err: unknown, action: string, queue: string): Machinery
   if (err instanceof MachineryError) return err;
   const e = asSdk(err);
   const code = codeFor(e);
-  const detail = redactText(e.message ?? String(err));
+  // Without a final period: the message goes on after it.
+  const detail = redactText(e.message ?? String(err)).replace(/\.\s*$/, '');
   return new MachineryError(
     code,
     `SQS ${action} on queue "${queue}" failed: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${detail}. ${HINTS[code] ?? ''}`.trim(),

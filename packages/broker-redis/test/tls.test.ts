@@ -1,0 +1,117 @@
+import { TLSSocket } from 'node:tls';
+import { RedisBackend, RedisLock } from '@machinery/backend-redis';
+import { defineTask, isMachineryError, Server, signature, silentLogger } from '@machinery/core';
+import { Closer, uniqueNamespace } from '@machinery/testing';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBroker } from '../src/index.js';
+import { makeCertificates, type TestCertificates } from './certificates.js';
+import { prefixOf } from './redis.js';
+import { expectNoSecret, recordingLogger, rejectionOf, SECRET } from './secrets.js';
+import { SecuredRedis } from './secured-redis.js';
+
+// A redis-server of this file's own that speaks TLS only (`--port 0`), with a certificate made here
+// by openssl for 127.0.0.1 and a password. Everything must verify the certificate against the CA
+// it is given, and say clearly (without the password) when it cannot.
+
+let certs: TestCertificates;
+let redis: SecuredRedis;
+const closer = new Closer();
+beforeAll(async () => {
+  certs = makeCertificates();
+  redis = await SecuredRedis.start({ password: SECRET, certs });
+});
+afterEach(() => closer.closeAll());
+afterAll(async () => {
+  await redis?.stop();
+  certs?.remove();
+});
+
+/** Asserts that `client` talks over TLS to a server whose certificate it verified. */
+function expectVerifiedTls(client: Redis | Cluster): void {
+  const stream = (client as unknown as { stream?: unknown }).stream;
+  expect(stream).toBeInstanceOf(TLSSocket);
+  const socket = stream as TLSSocket;
+  expect(socket.authorized).toBe(true);
+  expect(socket.getPeerCertificate().subjectaltname).toContain('IP Address:127.0.0.1');
+  // Verification was left on: nothing in the options turned it off.
+  expect(client.options).toMatchObject({ tls: { ca: certs.ca } });
+  expect((client.options as { tls?: { rejectUnauthorized?: boolean } }).tls?.rejectUnauthorized).not.toBe(
+    false,
+  );
+}
+
+const add = defineTask('add', (a: number, b: number) => a + b);
+
+describe('Redis over TLS (rediss://)', () => {
+  it('RedisBroker, RedisBackend and RedisLock connect with the CA in clientOptions.tls and verify the certificate', async () => {
+    const prefix = prefixOf(uniqueNamespace());
+    const options = { url: redis.url(SECRET), prefix, clientOptions: { tls: { ca: certs.ca } } };
+    const broker = closer.add(new RedisBroker({ ...options, logger: silentLogger }));
+    const backend = closer.add(new RedisBackend({ ...options, logger: silentLogger }));
+    const lock = closer.add(new RedisLock(options));
+    const sig = signature('add', [1, 2], { headers: {} });
+    await broker.publish(sig);
+    expect((await broker.pendingTasks()).map((s) => s.uuid)).toEqual([sig.uuid]);
+    await backend.setStatePending(sig);
+    expect((await backend.getState(sig.uuid))?.state).toBe('PENDING');
+    expect(await lock.acquire('periodic', 10_000)).toBe(true);
+    await lock.release('periodic');
+    expectVerifiedTls(broker.client);
+    expectVerifiedTls(backend.client);
+    expectVerifiedTls(lock.client);
+  });
+
+  it('a task round-trips through a Server and a Worker over TLS', async () => {
+    const prefix = prefixOf(uniqueNamespace());
+    const options = { url: redis.url(SECRET), prefix, clientOptions: { tls: { ca: certs.ca } } };
+    const make = () => {
+      const server = new Server({
+        broker: new RedisBroker({ ...options, logger: silentLogger }),
+        backend: new RedisBackend({ ...options, logger: silentLogger }),
+        lock: new RedisLock(options),
+        logger: silentLogger,
+      });
+      server.register(add);
+      return closer.add(server);
+    };
+    const workerSide = make();
+    const producer = make();
+    await workerSide.worker({ concurrency: 2, handleSignals: false }).start();
+    const result = await producer.send(add.signature(20, 22));
+    expect(await result.get({ timeoutMs: 10_000 })).toBe(42);
+  });
+
+  it('without the CA the certificate is refused, with an ERR_CONNECTION that names TLS and not the password', async () => {
+    const logger = recordingLogger();
+    const options = {
+      url: redis.url(SECRET),
+      prefix: prefixOf(uniqueNamespace()),
+      // Fail a command after one reconnect instead of ioredis's default 20.
+      clientOptions: { maxRetriesPerRequest: 1 },
+    };
+    const broker = closer.add(new RedisBroker({ ...options, logger }));
+    const backend = closer.add(new RedisBackend({ ...options, logger }));
+    const lock = closer.add(new RedisLock(options));
+    const sig = signature('add', [1, 2], { headers: {} });
+    const errors = await Promise.all([
+      rejectionOf(broker.publish(sig)),
+      rejectionOf(broker.consume('tasks', () => {}, { concurrency: 1, prefetch: 0 })),
+      rejectionOf(broker.pendingTasks()),
+      rejectionOf(backend.getState(sig.uuid)),
+      rejectionOf(lock.acquire('periodic', 1000)),
+    ]);
+    for (const err of errors) {
+      expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
+      const message = (err as Error).message;
+      expect(message).toContain(`rediss://:***@127.0.0.1:${redis.port}`);
+      expect(message).toMatch(/last connection error: .*certificate/);
+      expect(message).toContain('clientOptions.tls.ca');
+    }
+    // The broker says so at once, at warn, without waiting for a command to give up.
+    expect(
+      logger.lines.some((l) => l.level === 'warn' && JSON.stringify(l.obj).includes('certificate')),
+    ).toBe(true);
+    expectNoSecret(errors, logger.lines);
+  });
+});

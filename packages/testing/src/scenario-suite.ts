@@ -198,8 +198,10 @@ export function scenarioSuite(options: ScenarioSuiteOptions): void {
         onlyAdd.register(add);
         const onlyMultiply = await process();
         onlyMultiply.register(multiply);
-        await startWorker(onlyAdd, { concurrency: 1 });
-        await startWorker(onlyMultiply, { concurrency: 1 });
+        // prefetch 0, the setting for workers that share a queue but not their registrations: a task one
+        // worker cannot run is then never held back from the other by a prefetch slot.
+        await startWorker(onlyAdd, { concurrency: 1, prefetch: 0 });
+        await startWorker(onlyMultiply, { concurrency: 1, prefetch: 0 });
         const g = group(multiply.signature(4, 5), add.signature(2, 3));
         const results = await (await onlyAdd.sendGroup(g)).get(GET);
         expect([...results].sort((a, b) => a - b)).toEqual([5, 20]);

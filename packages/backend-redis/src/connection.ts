@@ -24,7 +24,7 @@ export function createClient(url: string | undefined, options: RedisOptions | un
   try {
     // Replies are read in RESP2 shapes whatever protocol the options pick.
     client = new Redis(target, {
-      enableAutoPipelining: true,
+      enableAutoPipelining: false,
       retryStrategy: reconnectDelay,
       ...options,
       replyMapping: 'legacy',

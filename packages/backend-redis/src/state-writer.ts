@@ -9,20 +9,27 @@ const MAX_BATCH = 500;
 /** `f`: a fresh write (PENDING); `m`: keep TaskName and CreatedAt of the previous value. */
 export type WriteMode = 'f' | 'm';
 
-interface Entry {
-  readonly key: string;
-  readonly args: readonly string[];
+interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
 }
 
+interface Entry {
+  readonly key: string;
+  args: readonly string[];
+  readonly waiters: Waiter[];
+}
+
 /**
  * Gathers the state writes of one event-loop turn into one script call: a worker running 100 tasks
- * stores their RECEIVED (then STARTED, then SUCCESS) states together, in one round trip each, and
- * each caller's promise still settles with its own write.
+ * stores their STARTED (then SUCCESS) states together, in one round trip each, and each caller's
+ * promise still settles with its own write. Two merging writes of one task queued in the same turn
+ * (a fast task's STARTED and SUCCESS) become one: the script would overwrite the first with the second
+ * in the same atomic call anyway, so nobody could have read it.
  */
 export class StateWriter {
   private queue: Entry[] = [];
+  private readonly queued = new Map<string, Entry>();
   private scheduled = false;
   private readonly sending = new Set<Promise<void>>();
 
@@ -34,7 +41,17 @@ export class StateWriter {
   /** Queues one write; resolves once it is stored. `parts` are head, name, middle, createdAt, tail. */
   write(key: string, mode: WriteMode, parts: readonly string[], channel: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ key, args: [mode, ...parts, channel], resolve, reject });
+      const args = [mode, ...parts, channel];
+      const earlier = this.queued.get(key);
+      // Only merge into merge: a fresh write (PENDING) resets CreatedAt and must stay as it is.
+      if (earlier && mode === 'm' && earlier.args[0] === 'm') {
+        earlier.args = args;
+        earlier.waiters.push({ resolve, reject });
+        return;
+      }
+      const entry: Entry = { key, args, waiters: [{ resolve, reject }] };
+      this.queue.push(entry);
+      this.queued.set(key, entry);
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -44,6 +61,7 @@ export class StateWriter {
 
   private flush(): void {
     this.scheduled = false;
+    this.queued.clear();
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, MAX_BATCH);
       const run = this.send(batch);
@@ -62,11 +80,14 @@ export class StateWriter {
         args,
       )) as unknown[];
       batch.forEach((e, i) => {
-        if (Number(reply[i]) === 1) e.resolve();
-        else e.reject(new Error(String(reply[i])));
+        const failure = Number(reply[i]) === 1 ? undefined : new Error(String(reply[i]));
+        for (const w of e.waiters) {
+          if (failure) w.reject(failure);
+          else w.resolve();
+        }
       });
     } catch (err) {
-      for (const e of batch) e.reject(err);
+      for (const e of batch) for (const w of e.waiters) w.reject(err);
     }
   }
 

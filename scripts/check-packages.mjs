@@ -11,6 +11,12 @@ const problems = [];
 const dirs = ['packages', 'apps']
   .flatMap((d) => readdirSync(join(root, d)).map((n) => join(root, d, n)))
   .concat([join(root, 'bench')])
+  // tools/* are private helpers; those without TypeScript (a pinned server binary) have no graph to check.
+  .concat(
+    readdirSync(join(root, 'tools'))
+      .map((n) => join(root, 'tools', n))
+      .filter((d) => existsSync(join(d, 'tsconfig.json'))),
+  )
   .filter((d) => existsSync(join(d, 'package.json')));
 
 const byName = new Map();

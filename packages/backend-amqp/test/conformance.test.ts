@@ -1,28 +1,24 @@
 import { silentLogger } from '@machinery/core';
+import { AMQP_URL, closeAdmin, ResultQueues, trackResultQueues } from '@machinery/test-services';
 import { backendSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { AmqpBackend } from '../src/index.js';
-import { AMQP_URL, closeAdmin, deleteQueues, tracked } from './support.js';
 
-const touched = new Map<string, Set<string>>();
-const names = (ns: string) => touched.get(ns) ?? touched.set(ns, new Set()).get(ns) ?? new Set<string>();
+const results = new ResultQueues();
 
 afterAll(closeAdmin);
 
 backendSuite({
   name: 'AmqpBackend',
   create: ({ namespace, resultsExpireIn }) =>
-    tracked(
+    trackResultQueues(
       new AmqpBackend({
         url: AMQP_URL,
         connectionName: `${namespace}-backend`,
         logger: silentLogger,
         ...(resultsExpireIn !== undefined ? { resultsExpireIn } : {}),
       }),
-      names(namespace),
+      results.of(namespace),
     ),
-  cleanup: async ({ namespace }) => {
-    await deleteQueues(names(namespace));
-    touched.delete(namespace);
-  },
+  cleanup: ({ namespace }) => results.delete(namespace),
 });

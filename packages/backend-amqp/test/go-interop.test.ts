@@ -9,10 +9,10 @@ import {
   TaskStatus,
   toResult,
 } from '@machinery/core';
+import { AMQP_URL, adminConnection, closeAdmin, deleteQueues } from '@machinery/test-services';
 import { uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBackend } from '../src/index.js';
-import { AMQP_URL, adminConnection, closeAdmin, deleteQueues } from './support.js';
 
 const TTL_MS = 3_600_000;
 // Go declares a result queue with these exact arguments (32-bit integers).

@@ -1,8 +1,8 @@
 import { signature, silentLogger, TaskStatus, toResult } from '@machinery/core';
+import { AMQP_URL, closeAdmin, deleteQueues } from '@machinery/test-services';
 import { uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBackend } from '../src/index.js';
-import { AMQP_URL, closeAdmin, deleteQueues } from './support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 

@@ -1,8 +1,14 @@
 import { signature, silentLogger, TaskStatus, toResult } from '@machinery/core';
+import {
+  AMQP_URL,
+  closeAdmin,
+  closeConnectionsNamed,
+  connectionsNamed,
+  deleteQueues,
+} from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBackend } from '../src/index.js';
-import { AMQP_URL, closeAdmin, closeConnectionsNamed, connectionsNamed, deleteQueues } from './support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 

@@ -1,14 +1,24 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { isMachineryError, signature } from '@machinery/core';
+import { signature } from '@machinery/core';
+import {
+  closeAdmin,
+  deleteQueues,
+  expectConnectionErrors,
+  expectNoSecret,
+  expectUnparsableUrlsRedacted,
+  freePort,
+  makeCertificates,
+  type RecordingLogger,
+  reconnectAttempts,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+  TlsProxy,
+  trackResultQueues,
+} from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { credentials } from 'amqplib';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AmqpBackend, type AmqpBackendOptions } from '../src/index.js';
-import { makeCertificates } from './certificates.js';
-import { expectNoSecret, type RecordingLogger, recordingLogger, rejectionOf, SECRET } from './secrets.js';
-import { closeAdmin, deleteQueues, tracked } from './support.js';
-import { TlsProxy } from './tls-proxy.js';
 
 // The password in a RabbitMQ URL must never reach a log line (at any level) or an error (message,
 // stack, cause, or any field a logger would print): not when nothing listens, not when RabbitMQ
@@ -23,16 +33,6 @@ afterEach(async () => {
 });
 afterAll(() => closeAdmin());
 
-/** A port nobody listens on right now. */
-async function deadPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
 /** A backend that gives up on an operation after 1 s and retries connecting quickly. */
 function make(options: AmqpBackendOptions): { backend: AmqpBackend; logger: RecordingLogger } {
   const logger = recordingLogger();
@@ -44,7 +44,7 @@ function make(options: AmqpBackendOptions): { backend: AmqpBackend; logger: Reco
     logger,
   });
   open.push(backend);
-  return { backend: tracked(backend, queues) as AmqpBackend, logger };
+  return { backend: trackResultQueues(backend, queues) as AmqpBackend, logger };
 }
 
 /** Runs every kind of operation at once and returns how each failed. */
@@ -63,24 +63,9 @@ function failures(backend: AmqpBackend): Promise<unknown[]> {
   ]);
 }
 
-function expectConnectionErrors(errors: unknown[], detail: RegExp): void {
-  for (const err of errors) {
-    expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
-    expect((err as Error).message).toMatch(detail);
-  }
-}
-
-/** At least `n` reconnect attempts were logged. */
-async function reconnectAttempts(logger: RecordingLogger, n: number): Promise<void> {
-  await eventually(
-    () => expect(logger.lines.filter((l) => /retrying/.test(String(l.msg))).length).toBeGreaterThanOrEqual(n),
-    { timeoutMs: 10_000 },
-  );
-}
-
 describe('AmqpBackend never shows the password of its URL', () => {
   it('when nothing listens, through the reconnect attempts', async () => {
-    const { backend, logger } = make({ url: `amqp://guest:${SECRET}@127.0.0.1:${await deadPort()}/` });
+    const { backend, logger } = make({ url: `amqp://guest:${SECRET}@127.0.0.1:${await freePort()}/` });
     const errors = await failures(backend);
     expectConnectionErrors(errors, /ECONNREFUSED/);
     await reconnectAttempts(logger, 3);
@@ -121,21 +106,15 @@ describe('AmqpBackend never shows the password of its URL', () => {
   });
 
   it('when the URL cannot be parsed (Node would put the whole URL on its error)', () => {
-    for (const url of [
-      `amqp://guest:${SECRET}@127.0.0.1:99999/`,
-      `amqps://guest:${SECRET}/x@127.0.0.1:5671/`,
-      `amqp://guest:${SECRET}@127.0.0.1:port/`,
-      `http://guest:${SECRET}@127.0.0.1:5672/`,
-    ]) {
-      let error: unknown;
-      try {
-        make({ url });
-      } catch (err) {
-        error = err;
-      }
-      expect(isMachineryError(error, 'ERR_INVALID_ARGUMENT'), String(error)).toBe(true);
-      expect((error as Error).message).toContain('guest:***@');
-      expectNoSecret(error);
-    }
+    expectUnparsableUrlsRedacted(
+      [
+        `amqp://guest:${SECRET}@127.0.0.1:99999/`,
+        `amqps://guest:${SECRET}/x@127.0.0.1:5671/`,
+        `amqp://guest:${SECRET}@127.0.0.1:port/`,
+        `http://guest:${SECRET}@127.0.0.1:5672/`,
+      ],
+      'guest:***@',
+      (url) => make({ url }),
+    );
   });
 });

@@ -1,11 +1,20 @@
-import { isMachineryError, signature, silentLogger, TaskStatus } from '@machinery/core';
+import { signature, silentLogger, TaskStatus } from '@machinery/core';
+import {
+  closeAdmin,
+  deleteQueues,
+  expectConnectionErrors,
+  expectNoSecret,
+  makeCertificates,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+  type TestCertificates,
+  TlsProxy,
+  trackResultQueues,
+} from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AmqpBackend, type AmqpBackendOptions } from '../src/index.js';
-import { makeCertificates, type TestCertificates } from './certificates.js';
-import { expectNoSecret, recordingLogger, rejectionOf, SECRET } from './secrets.js';
-import { closeAdmin, deleteQueues, tracked } from './support.js';
-import { TlsProxy } from './tls-proxy.js';
 
 // amqps:// end to end without touching the shared RabbitMQ: a TLS endpoint of this file's own, with a
 // certificate made here by openssl for 127.0.0.1 and localhost, forwards to it. What the endpoint
@@ -33,7 +42,7 @@ afterAll(async () => {
 function backend(options: AmqpBackendOptions): AmqpBackend {
   const b = new AmqpBackend({ connectionName: `${uniqueNamespace('mttls')}-backend`, ...options });
   open.push(b);
-  return tracked(b, queues) as AmqpBackend;
+  return trackResultQueues(b, queues) as AmqpBackend;
 }
 
 describe('AmqpBackend over TLS (amqps://)', () => {
@@ -79,13 +88,12 @@ describe('AmqpBackend over TLS (amqps://)', () => {
       rejectionOf(b.getState(sig.uuid)),
       rejectionOf(b.setStatePending(sig)),
     ]);
-    for (const err of errors) {
-      expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
-      const message = (err as Error).message;
-      expect(message).toContain(`amqps://guest:***@127.0.0.1:${proxy.port}/`);
-      expect(message).toMatch(/Last error: .*certificate/);
-      expect(message).toContain('clientOptions.ca');
-    }
+    expectConnectionErrors(
+      errors,
+      /Last error: .*certificate/,
+      `amqps://guest:***@127.0.0.1:${proxy.port}/`,
+      'clientOptions.ca',
+    );
     // The endpoint saw the client break off the handshake: it was the client that said no.
     await eventually(() => expect(proxy.refused.length).toBeGreaterThan(refusedBefore));
     expect(

@@ -1,12 +1,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { isMachineryError, signature, toResult } from '@machinery/core';
+import {
+  expectConnectionErrors,
+  expectNoSecret,
+  freePort,
+  killProcess,
+  type RecordingLogger,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+} from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemcacheBackend, type MemcacheBackendOptions } from '../src/index.js';
 import { MEMCACHE_SERVERS } from './memcache.js';
-import { expectNoSecret, type RecordingLogger, recordingLogger, rejectionOf, SECRET } from './secrets.js';
 
 // memjs takes SASL credentials in the server list (`user:password@host:port`); the password must
 // never reach a log line (at any level) or an error (message, stack, cause, or any field a logger
@@ -18,25 +26,8 @@ const open: MemcacheBackend[] = [];
 const children: ChildProcess[] = [];
 afterEach(async () => {
   for (const b of open.splice(0)) await b.close();
-  for (const child of children.splice(0)) await kill(child);
+  for (const child of children.splice(0)) await killProcess(child);
 });
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
-}
 
 /** A memcached of the test's own on a free loopback port; resolves once it accepts connections. */
 async function privateMemcached(): Promise<{ port: number; child: ChildProcess }> {
@@ -89,14 +80,8 @@ function failures(backend: MemcacheBackend): Promise<unknown[]> {
   ]);
 }
 
-function expectConnectionErrors(errors: unknown[]): void {
-  for (const err of errors) {
-    expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
-    expect((err as Error).message).toMatch(
-      /Check that memcached is running at 127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)*\.$/,
-    );
-  }
-}
+/** How a failed operation names the servers it could not reach. */
+const MEMCACHED_DOWN = /Check that memcached is running at 127\.0\.0\.1:\d+(,127\.0\.0\.1:\d+)*\.$/;
 
 describe('MemcacheBackend never shows the SASL password of its server list', () => {
   it.each([
@@ -109,7 +94,7 @@ describe('MemcacheBackend never shows the SASL password of its server list', () 
   ])('when nothing listens ($name)', async ({ servers }) => {
     const { backend, logger } = make({ servers: servers(await freePort()) });
     const errors = await failures(backend);
-    expectConnectionErrors(errors);
+    expectConnectionErrors(errors, MEMCACHED_DOWN);
     // memjs reports each failure after its retries; the backend passes that on at debug.
     expect(logger.lines.some((l) => /ECONNREFUSED/.test(JSON.stringify(l.obj)))).toBe(true);
     expectNoSecret(errors, logger.lines);
@@ -121,9 +106,9 @@ describe('MemcacheBackend never shows the SASL password of its server list', () 
     const sig = signature('add', [1, 2], { headers: {} });
     await backend.setStatePending(sig);
     expect((await backend.getState(sig.uuid))?.state).toBe('PENDING');
-    await kill(child);
+    await killProcess(child);
     const errors = await failures(backend);
-    expectConnectionErrors(errors);
+    expectConnectionErrors(errors, MEMCACHED_DOWN);
     expect(logger.lines.length).toBeGreaterThan(0);
     expectNoSecret(errors, logger.lines);
   });

@@ -1,9 +1,9 @@
 import { isMachineryError } from '@machinery/core';
+import { deleteKeys, PrivateCluster, prefixOf } from '@machinery/test-services';
 import { backendSuite, lockSuite } from '@machinery/testing';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
-import { deleteKeys, PrivateCluster, prefixOf } from './redis.js';
 
 // A Redis Cluster of three masters of this file's own. The backend's prefix carries a hash tag, so a
 // group's metadata and its members' states share one slot (one MGET).

@@ -1,7 +1,7 @@
+import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { backendSuite, lockSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
-import { deleteKeys, prefixOf, REDIS_URL, rawClient } from './redis.js';
 
 const shared = rawClient(REDIS_URL);
 afterAll(() => shared.disconnect());

@@ -9,10 +9,10 @@ import {
   TaskStatus,
   toResult,
 } from '@machinery/core';
+import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { Closer, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/index.js';
-import { deleteKeys, prefixOf, REDIS_URL, rawClient } from './redis.js';
 
 // Go Machinery's result layout, checked at the level of Redis itself: `<UUID>` → TaskState JSON and
 // `<groupUUID>` → GroupMeta JSON, read and written byte for byte as Go does.

@@ -1,9 +1,9 @@
 import { signature, TaskStatus, toResult } from '@machinery/core';
+import { PrivateRedis, prefixOf, rawClient } from '@machinery/test-services';
 import { Closer, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
-import { PrivateRedis, prefixOf, rawClient } from './redis.js';
 
 // A redis-server of this file's own, so that connections can be killed without touching anyone else.
 

@@ -1,10 +1,20 @@
-import { isMachineryError, signature } from '@machinery/core';
+import { signature } from '@machinery/core';
+import {
+  expectConnectionErrors,
+  expectNoSecret,
+  expectUnparsableUrlsRedacted,
+  freePort,
+  prefixOf,
+  REDIS_PASSWORD_FORMS,
+  type RecordingLogger,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+  SecuredRedis,
+} from '@machinery/test-services';
 import { Closer, eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend, type RedisBackendOptions, RedisLock } from '../src/index.js';
-import { freePort, prefixOf } from './redis.js';
-import { expectNoSecret, type RecordingLogger, recordingLogger, rejectionOf, SECRET } from './secrets.js';
-import { SecuredRedis } from './secured-redis.js';
 
 // The password must never reach a log line (at any level) or an error (message, stack, cause, or
 // any field a logger would print): not when nothing listens, not when Redis refuses it, not when
@@ -19,23 +29,6 @@ afterEach(() => closer.closeAll());
 afterAll(async () => {
   await guarded?.stop();
 });
-
-/** The ways a password reaches the client. */
-const forms: { name: string; options: (port: number) => RedisBackendOptions }[] = [
-  { name: 'password in the URL', options: (port) => ({ url: `redis://:${SECRET}@127.0.0.1:${port}` }) },
-  {
-    name: 'ACL username and password in the URL',
-    options: (port) => ({ url: `redis://machinery:${SECRET}@127.0.0.1:${port}/0` }),
-  },
-  {
-    name: 'password in clientOptions',
-    options: (port) => ({ url: `redis://127.0.0.1:${port}`, clientOptions: { password: SECRET } }),
-  },
-  {
-    name: 'password in the URL over RESP2 (AUTH instead of HELLO)',
-    options: (port) => ({ url: `redis://:${SECRET}@127.0.0.1:${port}`, clientOptions: { protocol: 2 } }),
-  },
-];
 
 /** A backend and a lock with `options`, failing a command after one reconnect (not 20). */
 function make(options: RedisBackendOptions): {
@@ -67,33 +60,29 @@ function failures(backend: RedisBackend, lock: RedisLock): Promise<unknown[]> {
   ]);
 }
 
-function expectConnectionErrors(errors: unknown[], detail: RegExp): void {
-  for (const err of errors) {
-    expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
-    expect((err as Error).message).toMatch(detail);
-  }
-}
+describe.each(REDIS_PASSWORD_FORMS)(
+  'RedisBackend and RedisLock never show the password: $name',
+  ({ options }) => {
+    it('when nothing listens, through the reconnect attempts', async () => {
+      const port = await freePort();
+      const { backend, lock, logger } = make(options(port));
+      const errors = await failures(backend, lock);
+      expectConnectionErrors(errors, /ECONNREFUSED/);
+      // Reconnect attempts go on in the background and are logged (at debug) each time.
+      await eventually(() => expect(logger.lines.length).toBeGreaterThanOrEqual(3), { timeoutMs: 10_000 });
+      expectNoSecret(errors, logger.lines);
+      for (const err of errors) expect((err as Error).message).not.toContain(SECRET);
+    });
 
-describe.each(forms)('RedisBackend and RedisLock never show the password: $name', ({ options }) => {
-  it('when nothing listens, through the reconnect attempts', async () => {
-    const port = await freePort();
-    const { backend, lock, logger } = make(options(port));
-    const errors = await failures(backend, lock);
-    expectConnectionErrors(errors, /ECONNREFUSED/);
-    // Reconnect attempts go on in the background and are logged (at debug) each time.
-    await eventually(() => expect(logger.lines.length).toBeGreaterThanOrEqual(3), { timeoutMs: 10_000 });
-    expectNoSecret(errors, logger.lines);
-    for (const err of errors) expect((err as Error).message).not.toContain(SECRET);
-  });
-
-  it('when Redis refuses the password (WRONGPASS), through the reconnect attempts', async () => {
-    const { backend, lock, logger } = make(options(guarded.port));
-    const errors = await failures(backend, lock);
-    expectConnectionErrors(errors, /WRONGPASS/);
-    await eventually(() => expect(logger.lines.length).toBeGreaterThanOrEqual(3), { timeoutMs: 10_000 });
-    expectNoSecret(errors, logger.lines);
-  });
-});
+    it('when Redis refuses the password (WRONGPASS), through the reconnect attempts', async () => {
+      const { backend, lock, logger } = make(options(guarded.port));
+      const errors = await failures(backend, lock);
+      expectConnectionErrors(errors, /WRONGPASS/);
+      await eventually(() => expect(logger.lines.length).toBeGreaterThanOrEqual(3), { timeoutMs: 10_000 });
+      expectNoSecret(errors, logger.lines);
+    });
+  },
+);
 
 describe('RedisBackend and RedisLock never show the password', () => {
   it('when Redis goes away under a working connection', async () => {
@@ -114,34 +103,15 @@ describe('RedisBackend and RedisLock never show the password', () => {
   });
 
   it('when the URL cannot be parsed (Node would put the whole URL on its error)', () => {
-    for (const url of [
-      `redis://:${SECRET}@127.0.0.1:99999`,
-      `redis://machinery:${SECRET}@127.0.0.1:port`,
-      `rediss://machinery:${SECRET}/x@127.0.0.1:6379`,
-    ]) {
-      const errors = [
-        (() => {
-          try {
-            closer.add(new RedisBackend({ url }));
-          } catch (err) {
-            return err;
-          }
-          throw new Error('expected the constructor to throw');
-        })(),
-        (() => {
-          try {
-            closer.add(new RedisLock({ url }));
-          } catch (err) {
-            return err;
-          }
-          throw new Error('expected the constructor to throw');
-        })(),
-      ];
-      for (const err of errors) {
-        expect(isMachineryError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
-        expect((err as Error).message).toContain(':***@');
-      }
-      expectNoSecret(errors);
-    }
+    expectUnparsableUrlsRedacted(
+      [
+        `redis://:${SECRET}@127.0.0.1:99999`,
+        `redis://machinery:${SECRET}@127.0.0.1:port`,
+        `rediss://machinery:${SECRET}/x@127.0.0.1:6379`,
+      ],
+      ':***@',
+      (url) => closer.add(new RedisBackend({ url })),
+      (url) => closer.add(new RedisLock({ url })),
+    );
   });
 });

@@ -1,13 +1,19 @@
-import { TLSSocket } from 'node:tls';
-import { isMachineryError, signature, TaskStatus, toResult } from '@machinery/core';
+import { signature, TaskStatus, toResult } from '@machinery/core';
+import {
+  expectConnectionErrors,
+  expectNoSecret,
+  expectVerifiedTls,
+  makeCertificates,
+  prefixOf,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+  SecuredRedis,
+  type TestCertificates,
+} from '@machinery/test-services';
 import { Closer, uniqueNamespace } from '@machinery/testing';
-import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
-import { makeCertificates, type TestCertificates } from './certificates.js';
-import { prefixOf } from './redis.js';
-import { expectNoSecret, recordingLogger, rejectionOf, SECRET } from './secrets.js';
-import { SecuredRedis } from './secured-redis.js';
 
 // A redis-server of this file's own that speaks TLS only, with a certificate made here by openssl
 // for 127.0.0.1 and a password: the backend and the lock must verify the certificate against the
@@ -26,20 +32,6 @@ afterAll(async () => {
   certs?.remove();
 });
 
-/** Asserts that `client` talks over TLS to a server whose certificate it verified. */
-function expectVerifiedTls(client: Redis | Cluster): void {
-  const stream = (client as unknown as { stream?: unknown }).stream;
-  expect(stream).toBeInstanceOf(TLSSocket);
-  const socket = stream as TLSSocket;
-  expect(socket.authorized).toBe(true);
-  expect(socket.getPeerCertificate().subjectaltname).toContain('IP Address:127.0.0.1');
-  // Verification was left on: nothing in the options turned it off.
-  expect(client.options).toMatchObject({ tls: { ca: certs.ca } });
-  expect((client.options as { tls?: { rejectUnauthorized?: boolean } }).tls?.rejectUnauthorized).not.toBe(
-    false,
-  );
-}
-
 describe('RedisBackend and RedisLock over TLS (rediss://)', () => {
   it('connect with the CA in clientOptions.tls and verify the server certificate', async () => {
     const prefix = prefixOf(uniqueNamespace());
@@ -52,8 +44,8 @@ describe('RedisBackend and RedisLock over TLS (rediss://)', () => {
     expect(await lock.acquire('periodic', 10_000)).toBe(true);
     expect(await lock.acquire('periodic', 10_000)).toBe(false);
     await lock.release('periodic');
-    expectVerifiedTls(backend.client);
-    expectVerifiedTls(lock.client);
+    expectVerifiedTls(backend.client, certs.ca);
+    expectVerifiedTls(lock.client, certs.ca);
   });
 
   it('push results over TLS too: the subscriber connection inherits the TLS options', async () => {
@@ -83,13 +75,12 @@ describe('RedisBackend and RedisLock over TLS (rediss://)', () => {
       await rejectionOf(backend.setStatePending(signature('add', [], { headers: {} }))),
       await rejectionOf(lock.acquire('periodic', 1000)),
     ];
-    for (const err of errors) {
-      expect(isMachineryError(err, 'ERR_CONNECTION')).toBe(true);
-      const message = (err as Error).message;
-      expect(message).toContain(`rediss://:***@127.0.0.1:${redis.port}`);
-      expect(message).toMatch(/last connection error: .*certificate/);
-      expect(message).toContain('clientOptions.tls.ca');
-    }
+    expectConnectionErrors(
+      errors,
+      /last connection error: .*certificate/,
+      `rediss://:***@127.0.0.1:${redis.port}`,
+      'clientOptions.tls.ca',
+    );
     expect(logger.lines.some((l) => JSON.stringify(l.obj).includes('certificate'))).toBe(true);
     expectNoSecret(errors, logger.lines);
   });

@@ -1,19 +1,11 @@
 // Until @machinery/backend-redis is a devDependency of this package, its build is imported by path.
 import { RedisBackend } from '@machinery/backend-redis';
 import { silentLogger } from '@machinery/core';
+import { closeAdmin, ResultQueues, TcpProxy, trackResultQueues } from '@machinery/test-services';
 import { scenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { AmqpBroker } from '../src/index.js';
-import {
-  brokerOptions,
-  closeAdmin,
-  deleteNamespace,
-  publishRaw,
-  QueueNames,
-  sweepNamespaces,
-  TcpProxy,
-  tracked,
-} from './support.js';
+import { brokerOptions, deleteNamespace, publishRaw, sweepNamespaces } from './support.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -21,7 +13,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Redis stays up, as when a RabbitMQ node restarts.
 const proxy = new TcpProxy();
 const proxyUrl = await proxy.start();
-const results = new QueueNames();
+const results = new ResultQueues();
 
 afterAll(async () => {
   await proxy.close();
@@ -36,7 +28,7 @@ scenarioSuite({
   name: 'AmqpBroker + RedisBackend',
   create: ({ namespace }) => ({
     broker: new AmqpBroker(brokerOptions(namespace, { url: proxyUrl })),
-    backend: tracked(backend(namespace), results.of(namespace)),
+    backend: trackResultQueues(backend(namespace), results.of(namespace)),
   }),
   injectRaw: (_ctx, queue, body) => publishRaw(queue, body),
   restartBroker: async () => {

@@ -1,25 +1,17 @@
 // Until @machinery/backend-amqp is a devDependency of this package, its build is imported by path.
 import { AmqpBackend } from '@machinery/backend-amqp';
 import { silentLogger } from '@machinery/core';
+import { closeAdmin, ResultQueues, TcpProxy, trackResultQueues } from '@machinery/test-services';
 import { brokerSuite, scenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { AmqpBroker } from '../src/index.js';
-import {
-  brokerOptions,
-  closeAdmin,
-  deleteNamespace,
-  publishRaw,
-  QueueNames,
-  sweepNamespaces,
-  TcpProxy,
-  tracked,
-} from './support.js';
+import { brokerOptions, deleteNamespace, publishRaw, sweepNamespaces } from './support.js';
 
 // The scenarios reach RabbitMQ through a TCP proxy, so "restarting the broker" can cut every connection
 // and refuse new ones for a moment without touching the shared RabbitMQ.
 const proxy = new TcpProxy();
 const proxyUrl = await proxy.start();
-const results = new QueueNames();
+const results = new ResultQueues();
 
 afterAll(async () => {
   await proxy.close();
@@ -39,7 +31,7 @@ scenarioSuite({
   name: 'AmqpBroker + AmqpBackend',
   create: ({ namespace }) => ({
     broker: new AmqpBroker(brokerOptions(namespace, { url: proxyUrl })),
-    backend: tracked(
+    backend: trackResultQueues(
       new AmqpBackend({ url: proxyUrl, connectionName: `${namespace}-backend`, logger: silentLogger }),
       results.of(namespace),
     ),

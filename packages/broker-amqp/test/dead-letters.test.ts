@@ -1,15 +1,9 @@
 import { type Delivery, MemoryBackend, Server, signature, silentLogger } from '@machinery/core';
+import { adminConnection, closeAdmin } from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBroker } from '../src/index.js';
-import {
-  adminConnection,
-  brokerOptions,
-  closeAdmin,
-  deleteNamespace,
-  publishRaw,
-  sweepNamespaces,
-} from './support.js';
+import { brokerOptions, deleteNamespace, publishRaw, sweepNamespaces } from './support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 

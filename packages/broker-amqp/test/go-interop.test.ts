@@ -11,11 +11,12 @@ import {
   signature,
   silentLogger,
 } from '@machinery/core';
+import { adminConnection, closeAdmin } from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import type { GetMessage } from 'amqplib';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBroker } from '../src/index.js';
-import { adminConnection, brokerOptions, closeAdmin, deleteNamespace, sweepNamespaces } from './support.js';
+import { brokerOptions, deleteNamespace, sweepNamespaces } from './support.js';
 
 const vector = (name: string) =>
   readFileSync(new URL(`../../core/test/vectors/${name}`, import.meta.url), 'utf8').trim();

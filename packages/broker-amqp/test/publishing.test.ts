@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type Delivery, isMachineryError, type Signature, signature } from '@machinery/core';
+import { closeAdmin } from '@machinery/test-services';
 import { eventually, observeFor, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBroker, type AmqpBrokerOptions } from '../src/index.js';
-import { brokerOptions, closeAdmin, deleteNamespace, sweepNamespaces } from './support.js';
+import { brokerOptions, deleteNamespace, sweepNamespaces } from './support.js';
 
 const run = promisify(execFile);
 const cleanups: (() => Promise<void>)[] = [];

@@ -3,21 +3,14 @@ import { fileURLToPath } from 'node:url';
 // Until @machinery/backend-amqp is a devDependency of this package, its build is imported by path.
 import { AmqpBackend } from '@machinery/backend-amqp';
 import { defineTask, Server, silentLogger } from '@machinery/core';
+import { AMQP_URL, closeAdmin, ResultQueues, trackResultQueues } from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBroker } from '../src/index.js';
-import {
-  AMQP_URL,
-  brokerOptions,
-  closeAdmin,
-  deleteNamespace,
-  QueueNames,
-  sweepNamespaces,
-  tracked,
-} from './support.js';
+import { brokerOptions, deleteNamespace, sweepNamespaces } from './support.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/crash-worker.mjs', import.meta.url));
-const results = new QueueNames();
+const results = new ResultQueues();
 const children = new Set<ChildProcess>();
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -57,7 +50,7 @@ afterAll(async () => {
 it('finishes every task when a worker process is killed (SIGKILL) mid-task', async () => {
   const namespace = uniqueNamespace('mtcrash');
   const broker = new AmqpBroker(brokerOptions(namespace, { connectionName: `${namespace}-producer` }));
-  const backend = tracked(
+  const backend = trackResultQueues(
     new AmqpBackend({ url: AMQP_URL, connectionName: `${namespace}-producer-backend`, logger: silentLogger }),
     results.of(namespace),
   );

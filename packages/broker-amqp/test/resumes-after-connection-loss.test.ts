@@ -6,17 +6,11 @@ import {
   Server,
   signature,
 } from '@machinery/core';
+import { closeAdmin, closeConnectionsNamed, TcpProxy } from '@machinery/test-services';
 import { eventually, observeFor, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { AmqpBroker } from '../src/index.js';
-import {
-  brokerOptions,
-  closeAdmin,
-  closeConnectionsNamed,
-  deleteNamespace,
-  sweepNamespaces,
-  TcpProxy,
-} from './support.js';
+import { brokerOptions, deleteNamespace, sweepNamespaces } from './support.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 

@@ -1,19 +1,22 @@
 import { AmqpBackend } from '@machinery/backend-amqp';
-import { defineTask, isMachineryError, Server, signature, silentLogger } from '@machinery/core';
+import { defineTask, Server, signature, silentLogger } from '@machinery/core';
+import {
+  closeAdmin,
+  expectConnectionErrors,
+  expectNoSecret,
+  makeCertificates,
+  ResultQueues,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+  type TestCertificates,
+  TlsProxy,
+  trackResultQueues,
+} from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AmqpBroker } from '../src/index.js';
-import { makeCertificates, type TestCertificates } from './certificates.js';
-import { expectNoSecret, recordingLogger, rejectionOf, SECRET } from './secrets.js';
-import {
-  brokerOptions,
-  closeAdmin,
-  deleteNamespace,
-  QueueNames,
-  sweepNamespaces,
-  tracked,
-} from './support.js';
-import { TlsProxy } from './tls-proxy.js';
+import { brokerOptions, deleteNamespace, sweepNamespaces } from './support.js';
 
 // amqps:// end to end without touching the shared RabbitMQ: a TLS endpoint of this file's own, with a
 // certificate made here by openssl for 127.0.0.1 and localhost, forwards to it. What the endpoint
@@ -21,7 +24,7 @@ import { TlsProxy } from './tls-proxy.js';
 
 let certs: TestCertificates;
 let proxy: TlsProxy;
-const results = new QueueNames();
+const results = new ResultQueues();
 const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   certs = makeCertificates();
@@ -48,7 +51,7 @@ describe('AmqpBroker and AmqpBackend over TLS (amqps://)', () => {
     const make = (role: string) => {
       const server = new Server({
         broker: new AmqpBroker(brokerOptions(ns, { url, clientOptions, connectionName: `${ns}-${role}` })),
-        backend: tracked(
+        backend: trackResultQueues(
           new AmqpBackend({
             url,
             clientOptions,
@@ -96,13 +99,12 @@ describe('AmqpBroker and AmqpBackend over TLS (amqps://)', () => {
       rejectionOf(broker.publish(signature('add', [1, 2], { headers: {} }))),
       rejectionOf(broker.consume(broker.defaultQueue, () => {}, { concurrency: 1, prefetch: 0 })),
     ]);
-    for (const err of errors) {
-      expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
-      const message = (err as Error).message;
-      expect(message).toContain(`amqps://guest:***@127.0.0.1:${proxy.port}/`);
-      expect(message).toMatch(/Last error: .*certificate/);
-      expect(message).toContain('clientOptions.ca');
-    }
+    expectConnectionErrors(
+      errors,
+      /Last error: .*certificate/,
+      `amqps://guest:***@127.0.0.1:${proxy.port}/`,
+      'clientOptions.ca',
+    );
     await eventually(() => expect(proxy.refused.length).toBeGreaterThan(refusedBefore));
     expect(
       logger.lines.some((l) => l.level === 'warn' && JSON.stringify(l.obj).includes('certificate')),

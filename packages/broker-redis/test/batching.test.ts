@@ -1,9 +1,9 @@
 import { type Delivery, signature } from '@machinery/core';
+import { PrivateRedis, prefixOf, rawClient } from '@machinery/test-services';
 import { Closer, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { RedisBroker } from '../src/index.js';
-import { PrivateRedis, prefixOf, rawClient } from './redis.js';
 
 // Round trips are counted with INFO commandstats on a redis-server of this test's own, where no
 // other traffic blurs the numbers.

@@ -1,10 +1,10 @@
 import { RedisBackend } from '@machinery/backend-redis';
 import { defineTask, isMachineryError, Server, silentLogger } from '@machinery/core';
+import { deleteKeys, PrivateCluster, prefixOf } from '@machinery/test-services';
 import { brokerSuite, uniqueNamespace } from '@machinery/testing';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../src/index.js';
-import { deleteKeys, PrivateCluster, prefixOf } from './redis.js';
 
 // A Redis Cluster of three masters of this file's own. Every key of a broker carries the prefix's
 // hash tag, so its scripts (claim, settle, mover) touch one slot.

@@ -1,9 +1,9 @@
 import { RedisBackend, RedisLock } from '@machinery/backend-redis';
+import { deleteKeys, PrivateRedis, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { brokerSuite, scenarioSuite } from '@machinery/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisBroker } from '../src/index.js';
-import { deleteKeys, PrivateRedis, prefixOf, REDIS_URL, rawClient } from './redis.js';
 
 const shared = rawClient(REDIS_URL);
 afterAll(() => shared.disconnect());

@@ -3,10 +3,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RedisBackend } from '@machinery/backend-redis';
 import { defineTask, Server, silentLogger, TaskStatus } from '@machinery/core';
+import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, expect, it } from 'vitest';
 import { DEFAULT_LEASE_MS, RedisBroker } from '../src/index.js';
-import { deleteKeys, prefixOf, REDIS_URL, rawClient } from './redis.js';
 
 // Three worker processes share a queue; one is killed with SIGKILL while it runs tasks. Nothing is
 // lost: the killed worker's leases expire (default lease, 10 s) and its tasks run again elsewhere.

@@ -8,10 +8,10 @@ import {
   encodeSignatureCompact,
   signature,
 } from '@machinery/core';
+import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { Closer, eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
-import { deleteKeys, prefixOf, REDIS_URL, rawClient } from './redis.js';
 
 // Go Machinery's Redis layout, checked at the level of Redis itself: a Go producer's RPUSH (and
 // delayed ZADD) is consumed by us, and what we publish is exactly the element a Go worker BLPOPs.

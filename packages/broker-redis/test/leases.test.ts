@@ -1,8 +1,8 @@
 import { type Delivery, defineTask, Server, signature, silentLogger } from '@machinery/core';
+import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { Closer, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
-import { deleteKeys, prefixOf, REDIS_URL, rawClient } from './redis.js';
 
 const raw = rawClient(REDIS_URL);
 const closer = new Closer();

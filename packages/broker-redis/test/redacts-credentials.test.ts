@@ -1,10 +1,20 @@
-import { isMachineryError, signature } from '@machinery/core';
+import { signature } from '@machinery/core';
+import {
+  expectConnectionErrors,
+  expectNoSecret,
+  expectUnparsableUrlsRedacted,
+  freePort,
+  prefixOf,
+  REDIS_PASSWORD_FORMS,
+  type RecordingLogger,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+  SecuredRedis,
+} from '@machinery/test-services';
 import { Closer, eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
-import { freePort, prefixOf } from './redis.js';
-import { expectNoSecret, type RecordingLogger, recordingLogger, rejectionOf, SECRET } from './secrets.js';
-import { SecuredRedis } from './secured-redis.js';
 
 // The password must never reach a log line (at any level) or an error (message, stack, cause, or
 // any field a logger would print): not when nothing listens, not when Redis refuses it, not when
@@ -19,23 +29,6 @@ afterEach(() => closer.closeAll());
 afterAll(async () => {
   await guarded?.stop();
 });
-
-/** The ways a password reaches the client. */
-const forms: { name: string; options: (port: number) => RedisBrokerOptions }[] = [
-  { name: 'password in the URL', options: (port) => ({ url: `redis://:${SECRET}@127.0.0.1:${port}` }) },
-  {
-    name: 'ACL username and password in the URL',
-    options: (port) => ({ url: `redis://machinery:${SECRET}@127.0.0.1:${port}/0` }),
-  },
-  {
-    name: 'password in clientOptions',
-    options: (port) => ({ url: `redis://127.0.0.1:${port}`, clientOptions: { password: SECRET } }),
-  },
-  {
-    name: 'password in the URL over RESP2 (AUTH instead of HELLO)',
-    options: (port) => ({ url: `redis://:${SECRET}@127.0.0.1:${port}`, clientOptions: { protocol: 2 } }),
-  },
-];
 
 /** A broker with `options`, failing a command after one reconnect (not 20). */
 function make(options: RedisBrokerOptions): { broker: RedisBroker; logger: RecordingLogger } {
@@ -68,14 +61,7 @@ function failures(broker: RedisBroker): Promise<unknown[]> {
   ]);
 }
 
-function expectConnectionErrors(errors: unknown[], detail: RegExp): void {
-  for (const err of errors) {
-    expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
-    expect((err as Error).message).toMatch(detail);
-  }
-}
-
-describe.each(forms)('RedisBroker never shows the password: $name', ({ options }) => {
+describe.each(REDIS_PASSWORD_FORMS)('RedisBroker never shows the password: $name', ({ options }) => {
   it('when nothing listens, through the reconnect attempts', async () => {
     const { broker, logger } = make(options(await freePort()));
     const errors = await failures(broker);
@@ -115,20 +101,14 @@ describe('RedisBroker never shows the password', () => {
   });
 
   it('when the URL cannot be parsed (Node would put the whole URL on its error)', () => {
-    for (const url of [
-      `redis://:${SECRET}@127.0.0.1:99999`,
-      `redis://machinery:${SECRET}@127.0.0.1:port`,
-      `rediss://machinery:${SECRET}/x@127.0.0.1:6379`,
-    ]) {
-      let error: unknown;
-      try {
-        closer.add(new RedisBroker({ url }));
-      } catch (err) {
-        error = err;
-      }
-      expect(isMachineryError(error, 'ERR_INVALID_ARGUMENT')).toBe(true);
-      expect((error as Error).message).toContain(':***@');
-      expectNoSecret(error);
-    }
+    expectUnparsableUrlsRedacted(
+      [
+        `redis://:${SECRET}@127.0.0.1:99999`,
+        `redis://machinery:${SECRET}@127.0.0.1:port`,
+        `rediss://machinery:${SECRET}/x@127.0.0.1:6379`,
+      ],
+      ':***@',
+      (url) => closer.add(new RedisBroker({ url })),
+    );
   });
 });

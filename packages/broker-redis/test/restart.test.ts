@@ -1,9 +1,9 @@
 import { RedisBackend } from '@machinery/backend-redis';
 import { defineTask, Server, silentLogger } from '@machinery/core';
+import { PrivateRedis, prefixOf } from '@machinery/test-services';
 import { uniqueNamespace } from '@machinery/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../src/index.js';
-import { PrivateRedis, prefixOf } from './redis.js';
 
 // A redis-server of this test's own, restarted (all data gone) under a running worker.
 

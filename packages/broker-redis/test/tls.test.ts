@@ -1,14 +1,20 @@
-import { TLSSocket } from 'node:tls';
 import { RedisBackend, RedisLock } from '@machinery/backend-redis';
-import { defineTask, isMachineryError, Server, signature, silentLogger } from '@machinery/core';
+import { defineTask, Server, signature, silentLogger } from '@machinery/core';
+import {
+  expectConnectionErrors,
+  expectNoSecret,
+  expectVerifiedTls,
+  makeCertificates,
+  prefixOf,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+  SecuredRedis,
+  type TestCertificates,
+} from '@machinery/test-services';
 import { Closer, uniqueNamespace } from '@machinery/testing';
-import type { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../src/index.js';
-import { makeCertificates, type TestCertificates } from './certificates.js';
-import { prefixOf } from './redis.js';
-import { expectNoSecret, recordingLogger, rejectionOf, SECRET } from './secrets.js';
-import { SecuredRedis } from './secured-redis.js';
 
 // A redis-server of this file's own that speaks TLS only (`--port 0`), with a certificate made here
 // by openssl for 127.0.0.1 and a password. Everything must verify the certificate against the CA
@@ -27,20 +33,6 @@ afterAll(async () => {
   certs?.remove();
 });
 
-/** Asserts that `client` talks over TLS to a server whose certificate it verified. */
-function expectVerifiedTls(client: Redis | Cluster): void {
-  const stream = (client as unknown as { stream?: unknown }).stream;
-  expect(stream).toBeInstanceOf(TLSSocket);
-  const socket = stream as TLSSocket;
-  expect(socket.authorized).toBe(true);
-  expect(socket.getPeerCertificate().subjectaltname).toContain('IP Address:127.0.0.1');
-  // Verification was left on: nothing in the options turned it off.
-  expect(client.options).toMatchObject({ tls: { ca: certs.ca } });
-  expect((client.options as { tls?: { rejectUnauthorized?: boolean } }).tls?.rejectUnauthorized).not.toBe(
-    false,
-  );
-}
-
 const add = defineTask('add', (a: number, b: number) => a + b);
 
 describe('Redis over TLS (rediss://)', () => {
@@ -57,9 +49,9 @@ describe('Redis over TLS (rediss://)', () => {
     expect((await backend.getState(sig.uuid))?.state).toBe('PENDING');
     expect(await lock.acquire('periodic', 10_000)).toBe(true);
     await lock.release('periodic');
-    expectVerifiedTls(broker.client);
-    expectVerifiedTls(backend.client);
-    expectVerifiedTls(lock.client);
+    expectVerifiedTls(broker.client, certs.ca);
+    expectVerifiedTls(backend.client, certs.ca);
+    expectVerifiedTls(lock.client, certs.ca);
   });
 
   it('a task round-trips through a Server and a Worker over TLS', async () => {
@@ -101,13 +93,12 @@ describe('Redis over TLS (rediss://)', () => {
       rejectionOf(backend.getState(sig.uuid)),
       rejectionOf(lock.acquire('periodic', 1000)),
     ]);
-    for (const err of errors) {
-      expect(isMachineryError(err, 'ERR_CONNECTION'), String(err)).toBe(true);
-      const message = (err as Error).message;
-      expect(message).toContain(`rediss://:***@127.0.0.1:${redis.port}`);
-      expect(message).toMatch(/last connection error: .*certificate/);
-      expect(message).toContain('clientOptions.tls.ca');
-    }
+    expectConnectionErrors(
+      errors,
+      /last connection error: .*certificate/,
+      `rediss://:***@127.0.0.1:${redis.port}`,
+      'clientOptions.tls.ca',
+    );
     // The broker says so at once, at warn, without waiting for a command to give up.
     expect(
       logger.lines.some((l) => l.level === 'warn' && JSON.stringify(l.obj).includes('certificate')),

@@ -1,11 +1,16 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { isMachineryError, signature } from '@machinery/core';
+import {
+  expectNoSecret,
+  freePort,
+  type RecordingLogger,
+  recordingLogger,
+  rejectionOf,
+  SECRET,
+} from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SqsBroker, type SqsBrokerOptions } from '../src/index.js';
 import { PrivateFauxqs } from './private-fauxqs.js';
-import { expectNoSecret, type RecordingLogger, recordingLogger, rejectionOf, SECRET } from './secrets.js';
 import { cleanup, SQS_ENDPOINT } from './sqs.js';
 
 // SQS credentials are options, not part of a URL: the secret access key (and a session token) must
@@ -27,16 +32,6 @@ let fauxqs: PrivateFauxqs | undefined;
 afterAll(async () => {
   await fauxqs?.stop();
 });
-
-/** A port nobody listens on right now. */
-async function deadPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** A broker whose queues are named after a fresh namespace; one SDK attempt per request. */
 function make(extra: SqsBrokerOptions): { broker: SqsBroker; logger: RecordingLogger; namespace: string } {
@@ -81,7 +76,7 @@ describe.each([
 ])('SqsBroker never shows the secret access key ($name)', (form) => {
   it('when nothing listens at the endpoint', async () => {
     const { broker, logger } = make({
-      endpoint: `http://127.0.0.1:${await deadPort()}`,
+      endpoint: `http://127.0.0.1:${await freePort()}`,
       credentials: form.credentials,
     });
     const { errors, inspection } = await failures(broker);
@@ -111,7 +106,7 @@ describe.each([
 describe('SqsBroker never shows the secret access key', () => {
   it('nor a password in the endpoint URL itself, when nothing listens there', async () => {
     const { broker, logger } = make({
-      endpoint: `http://proxyuser:${SECRET}@127.0.0.1:${await deadPort()}`,
+      endpoint: `http://proxyuser:${SECRET}@127.0.0.1:${await freePort()}`,
       credentials,
     });
     const { errors, inspection } = await failures(broker);

@@ -13,8 +13,11 @@ export interface TestCertificates {
   readonly cert: string;
   /** The server's private key (PEM). */
   readonly key: string;
+  /** Path of the CA certificate file. */
   readonly caFile: string;
+  /** Path of the server certificate file. */
   readonly certFile: string;
+  /** Path of the server's private key file. */
   readonly keyFile: string;
   /** Deletes the directory. */
   remove(): void;

@@ -1,6 +1,7 @@
-import { connect as tcpConnect } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { TestCertificates } from './certificates.js';
+import { relay } from './relay.js';
 
 /** What the proxy saw of one client's TLS handshake. */
 export interface Handshake {
@@ -21,8 +22,9 @@ export class TlsProxy {
   readonly handshakes: Handshake[] = [];
   /** Handshakes the client broke off (it did not trust the certificate). */
   readonly refused: Error[] = [];
-  private readonly sockets = new Set<{ destroy(): void }>();
+  private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
+  /** The loopback port it listens on (0 until {@link start}). */
   port = 0;
 
   constructor(
@@ -44,21 +46,7 @@ export class TlsProxy {
         servername: client.servername ?? false,
         clientCertificate: typeof presented?.subject?.CN === 'string' ? presented.subject.CN : undefined,
       });
-      const upstream = tcpConnect(this.targetPort, '127.0.0.1');
-      this.sockets.add(client);
-      this.sockets.add(upstream);
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-        this.sockets.delete(client);
-        this.sockets.delete(upstream);
-      };
-      for (const s of [client, upstream]) {
-        s.on('error', drop);
-        s.on('close', drop);
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
+      relay(client, tcpConnect(this.targetPort, '127.0.0.1'), this.sockets);
     });
     server.on('tlsClientError', (err) => this.refused.push(err));
     this.server = server;

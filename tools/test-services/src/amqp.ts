@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Backend } from '@machinery/core';
 import { type ChannelModel, connect } from 'amqplib';
 
 const run = promisify(execFile);
@@ -10,11 +9,12 @@ export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:56
 
 let admin: Promise<ChannelModel> | undefined;
 
-/** A connection for test plumbing (raw Go-style reads and writes, clean-up). */
+/**
+ * A connection for test plumbing (raw Go-style reads and publishes, clean-up), separate from the code
+ * under test; opened on first use, one per test file.
+ */
 export function adminConnection(): Promise<ChannelModel> {
-  admin ??= connect(AMQP_URL, {
-    clientProperties: { connection_name: 'machinery-backend-amqp-tests-admin' },
-  });
+  admin ??= connect(AMQP_URL, { clientProperties: { connection_name: 'machinery-tests-admin' } });
   return admin;
 }
 
@@ -23,37 +23,6 @@ export async function closeAdmin(): Promise<void> {
   const a = admin;
   admin = undefined;
   if (a) await (await a).close().catch(() => {});
-}
-
-/** Result queues are named after task and group UUIDs, not after the test: note every one a test touches. */
-function record(names: Set<string>, value: unknown): void {
-  if (typeof value === 'string') {
-    if (/^(task|group|chord)_/.test(value)) names.add(value);
-    if (value.startsWith('group_')) names.add(`${value}_meta`).add(`${value}_chord_triggered`);
-    return;
-  }
-  if (value && typeof value === 'object' && 'uuid' in value) {
-    const sig = value as { uuid: unknown; groupUUID?: unknown };
-    record(names, sig.uuid);
-    record(names, sig.groupUUID);
-  }
-}
-
-/** `backend`, noting in `names` every result queue its calls touch, so the test can delete them. */
-export function tracked(backend: Backend, names: Set<string>): Backend {
-  return new Proxy(backend, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        for (const a of args) {
-          if (Array.isArray(a)) for (const x of a) record(names, x);
-          else record(names, a);
-        }
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
 }
 
 /** Deletes the named queues (missing ones are fine). */
@@ -66,7 +35,7 @@ export async function deleteQueues(names: Iterable<string>): Promise<void> {
   }
 }
 
-/** `rabbitmqctl list_connections` rows (`channels`, `client_properties`) of connections named `name`. */
+/** `rabbitmqctl list_connections` rows (pid, number of channels) of the connections named `name`. */
 export async function connectionsNamed(name: string): Promise<{ pid: string; channels: number }[]> {
   const { stdout } = await run('rabbitmqctl', [
     'list_connections',
@@ -85,7 +54,11 @@ export async function connectionsNamed(name: string): Promise<{ pid: string; cha
     });
 }
 
-/** Closes, from the server side, every connection named `name` (as `rabbitmqctl close_connection` does). */
+/**
+ * Closes, from the server side, every RabbitMQ connection whose `connection_name` is `name` — what an
+ * operator's `rabbitmqctl close_connection` or a RabbitMQ node shutting down does to a client.
+ * Returns how many were closed.
+ */
 export async function closeConnectionsNamed(name: string): Promise<number> {
   const rows = await connectionsNamed(name);
   for (const { pid } of rows)

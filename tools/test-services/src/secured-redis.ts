@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { eventually } from '@machinery/testing';
 import { Redis } from 'ioredis';
 import type { TestCertificates } from './certificates.js';
-import { freePort } from './redis.js';
+import { freePort } from './ports.js';
+import { killProcess } from './processes.js';
+import { EPHEMERAL_REDIS_ARGS } from './redis-server.js';
 
 /** What {@link SecuredRedis.start} runs. */
 export interface SecuredRedisOptions {
@@ -22,6 +23,7 @@ export class SecuredRedis {
     private child: ChildProcess | undefined,
     /** The port clients connect to: the TLS port with certificates, else the plain one. */
     readonly port: number,
+    /** Whether it accepts TLS only (it was started with certificates). */
     readonly tls: boolean,
   ) {}
 
@@ -52,19 +54,7 @@ export class SecuredRedis {
       : ['--port', String(port)];
     const child = spawn(
       'redis-server',
-      [
-        ...listen,
-        '--bind',
-        '127.0.0.1',
-        '--requirepass',
-        options.password,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-      ],
+      [...listen, ...EPHEMERAL_REDIS_ARGS, '--requirepass', options.password],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
@@ -109,9 +99,6 @@ export class SecuredRedis {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
+    if (child) await killProcess(child);
   }
 }

@@ -1,43 +1,9 @@
-import type { Logger } from '@machinery/core';
+import { isMachineryError } from '@machinery/core';
 import { expect } from 'vitest';
+import { thrownBy } from './failures.js';
 
 /** The recognisable password every credential test uses; it must never be seen outside the client. */
 export const SECRET = 's3cr3t-p4ss';
-
-/** One line a component logged, as the logger received it. */
-export interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly bindings: Record<string, unknown>;
-  readonly obj: unknown;
-  readonly msg: unknown;
-}
-
-/** A logger that keeps every line at every level, child loggers included. */
-export interface RecordingLogger extends Logger {
-  readonly lines: LogLine[];
-}
-
-/** A {@link RecordingLogger}: pino's call shape, `(obj, msg?)` or `(msg)`. */
-export function recordingLogger(): RecordingLogger {
-  const lines: LogLine[] = [];
-  const make = (bindings: Record<string, unknown>): RecordingLogger => {
-    const at =
-      (level: LogLine['level']) =>
-      (a: unknown, b?: unknown): void => {
-        if (typeof a === 'string') lines.push({ level, bindings, obj: undefined, msg: a });
-        else lines.push({ level, bindings, obj: a, msg: b });
-      };
-    return {
-      lines,
-      debug: at('debug'),
-      info: at('info'),
-      warn: at('warn'),
-      error: at('error'),
-      child: (more) => make({ ...bindings, ...more }),
-    } as RecordingLogger;
-  };
-  return make({});
-}
 
 /**
  * Every piece of text a logger or an error report could print from `value`: for an error its name,
@@ -95,12 +61,22 @@ export function expectNoSecret(...values: unknown[]): void {
   }
 }
 
-/** The rejection of `promise`; fails the test when it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
+/**
+ * Asserts that each of `constructors` refuses each of `urls` (URLs holding {@link SECRET} that cannot
+ * be parsed; Node would put the whole URL on its error) with an `ERR_INVALID_ARGUMENT` whose message
+ * shows the URL as `redacted` (e.g. `guest:***@`) and that exposes the password nowhere.
+ */
+export function expectUnparsableUrlsRedacted(
+  urls: readonly string[],
+  redacted: string,
+  ...constructors: ((url: string) => unknown)[]
+): void {
+  for (const url of urls) {
+    for (const construct of constructors) {
+      const error = thrownBy(() => construct(url));
+      expect(isMachineryError(error, 'ERR_INVALID_ARGUMENT'), String(error)).toBe(true);
+      expect((error as Error).message).toContain(redacted);
+      expectNoSecret(error);
+    }
   }
-  throw new Error('expected a rejection, but the operation succeeded');
 }

@@ -13,7 +13,8 @@ import {
   MachineryError,
   resolveLogger,
   type Signature,
-  type TaskResult,
+  type StateUpdate,
+  StateWritingBackend,
   type TaskState,
   TaskStatus,
 } from '@machinery/core';
@@ -118,7 +119,7 @@ function newest(held: readonly Message[]): Message | undefined {
  * const server = new Server({ broker, backend })
  * ```
  */
-export class AmqpBackend implements Backend {
+export class AmqpBackend extends StateWritingBackend implements Backend {
   readonly capabilities: BackendCapabilities = { pushResults: false, durableReads: true, expiry: true };
   private readonly o: ResolvedBackendOptions;
   private readonly logger: Logger;
@@ -130,6 +131,7 @@ export class AmqpBackend implements Backend {
 
   /** @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option. */
   constructor(options: AmqpBackendOptions = {}) {
+    super();
     this.o = resolveBackendOptions(options);
     this.logger = childLogger(resolveLogger(options.logger), { component: 'backend-amqp' });
     this.manager = new ConnectionManager({
@@ -241,12 +243,12 @@ export class AmqpBackend implements Backend {
     });
   }
 
-  /** Writes of one task apply in call order (the Worker does not await STARTED before the outcome). */
-  private setState(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): Promise<void> {
-    return this.writes.run(sig.uuid, () => this.writeState(sig, state, extra));
+  /** One task's writes in call order (the Worker does not await STARTED before the outcome). */
+  protected writeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
+    return this.writes.run(sig.uuid, () => this.storeState(sig, state, extra));
   }
 
-  private async writeState(sig: Signature, state: TaskStatus, extra: Partial<TaskState>): Promise<void> {
+  private async storeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
     const queueOptions = resultQueueOptions(this.o.ttlMs);
     // Decided on the first attempt: a retry after a lost connection must still copy the final state
     // to the group queue, even though it then finds that state already in the task's queue.
@@ -376,30 +378,6 @@ export class AmqpBackend implements Backend {
       },
       false,
     );
-  }
-
-  async setStatePending(signature: Signature): Promise<void> {
-    await this.setState(signature, TaskStatus.PENDING);
-  }
-
-  async setStateReceived(signature: Signature): Promise<void> {
-    await this.setState(signature, TaskStatus.RECEIVED);
-  }
-
-  async setStateStarted(signature: Signature): Promise<void> {
-    await this.setState(signature, TaskStatus.STARTED);
-  }
-
-  async setStateRetry(signature: Signature, error = ''): Promise<void> {
-    await this.setState(signature, TaskStatus.RETRY, { error });
-  }
-
-  async setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void> {
-    await this.setState(signature, TaskStatus.SUCCESS, { results: [...results] });
-  }
-
-  async setStateFailure(signature: Signature, error: string): Promise<void> {
-    await this.setState(signature, TaskStatus.FAILURE, { error });
   }
 
   /** The newest state of the task, left in its queue for the next reader (Go's `GetState` consumes it). */

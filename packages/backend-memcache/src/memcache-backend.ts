@@ -15,7 +15,8 @@ import {
   MachineryError,
   resolveLogger,
   type Signature,
-  type TaskResult,
+  type StateUpdate,
+  StateWritingBackend,
   type TaskState,
   TaskStatus,
 } from '@machinery/core';
@@ -41,7 +42,7 @@ const READ_CONCURRENCY = 256;
  * const server = new Server({ broker, backend })
  * ```
  */
-export class MemcacheBackend implements Backend {
+export class MemcacheBackend extends StateWritingBackend implements Backend {
   readonly capabilities: BackendCapabilities = { pushResults: false, durableReads: true, expiry: true };
   /** The memjs client in use (the one given, or the one this backend created). */
   readonly client: memjs.Client;
@@ -55,6 +56,7 @@ export class MemcacheBackend implements Backend {
   private readonly writes = new KeyedSerializer();
 
   constructor(options: MemcacheBackendOptions = {}) {
+    super();
     const expireIn = options.resultsExpireIn ?? 3600;
     if (!Number.isFinite(expireIn) || expireIn <= 0) {
       throw new MachineryError(
@@ -162,11 +164,12 @@ export class MemcacheBackend implements Backend {
    * keep `TaskName` and `CreatedAt` — a plain get then set: memjs has no `gets`/`cas`, and one task's
    * states are written by the one worker holding it. Go keeps neither.
    */
-  private setState(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): Promise<void> {
-    return this.writes.run(sig.uuid, () => this.writeState(sig, state, extra));
+  /** One task's writes in call order (the Worker does not await STARTED before the outcome). */
+  protected writeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
+    return this.writes.run(sig.uuid, () => this.storeState(sig, state, extra));
   }
 
-  private async writeState(sig: Signature, state: TaskStatus, extra: Partial<TaskState>): Promise<void> {
+  private async storeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
     let previous: TaskState | undefined;
     if (state !== TaskStatus.PENDING) {
       try {
@@ -251,30 +254,6 @@ export class MemcacheBackend implements Backend {
     meta.chordTriggered = true;
     await this.set(this.key(groupUUID), encodeGroupMeta(meta));
     return true;
-  }
-
-  async setStatePending(signature: Signature): Promise<void> {
-    await this.setState(signature, TaskStatus.PENDING);
-  }
-
-  async setStateReceived(signature: Signature): Promise<void> {
-    await this.setState(signature, TaskStatus.RECEIVED);
-  }
-
-  async setStateStarted(signature: Signature): Promise<void> {
-    await this.setState(signature, TaskStatus.STARTED);
-  }
-
-  async setStateRetry(signature: Signature, error = ''): Promise<void> {
-    await this.setState(signature, TaskStatus.RETRY, { error });
-  }
-
-  async setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void> {
-    await this.setState(signature, TaskStatus.SUCCESS, { results: [...results] });
-  }
-
-  async setStateFailure(signature: Signature, error: string): Promise<void> {
-    await this.setState(signature, TaskStatus.FAILURE, { error });
   }
 
   async getState(taskUUID: string): Promise<TaskState | undefined> {

@@ -14,7 +14,8 @@ import {
   redactText,
   resolveLogger,
   type Signature,
-  type TaskResult,
+  type StateUpdate,
+  StateWritingBackend,
   type TaskState,
   TaskStatus,
 } from '@machinery/core';
@@ -51,7 +52,7 @@ const CHORD_MUTEX_WAIT_MS = 10_000;
  * const server = new Server({ broker, backend })
  * ```
  */
-export class RedisBackend implements Backend {
+export class RedisBackend extends StateWritingBackend implements Backend {
   readonly capabilities: BackendCapabilities = { pushResults: true, durableReads: true, expiry: true };
   /** The ioredis client in use (the one passed in, or the one the backend created). */
   readonly client: Redis | Cluster;
@@ -66,6 +67,7 @@ export class RedisBackend implements Backend {
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisBackendOptions = {}) {
+    super();
     this.prefix = options.prefix ?? '';
     const ttl = options.resultsExpireIn ?? 3600;
     if (!Number.isInteger(ttl) || ttl < 1) {
@@ -222,34 +224,12 @@ export class RedisBackend implements Backend {
     };
   }
 
-  async setStatePending(signature: Signature): Promise<void> {
-    // Go writes PENDING afresh: a new CreatedAt, also on every retry.
-    await this.write(signature, this.fresh(signature, TaskStatus.PENDING), 'f', false);
-  }
-
-  async setStateReceived(signature: Signature): Promise<void> {
-    await this.write(signature, this.fresh(signature, TaskStatus.RECEIVED), 'm', false);
-  }
-
-  async setStateStarted(signature: Signature): Promise<void> {
-    await this.write(signature, this.fresh(signature, TaskStatus.STARTED), 'm', false);
-  }
-
-  async setStateRetry(signature: Signature, error = ''): Promise<void> {
-    await this.write(signature, this.fresh(signature, TaskStatus.RETRY, { error }), 'm', false);
-  }
-
-  async setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void> {
-    await this.write(
-      signature,
-      this.fresh(signature, TaskStatus.SUCCESS, { results: [...results] }),
-      'm',
-      true,
-    );
-  }
-
-  async setStateFailure(signature: Signature, error: string): Promise<void> {
-    await this.write(signature, this.fresh(signature, TaskStatus.FAILURE, { error }), 'm', true);
+  protected writeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
+    // Go writes PENDING afresh (a new CreatedAt, also on every retry); later states keep name and
+    // creation time. Final states are published for waiters.
+    const fresh = state === TaskStatus.PENDING;
+    const final = state === TaskStatus.SUCCESS || state === TaskStatus.FAILURE;
+    return this.write(sig, this.fresh(sig, state, extra), fresh ? 'f' : 'm', final);
   }
 
   async getState(taskUUID: string): Promise<TaskState | undefined> {

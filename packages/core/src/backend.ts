@@ -1,6 +1,6 @@
 import type { TaskResult } from './arg.js';
 import type { Signature } from './signature.js';
-import type { GroupMeta, TaskState } from './state.js';
+import { type GroupMeta, type TaskState, TaskStatus } from './state.js';
 
 /** What a result backend can do; read by `AsyncResult` and the conformance suites. */
 export interface BackendCapabilities {
@@ -54,4 +54,43 @@ export interface Backend {
   purgeGroupMeta(groupUUID: string): Promise<void>;
   /** Releases connections and timers. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What a state write sets besides the task and its status: results (SUCCESS) or an error text. */
+export interface StateUpdate {
+  results?: TaskResult[];
+  error?: string;
+}
+
+/**
+ * The six `setState*` methods of {@link Backend}, each one call of `writeState` with its status: a
+ * backend extends this and implements that one method.
+ */
+export abstract class StateWritingBackend {
+  /** Stores the task's state `status` with `update`, keeping name and creation time where the store allows. */
+  protected abstract writeState(signature: Signature, status: TaskStatus, update: StateUpdate): Promise<void>;
+
+  setStatePending(signature: Signature): Promise<void> {
+    return this.writeState(signature, TaskStatus.PENDING, {});
+  }
+
+  setStateReceived(signature: Signature): Promise<void> {
+    return this.writeState(signature, TaskStatus.RECEIVED, {});
+  }
+
+  setStateStarted(signature: Signature): Promise<void> {
+    return this.writeState(signature, TaskStatus.STARTED, {});
+  }
+
+  setStateRetry(signature: Signature, error = ''): Promise<void> {
+    return this.writeState(signature, TaskStatus.RETRY, { error });
+  }
+
+  setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void> {
+    return this.writeState(signature, TaskStatus.SUCCESS, { results: [...results] });
+  }
+
+  setStateFailure(signature: Signature, error: string): Promise<void> {
+    return this.writeState(signature, TaskStatus.FAILURE, { error });
+  }
 }

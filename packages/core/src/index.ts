@@ -18,7 +18,8 @@ export {
   GroupAsyncResult,
   resultValue,
 } from './async-result.js';
-export type { Backend, BackendCapabilities } from './backend.js';
+export type { Backend, BackendCapabilities, StateUpdate } from './backend.js';
+export { StateWritingBackend } from './backend.js';
 export type {
   Broker,
   BrokerCapabilities,

@@ -1,5 +1,4 @@
-import type { TaskResult } from '../arg.js';
-import type { Backend, BackendCapabilities } from '../backend.js';
+import { type Backend, type BackendCapabilities, type StateUpdate, StateWritingBackend } from '../backend.js';
 import { decodeGroupMeta, decodeTaskState, encodeGroupMeta, encodeTaskState } from '../codec.js';
 import { MachineryError } from '../errors.js';
 import type { Signature } from '../signature.js';
@@ -42,13 +41,14 @@ export interface MemoryBackendOptions {
  * A real in-process result backend: Go-compatible TaskState/GroupMeta JSON with expiry, an atomic
  * chord trigger and pushed completion (`waitForState`).
  */
-export class MemoryBackend implements Backend {
+export class MemoryBackend extends StateWritingBackend implements Backend {
   readonly capabilities: BackendCapabilities = { pushResults: true, durableReads: true, expiry: true };
   private readonly store: MemoryBackendStore;
   private readonly ttlMs: number;
   private closed = false;
 
   constructor(options: MemoryBackendOptions = {}) {
+    super();
     this.store = options.store ?? new MemoryBackendStore();
     this.ttlMs = (options.resultsExpireIn ?? 3600) * 1000;
   }
@@ -61,7 +61,7 @@ export class MemoryBackend implements Backend {
     this.store.entries.set(key, { json, expiresAt: Date.now() + this.ttlMs });
   }
 
-  private setState(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): void {
+  protected async writeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
     this.assertOpen();
     const previousJson = state === TaskStatus.PENDING ? undefined : this.store.read(sig.uuid);
     const previous = previousJson === undefined ? undefined : decodeTaskState(previousJson);
@@ -136,30 +136,6 @@ export class MemoryBackend implements Backend {
     meta.chordTriggered = true;
     this.write(groupUUID, encodeGroupMeta(meta));
     return true;
-  }
-
-  async setStatePending(signature: Signature): Promise<void> {
-    this.setState(signature, TaskStatus.PENDING);
-  }
-
-  async setStateReceived(signature: Signature): Promise<void> {
-    this.setState(signature, TaskStatus.RECEIVED);
-  }
-
-  async setStateStarted(signature: Signature): Promise<void> {
-    this.setState(signature, TaskStatus.STARTED);
-  }
-
-  async setStateRetry(signature: Signature, error = ''): Promise<void> {
-    this.setState(signature, TaskStatus.RETRY, { error });
-  }
-
-  async setStateSuccess(signature: Signature, results: readonly TaskResult[]): Promise<void> {
-    this.setState(signature, TaskStatus.SUCCESS, { results: [...results] });
-  }
-
-  async setStateFailure(signature: Signature, error: string): Promise<void> {
-    this.setState(signature, TaskStatus.FAILURE, { error });
   }
 
   async getState(taskUUID: string): Promise<TaskState | undefined> {

@@ -1,5 +1,6 @@
-import { type Logger, MachineryError, redactUrl } from '@machinery/core';
+import { type Logger, MachineryError } from '@machinery/core';
 import type { ChannelModel, SocketOptions } from 'amqplib';
+import { resolveAmqpUrls } from './amqp-urls.js';
 
 /** Reconnect back-off: exponential from `initialDelayMs`, capped at `maxDelayMs`, with jitter. */
 export interface ReconnectOptions {
@@ -65,24 +66,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
  * @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option.
  */
 export function resolveBackendOptions(options: AmqpBackendOptions): ResolvedBackendOptions {
-  const urls =
-    options.url === undefined
-      ? ['amqp://guest:guest@localhost:5672/']
-      : typeof options.url === 'string'
-        ? [options.url]
-        : [...options.url];
-  if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) {
-    throw invalid('AmqpBackend option url must be a RabbitMQ URL or a non-empty list of them.');
-  }
-  for (const u of urls) {
-    // amqplib cannot use such a URL either; saying so here keeps Node's error, which carries the
-    // whole URL with its password, out of the way.
-    if (!isAmqpUrl(u)) {
-      throw invalid(
-        `AmqpBackend option url must be amqp://user:password@host:5672/vhost, or amqps://… for TLS (percent-encode special characters of the password); got ${redactUrl(u)}.`,
-      );
-    }
-  }
+  const urls = resolveAmqpUrls(options.url, 'AmqpBackend');
   const seconds = options.resultsExpireIn ?? 3600;
   // Go declares the TTLs as 32-bit integers of milliseconds.
   if (!Number.isInteger(seconds) || seconds < 1 || seconds * 1000 > 2 ** 31 - 1) {
@@ -104,14 +88,4 @@ export function resolveBackendOptions(options: AmqpBackendOptions): ResolvedBack
       positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 10_000),
     ),
   };
-}
-
-/** True for a URL amqplib can connect to: parseable, with the `amqp:` or `amqps:` scheme. */
-function isAmqpUrl(url: string): boolean {
-  try {
-    const { protocol } = new URL(url);
-    return protocol === 'amqp:' || protocol === 'amqps:';
-  } catch {
-    return false;
-  }
 }

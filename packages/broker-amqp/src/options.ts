@@ -1,10 +1,5 @@
-import {
-  DEFAULT_MAX_MESSAGE_BYTES,
-  type Logger,
-  MachineryError,
-  redactUrl,
-  type WireFormat,
-} from '@machinery/core';
+import { resolveAmqpUrls } from '@machinery/backend-amqp';
+import { DEFAULT_MAX_MESSAGE_BYTES, type Logger, MachineryError, type WireFormat } from '@machinery/core';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 
 /** RabbitMQ exchange types a broker can publish through (Go Machinery's `AMQP.ExchangeType`). */
@@ -138,24 +133,7 @@ function name(option: string, value: string | undefined, fallback: string): stri
  * @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option.
  */
 export function resolveBrokerOptions(options: AmqpBrokerOptions): ResolvedBrokerOptions {
-  const urls =
-    options.url === undefined
-      ? ['amqp://guest:guest@localhost:5672/']
-      : typeof options.url === 'string'
-        ? [options.url]
-        : [...options.url];
-  if (urls.length === 0 || urls.some((u) => typeof u !== 'string' || u === '')) {
-    throw invalidArgument('AmqpBroker option url must be a RabbitMQ URL or a non-empty list of them.');
-  }
-  for (const u of urls) {
-    // amqplib cannot use such a URL either; saying so here keeps Node's error, which carries the
-    // whole URL with its password, out of the way.
-    if (!isAmqpUrl(u)) {
-      throw invalidArgument(
-        `AmqpBroker option url must be amqp://user:password@host:5672/vhost, or amqps://… for TLS (percent-encode special characters of the password); got ${redactUrl(u)}.`,
-      );
-    }
-  }
+  const urls = resolveAmqpUrls(options.url, 'AmqpBroker');
   const exchangeType = options.exchangeType ?? 'direct';
   if (!EXCHANGE_TYPES.includes(exchangeType)) {
     throw invalidArgument(
@@ -209,14 +187,4 @@ export function resolveBrokerOptions(options: AmqpBrokerOptions): ResolvedBroker
       positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 10_000),
     ),
   };
-}
-
-/** True for a URL amqplib can connect to: parseable, with the `amqp:` or `amqps:` scheme. */
-function isAmqpUrl(url: string): boolean {
-  try {
-    const { protocol } = new URL(url);
-    return protocol === 'amqp:' || protocol === 'amqps:';
-  } catch {
-    return false;
-  }
 }

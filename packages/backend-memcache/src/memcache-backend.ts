@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import {
   type Backend,
@@ -244,13 +245,24 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
     if (meta.chordTriggered) return false;
     const guard = this.key(groupUUID + CHORD_GUARD_SUFFIX);
     this.assertOpen();
+    // The guard holds the winner's token: memjs retries a request whose reply it did not get, and a
+    // retried `add` of the winner must still win rather than drop the chord's callback.
+    const token = randomUUID();
     let won: boolean;
     try {
-      won = await this.client.add(guard, '1', { expires: this.expiry() });
+      won = await this.client.add(guard, token, { expires: this.expiry() });
     } catch (err) {
       throw this.fail('add', guard, err);
     }
-    if (!won) return false;
+    if (!won) {
+      let holder: Buffer | null;
+      try {
+        holder = (await this.client.get(guard)).value;
+      } catch (err) {
+        throw this.fail('get', guard, err);
+      }
+      if (holder?.toString() !== token) return false;
+    }
     meta.chordTriggered = true;
     await this.set(this.key(groupUUID), encodeGroupMeta(meta));
     return true;

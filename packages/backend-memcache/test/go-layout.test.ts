@@ -128,7 +128,7 @@ describe('MemcacheBackend: Go Machinery layout', () => {
     expect(await backend.triggerChord(groupUUID)).toBe(true);
     const meta = decodeGroupMeta((await rawGet(groupUUID)) as string);
     expect(meta.chordTriggered).toBe(true);
-    expect(await rawGet(`${groupUUID}_chord_triggered`)).toBe('1');
+    expect(await rawGet(`${groupUUID}_chord_triggered`)).toMatch(/^[0-9a-f-]{36}$/);
     await backend.purgeGroupMeta(groupUUID);
     expect(await rawGet(groupUUID)).toBeUndefined();
     expect(await rawGet(`${groupUUID}_chord_triggered`)).toBeUndefined();

@@ -1,8 +1,9 @@
 import { isMachineryError, signature, TaskStatus, toResult } from '@machinery/core';
-import { uniqueNamespace } from '@machinery/testing';
+import { TcpProxy } from '@machinery/test-services';
+import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemcacheBackend } from '../src/index.js';
-import { makeBackend } from './memcache.js';
+import { MEMCACHE_SERVERS, makeBackend } from './memcache.js';
 
 const open: MemcacheBackend[] = [];
 function backend(namespace: string): MemcacheBackend {
@@ -25,6 +26,35 @@ describe('MemcacheBackend guarantees', () => {
     );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect((await (workers[3] as MemcacheBackend).getGroupMeta(groupUUID))?.chordTriggered).toBe(true);
+  });
+
+  it('a chord trigger whose reply was lost still wins when memjs sends it again', async () => {
+    const ns = uniqueNamespace();
+    const [host, port] = MEMCACHE_SERVERS.split(',')[0]?.split(':') ?? [];
+    const proxy = new TcpProxy(host, Number(port ?? 11211));
+    const viaProxy = new URL(await proxy.start('memcache://127.0.0.1:11211')).host;
+    try {
+      const b = makeBackend({ namespace: ns, redeliveryTimeoutMs: 1000 }, { servers: viaProxy });
+      open.push(b);
+      const other = backend(ns);
+      await other.initGroup(`group_${ns}`, ['task_a', 'task_b']);
+      // The replies start to vanish just as the guard's `add` goes out (the GroupMeta read before it
+      // gets through): memcached stores the guard, memjs never hears so and sends the `add` again.
+      let losing: Promise<void> | undefined;
+      const add = b.client.add.bind(b.client);
+      b.client.add = ((...args: Parameters<typeof add>) => {
+        losing ??= proxy.loseReplies(200);
+        return add(...args);
+      }) as typeof add;
+      const triggered = b.triggerChord(`group_${ns}`);
+      await eventually(() => expect(losing).toBeDefined());
+      await losing;
+
+      expect(await triggered).toBe(true);
+      expect(await other.triggerChord(`group_${ns}`)).toBe(false);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('applies state writes of one task in call order, even when the caller does not await them', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type Backend,
   type BackendCapabilities,
@@ -178,10 +179,12 @@ export class RedisBackend extends StateWritingBackend implements Backend {
 
   async triggerChord(groupUUID: string): Promise<boolean> {
     const deadline = Date.now() + CHORD_MUTEX_WAIT_MS;
+    const keys = [this.prefix + groupUUID, this.chordMutex, `${this.prefix}${groupUUID}:chord_trigger`];
+    const token = randomUUID();
     for (;;) {
       const result = Number(
         await this.call('Triggering a chord', () =>
-          triggerChordScript.run(this.client, [this.prefix + groupUUID, this.chordMutex], [this.ttl]),
+          triggerChordScript.run(this.client, keys, [this.ttl, token]),
         ),
       );
       if (result === 1) return true;
@@ -252,7 +255,9 @@ export class RedisBackend extends StateWritingBackend implements Backend {
   }
 
   async purgeGroupMeta(groupUUID: string): Promise<void> {
-    await this.call('Deleting group metadata', () => this.client.del(this.prefix + groupUUID));
+    await this.call('Deleting group metadata', () =>
+      this.client.del(this.prefix + groupUUID, `${this.prefix}${groupUUID}:chord_trigger`),
+    );
   }
 
   /** Closes the connections the backend opened (a client passed in stays open). Idempotent. */

@@ -10,12 +10,14 @@ import {
 } from './connection.js';
 import { LuaScript } from './lua-script.js';
 import type { RedisLockOptions } from './options.js';
-import { RELEASE_LOCK } from './scripts.js';
+import { ACQUIRE_LOCK, RELEASE_LOCK } from './scripts.js';
 
+const acquireScript = new LuaScript(ACQUIRE_LOCK);
 const releaseScript = new LuaScript(RELEASE_LOCK);
 
 /**
- * A cluster-wide lock on Redis for the periodic scheduler: `SET key token NX PX ttl`, released only
+ * A cluster-wide lock on Redis for the periodic scheduler: the key set to a token with `PX ttl` unless
+ * another token holds it (a resent acquire finds its own token and still succeeds), released only
  * by the holder (the token is compared in Lua, so a lock that expired and was taken by another
  * process is never deleted by the first).
  *
@@ -59,13 +61,17 @@ export class RedisLock implements Lock {
   async acquire(key: string, ttlMs: number): Promise<boolean> {
     this.assertOpen();
     const token = `${this.id}:${++this.counter}`;
-    let reply: string | null;
+    let reply: unknown;
     try {
-      reply = await this.client.set(this.prefix + key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+      reply = await acquireScript.run(
+        this.client,
+        [this.prefix + key],
+        [token, Math.max(1, Math.ceil(ttlMs))],
+      );
     } catch (err) {
       throw connectionError(`Taking lock "${key}"`, this.where, err, this.client);
     }
-    if (reply !== 'OK') return false;
+    if (Number(reply) !== 1) return false;
     this.held.set(key, token);
     return true;
   }

@@ -52,17 +52,37 @@ return out
 /**
  * Marks a group's chord as triggered, once: sets `ChordTriggered` in the GroupMeta JSON (what Go
  * readers check). Waits (returns -2) while Go Machinery's global chord mutex is held, so a Go worker's
- * read-modify-write cannot interleave. KEYS: group meta, Go mutex. ARGV: ttlSeconds.
+ * read-modify-write cannot interleave. The winner's token is kept beside the group: a replay of the
+ * winning call (ioredis resends a command whose reply a broken connection lost) wins again instead of
+ * finding the chord triggered and dropping its callback.
+ * KEYS: group meta, Go mutex, trigger token. ARGV: ttlSeconds, token.
  * Returns 1 (this caller triggers), 0 (already triggered), -1 (no group), -2 (mutex held), -3 (no flag).
  */
 export const TRIGGER_CHORD = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
 local meta = redis.call('GET', KEYS[1])
 if not meta then return -1 end
-if string.find(meta, '"ChordTriggered"%s*:%s*true') then return 0 end
+if string.find(meta, '"ChordTriggered"%s*:%s*true') then
+  if redis.call('GET', KEYS[3]) == ARGV[2] then return 1 end
+  return 0
+end
 local s, e = string.find(meta, '"ChordTriggered"%s*:%s*false')
 if not s then return -3 end
 redis.call('SET', KEYS[1], string.sub(meta, 1, s - 1) .. '"ChordTriggered":true' .. string.sub(meta, e + 1), 'EX', ARGV[1])
+redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1])
+return 1
+`;
+
+/**
+ * Takes a lock for a token unless another token holds it. A replay of the call that took it (a resend
+ * after a lost reply) finds its own token and still succeeds. KEYS: lock. ARGV: token, ttlMs.
+ * Returns 1 (taken) or 0 (held by another).
+ */
+export const ACQUIRE_LOCK = `
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then return 1 end
+if held then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `;
 

@@ -275,12 +275,13 @@ export class RedisConsumer implements Consumer {
    */
   private accept(reply: unknown, start: number, reserved: number): number {
     const flat = Array.isArray(reply) ? (reply as unknown[]) : [];
-    const got = flat.length / 2;
+    const got = flat.length / 3;
     this.outstanding -= reserved - got;
     for (let i = 0; i < got; i++) {
-      const token = this.tokenPrefix + (start + i);
-      const attempt = Number(flat[2 * i]);
-      const body = String(flat[2 * i + 1]);
+      // Tokens are named by their index: a replayed claim may hand back only some of its range.
+      const token = this.tokenPrefix + (start + Number(flat[3 * i]));
+      const attempt = Number(flat[3 * i + 1]);
+      const body = String(flat[3 * i + 2]);
       this.held.add(token);
       if (this.stopped) {
         void this.settle(token, 'l', '').catch(() => {});

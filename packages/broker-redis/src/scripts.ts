@@ -27,18 +27,39 @@ end
 `;
 
 // Takes up to n bodies — first from this consumer's staging list (what its blocking BLMOVE moved),
-// then from the queue head — and leases each under a fresh token. Returns {attempt, body, …}; the
-// caller knows the tokens (prefix .. start + i - 1). With onlyStaged, nothing is taken unless the
+// then from the queue head — and leases each under a fresh token (prefix .. start + i - 1). Returns
+// {index, attempt, body, …}, index counting from start. With onlyStaged, nothing is taken unless the
 // staging list holds something (after a BLMOVE that timed out or was interrupted).
+//
+// A claim can run twice: ioredis resends a command whose reply a broken connection lost, and the
+// client only ever sees the second run's reply. Leasing new bodies under the same tokens would
+// overwrite the first run's and lose them; so when a token of the range is already leased, this is
+// a replay, and it hands back what the first run leased (still under its tokens) instead.
 const CLAIM_FN = `
 local function claim(n, leaseMs, prefix, start, onlyStaged)
+  local out = {}
+  if n <= 0 then return out end
+  local tokens = {}
+  for i = 1, n do tokens[i] = prefix .. (start + i - 1) end
+  local before = redis.call('HMGET', KEYS[3], unpack(tokens))
+  local replay = false
+  for i = 1, n do
+    local v = before[i]
+    if v then
+      replay = true
+      local p = string.find(v, ':', 1, true)
+      out[#out + 1] = i - 1
+      out[#out + 1] = tonumber(string.sub(v, 1, p - 1))
+      out[#out + 1] = string.sub(v, p + 1)
+    end
+  end
+  if replay then return out end
   local items = {}
-  if n <= 0 then return items end
   local staged = redis.call('LPOP', KEYS[5], n)
   if staged then
     items = staged
   elseif onlyStaged then
-    return items
+    return out
   end
   local more = n - #items
   if more > 0 then
@@ -47,10 +68,10 @@ local function claim(n, leaseMs, prefix, start, onlyStaged)
       for i = 1, #popped do items[#items + 1] = popped[i] end
     end
   end
-  if #items == 0 then return items end
+  if #items == 0 then return out end
   local deadline = nowMs() + leaseMs
   local counted = redis.call('EXISTS', KEYS[4]) == 1
-  local fields, scores, out = {}, {}, {}
+  local fields, scores = {}, {}
   for i = 1, #items do
     local body = items[i]
     local attempt = 1
@@ -62,13 +83,13 @@ local function claim(n, leaseMs, prefix, start, onlyStaged)
         redis.call('HDEL', KEYS[4], h)
       end
     end
-    local token = prefix .. (start + i - 1)
-    fields[2 * i - 1] = token
+    fields[2 * i - 1] = tokens[i]
     fields[2 * i] = attempt .. ':' .. body
     scores[2 * i - 1] = deadline
-    scores[2 * i] = token
-    out[2 * i - 1] = attempt
-    out[2 * i] = body
+    scores[2 * i] = tokens[i]
+    out[3 * i - 2] = i - 1
+    out[3 * i - 1] = attempt
+    out[3 * i] = body
   end
   redis.call('HSET', KEYS[3], unpack(fields))
   redis.call('ZADD', KEYS[2], unpack(scores))
@@ -78,7 +99,7 @@ end
 
 /**
  * Claims up to `n` tasks. KEYS: queue, leases, inflight, attempts, staging.
- * ARGV: n, leaseMs, tokenPrefix, tokenStart, onlyStaged ('1' | '0'). Returns `{attempt, body, …}`.
+ * ARGV: n, leaseMs, tokenPrefix, tokenStart, onlyStaged ('1' | '0'). Returns `{index, attempt, body, …}`.
  */
 export const CLAIM = `${NOW_MS}${CLAIM_FN}
 return claim(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1')
@@ -90,8 +111,8 @@ return claim(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), A
  * ARGV: nOps, queueName, then per op (kind, token, arg), then claimN, leaseMs, tokenPrefix, tokenStart.
  * Kinds: `a` ack; `r` requeue at the head; `l` release (requeue at the head, not counted as a delivery);
  * `d` delay (arg = score in Unix ns); `x` dead-letter (arg = reason). An op applies only while its
- * token still holds the lease — a stale worker's settle is refused (fencing).
- * Returns `{{ok, …}, {attempt, body, …}}`.
+ * token still holds the lease — a stale worker's settle is refused (fencing), and a replayed settle
+ * applies nothing twice. Returns `{{ok, …}, {index, attempt, body, …}}`.
  */
 export const SETTLE = `${NOW_MS}${REMEMBER}${CLAIM_FN}
 local nOps = tonumber(ARGV[1])

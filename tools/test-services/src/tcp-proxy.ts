@@ -3,12 +3,14 @@ import { AMQP_URL } from './amqp.js';
 import { relay } from './relay.js';
 
 /**
- * A TCP proxy in front of RabbitMQ, so a test can cut every connection through it and refuse new ones
- * for a while — an outage as a client sees it — without touching the shared RabbitMQ.
+ * A TCP proxy in front of a service (RabbitMQ by default), so a test can cut every connection through
+ * it and refuse new ones for a while — an outage as a client sees it — or lose replies in transit,
+ * without touching the shared service.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly upstreams = new Set<Socket>();
   private refusing = false;
   private port = 0;
 
@@ -17,19 +19,22 @@ export class TcpProxy {
     private readonly targetPort = 5672,
   ) {}
 
-  /** Starts listening on a free port; returns the AMQP URL (of {@link AMQP_URL}) through the proxy. */
-  async start(): Promise<string> {
+  /** Starts listening on a free port; returns `base` (default {@link AMQP_URL}) pointed at the proxy. */
+  async start(base = AMQP_URL): Promise<string> {
     this.server = createServer((client) => {
       if (this.refusing) {
         client.destroy();
         return;
       }
-      relay(client, tcpConnect(this.targetPort, this.targetHost), this.sockets);
+      const upstream = tcpConnect(this.targetPort, this.targetHost);
+      this.upstreams.add(upstream);
+      upstream.on('close', () => this.upstreams.delete(upstream));
+      relay(client, upstream, this.sockets);
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     const address = this.server.address();
     this.port = typeof address === 'object' && address ? address.port : 0;
-    const url = new URL(AMQP_URL);
+    const url = new URL(base);
     url.hostname = '127.0.0.1';
     url.port = String(this.port);
     return url.toString();
@@ -39,6 +44,25 @@ export class TcpProxy {
   cut(): void {
     this.refusing = true;
     for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  /**
+   * Passes requests on but throws the service's replies away for `ms`, then cuts every connection
+   * (new ones are accepted): the service has run commands whose replies the client never got — as
+   * when a connection dies mid-reply. A client that resends unanswered commands runs them twice.
+   */
+  async loseReplies(ms: number): Promise<void> {
+    for (const upstream of this.upstreams) {
+      upstream.unpipe();
+      upstream.on('data', () => {});
+    }
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    // A reset, as from a connection that died: the client sees an error, not an orderly close.
+    for (const s of this.sockets) {
+      if (s.connecting || s.destroyed) s.destroy();
+      else s.resetAndDestroy();
+    }
     this.sockets.clear();
   }
 

@@ -528,9 +528,20 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   }
 
   private async sendCallback(sig: Signature, recovering: boolean): Promise<void> {
-    if (recovering && this.server.backend && (await this.server.backend.getState(sig.uuid)) !== undefined)
-      return;
+    if (recovering && !(await this.maybeUnsent(sig.uuid))) return;
     await this.server.send(sig);
+  }
+
+  /**
+   * Whether a callback the crashed attempt may have sent may also never have reached the broker:
+   * `send` stores PENDING before it publishes, so a PENDING callback may have died in between. Such a
+   * callback is sent again — a duplicate at worst (at-least-once), never a loss.
+   */
+  private async maybeUnsent(uuid: string): Promise<boolean> {
+    const backend = this.server.backend;
+    if (!backend) return true;
+    const state = await backend.getState(uuid);
+    return state === undefined || state.state === TaskStatus.PENDING;
   }
 
   private async maybeTriggerChord(sig: Signature, recovering: boolean): Promise<void> {
@@ -540,7 +551,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     if (!(await backend.groupCompleted(sig.groupUUID, sig.groupTaskCount))) return;
     const won = await backend.triggerChord(sig.groupUUID);
     // A recovering redelivery may find the chord triggered by the crashed attempt but never sent.
-    if (!won && !(recovering && (await backend.getState(callback.uuid)) === undefined)) return;
+    if (!won && !(recovering && (await this.maybeUnsent(callback.uuid)))) return;
     const states = await backend.groupTaskStates(sig.groupUUID, sig.groupTaskCount);
     const failedMember = states.find((s) => s.state !== TaskStatus.SUCCESS);
     const next = copySignature(callback);

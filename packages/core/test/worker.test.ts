@@ -8,6 +8,7 @@ import {
   MemoryBroker,
   MemoryBrokerStore,
   Server,
+  type Signature,
   signature,
   silentLogger,
   TaskStatus,
@@ -207,6 +208,34 @@ describe('Worker', () => {
     await worker.start();
     await until(() => duplicates.length === 1 && calls.length === 1);
     expect(runs).toBe(0);
+    expect(calls).toEqual([[7]]);
+  });
+
+  it('sends again a callback the crashed attempt stored as PENDING but may never have published', async () => {
+    const store = new MemoryBrokerStore();
+    const backend = new MemoryBackend();
+    const server = make({ store, backend });
+    const calls: unknown[][] = [];
+    const t = defineTask('once', () => 1);
+    const cb = defineTask('cb', (...a: unknown[]) => {
+      calls.push(a);
+    });
+    server.register(t, cb);
+    // The crashed attempt stored SUCCESS, then the callback's PENDING, and died before publishing it.
+    const sig = t.signatureWith({ onSuccess: [cb.signature()] });
+    await backend.setStateSuccess(sig, [{ type: 'int64', value: 7 }]);
+    await backend.setStatePending(sig.onSuccess?.[0] as Signature);
+    store.injectRaw(
+      'machinery_tasks',
+      encodeSignature({ ...sig, headers: {}, routingKey: 'machinery_tasks' }),
+    );
+    const crashed = new MemoryBroker({ store, leaseMs: 100 });
+    const got: Delivery[] = [];
+    await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: 1, prefetch: 0 });
+    await until(() => got.length === 1);
+    await crashed.close();
+    await server.worker({ handleSignals: false }).start();
+    await until(() => calls.length === 1);
     expect(calls).toEqual([[7]]);
   });
 

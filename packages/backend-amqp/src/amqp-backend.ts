@@ -120,7 +120,14 @@ function newest(held: readonly Message[]): Message | undefined {
  * ```
  */
 export class AmqpBackend extends StateWritingBackend implements Backend {
-  readonly capabilities: BackendCapabilities = { pushResults: false, durableReads: true, expiry: true };
+  // The chord mark cannot be read to learn the winner (a message taken out would make room for a
+  // second winner), so a redelivered winner is not recognised: rememberChordWinner is false.
+  readonly capabilities: BackendCapabilities = {
+    pushResults: false,
+    durableReads: true,
+    expiry: true,
+    rememberChordWinner: false,
+  };
   private readonly o: ResolvedBackendOptions;
   private readonly logger: Logger;
   private readonly manager: ConnectionManager;

@@ -44,7 +44,12 @@ const READ_CONCURRENCY = 256;
  * ```
  */
 export class MemcacheBackend extends StateWritingBackend implements Backend {
-  readonly capabilities: BackendCapabilities = { pushResults: false, durableReads: true, expiry: true };
+  readonly capabilities: BackendCapabilities = {
+    pushResults: false,
+    durableReads: true,
+    expiry: true,
+    rememberChordWinner: true,
+  };
   /** The memjs client in use (the one given, or the one this backend created). */
   readonly client: memjs.Client;
   private readonly prefix: string;
@@ -240,32 +245,33 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
    * for everyone after the first. The winner then marks `ChordTriggered` in the GroupMeta so Go
    * workers (which only look at that flag) see it too.
    */
-  async triggerChord(groupUUID: string): Promise<boolean> {
+  async triggerChord(groupUUID: string, by?: string): Promise<boolean> {
     const meta = await this.requireMeta(groupUUID);
-    if (meta.chordTriggered) return false;
     const guard = this.key(groupUUID + CHORD_GUARD_SUFFIX);
+    // The guard holds the winner's name: the winner's redelivery, or an `add` memjs retried after a
+    // lost reply, must win again rather than drop the chord's callback.
+    const token = by ?? randomUUID();
+    if (meta.chordTriggered) return by !== undefined && (await this.guardHolder(guard)) === by;
     this.assertOpen();
-    // The guard holds the winner's token: memjs retries a request whose reply it did not get, and a
-    // retried `add` of the winner must still win rather than drop the chord's callback.
-    const token = randomUUID();
     let won: boolean;
     try {
       won = await this.client.add(guard, token, { expires: this.expiry() });
     } catch (err) {
       throw this.fail('add', guard, err);
     }
-    if (!won) {
-      let holder: Buffer | null;
-      try {
-        holder = (await this.client.get(guard)).value;
-      } catch (err) {
-        throw this.fail('get', guard, err);
-      }
-      if (holder?.toString() !== token) return false;
-    }
+    if (!won && (await this.guardHolder(guard)) !== token) return false;
     meta.chordTriggered = true;
     await this.set(this.key(groupUUID), encodeGroupMeta(meta));
     return true;
+  }
+
+  private async guardHolder(guard: string): Promise<string | undefined> {
+    this.assertOpen();
+    try {
+      return (await this.client.get(guard)).value?.toString();
+    } catch (err) {
+      throw this.fail('get', guard, err);
+    }
   }
 
   async getState(taskUUID: string): Promise<TaskState | undefined> {

@@ -54,7 +54,12 @@ const CHORD_MUTEX_WAIT_MS = 10_000;
  * ```
  */
 export class RedisBackend extends StateWritingBackend implements Backend {
-  readonly capabilities: BackendCapabilities = { pushResults: true, durableReads: true, expiry: true };
+  readonly capabilities: BackendCapabilities = {
+    pushResults: true,
+    durableReads: true,
+    expiry: true,
+    rememberChordWinner: true,
+  };
   /** The ioredis client in use (the one passed in, or the one the backend created). */
   readonly client: Redis | Cluster;
   private readonly ownsClient: boolean;
@@ -177,10 +182,11 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return out;
   }
 
-  async triggerChord(groupUUID: string): Promise<boolean> {
+  async triggerChord(groupUUID: string, by?: string): Promise<boolean> {
     const deadline = Date.now() + CHORD_MUTEX_WAIT_MS;
     const keys = [this.prefix + groupUUID, this.chordMutex, `${this.prefix}${groupUUID}:chord_trigger`];
-    const token = randomUUID();
+    // Without a caller's name, a random one still makes a resent command of the winner win again.
+    const token = by ?? randomUUID();
     for (;;) {
       const result = Number(
         await this.call('Triggering a chord', () =>

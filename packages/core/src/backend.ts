@@ -10,6 +10,12 @@ export interface BackendCapabilities {
   readonly durableReads: boolean;
   /** Results expire after the configured time. */
   readonly expiry: boolean;
+  /**
+   * `triggerChord(group, by)` remembers the winning `by` and answers `true` to it again. The Worker
+   * then lets only the winning member's redelivery re-send a callback the crashed winner may not have
+   * sent; without it, every redelivered member of a triggered chord may (a duplicate callback at worst).
+   */
+  readonly rememberChordWinner?: boolean;
 }
 
 /**
@@ -32,10 +38,14 @@ export interface Backend {
   /** Member states in group order. */
   groupTaskStates(groupUUID: string, groupTaskCount: number): Promise<TaskState[]>;
   /**
-   * Atomically marks the group's chord as triggered. Exactly one call per group ever returns `true`,
-   * however many workers race; it also sets `ChordTriggered` in the GroupMeta for Go readers.
+   * Atomically marks the group's chord as triggered. Exactly one caller per group wins (`true`),
+   * however many workers race; it also sets `ChordTriggered` in the GroupMeta for Go readers. `by`
+   * names the caller (the Worker passes the UUID of the member whose completion triggers): with
+   * `capabilities.rememberChordWinner`, a later call with the winner's `by` — its redelivery after a
+   * crash, or a command the client library sent again — returns `true` again; every other caller
+   * still gets `false`.
    */
-  triggerChord(groupUUID: string): Promise<boolean>;
+  triggerChord(groupUUID: string, by?: string): Promise<boolean>;
   setStatePending(signature: Signature): Promise<void>;
   setStateReceived(signature: Signature): Promise<void>;
   setStateStarted(signature: Signature): Promise<void>;

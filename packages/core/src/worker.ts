@@ -549,9 +549,12 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     const callback = sig.chordCallback;
     if (!backend || sig.groupUUID === '' || callback === null) return;
     if (!(await backend.groupCompleted(sig.groupUUID, sig.groupTaskCount))) return;
-    const won = await backend.triggerChord(sig.groupUUID);
-    // A recovering redelivery may find the chord triggered by the crashed attempt but never sent.
-    if (!won && !(recovering && (await this.maybeUnsent(callback.uuid)))) return;
+    const won = await backend.triggerChord(sig.groupUUID, sig.uuid);
+    // A winner seen again (a backend that remembers the winner answers its redelivery `true`) may have
+    // died before its callback left; so may an unknown winner, when the backend cannot tell: then any
+    // recovering member re-sends. Either way only a callback that may be unsent is sent.
+    const mayResend = won || (recovering && backend.capabilities.rememberChordWinner !== true);
+    if (!mayResend || !(await this.maybeUnsent(callback.uuid))) return;
     const states = await backend.groupTaskStates(sig.groupUUID, sig.groupTaskCount);
     const failedMember = states.find((s) => s.state !== TaskStatus.SUCCESS);
     const next = copySignature(callback);

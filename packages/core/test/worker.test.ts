@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Backend,
+  chord,
   type Delivery,
   defineTask,
   encodeSignature,
+  group,
   MemoryBackend,
   MemoryBroker,
   MemoryBrokerStore,
@@ -237,6 +239,46 @@ describe('Worker', () => {
     await server.worker({ handleSignals: false }).start();
     await until(() => calls.length === 1);
     expect(calls).toEqual([[7]]);
+  });
+
+  it('lets only the chord winner’s redelivery re-send a callback the crashed winner may not have sent', async () => {
+    const store = new MemoryBrokerStore();
+    const backend = new MemoryBackend();
+    const server = make({ store, backend });
+    const calls: unknown[][] = [];
+    const member = defineTask('member', (n: number) => n);
+    const cb = defineTask('cb', (...a: unknown[]) => {
+      calls.push(a);
+    });
+    server.register(member, cb);
+    const c = chord(group(member.signature(1), member.signature(2), member.signature(3)), cb.signature());
+    const tasks = c.group.tasks;
+    await backend.initGroup(
+      c.group.groupUUID,
+      tasks.map((t) => t.uuid),
+    );
+    // A crashed worker ran every member, triggered the chord with the last one, and died before it
+    // sent the callback or acknowledged any member: all three come back at once.
+    for (const [i, t] of tasks.entries()) await backend.setStateSuccess(t, [{ type: 'int64', value: i + 1 }]);
+    expect(await backend.triggerChord(c.group.groupUUID, (tasks[2] as Signature).uuid)).toBe(true);
+    for (const t of tasks) {
+      store.injectRaw(
+        'machinery_tasks',
+        encodeSignature({ ...t, headers: {}, routingKey: 'machinery_tasks' }),
+      );
+    }
+    const crashed = new MemoryBroker({ store, leaseMs: 100 });
+    const got: Delivery[] = [];
+    await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: 3, prefetch: 0 });
+    await until(() => got.length === 3);
+    await crashed.close();
+    const worker = server.worker({ handleSignals: false, concurrency: 3 });
+    const duplicates: string[] = [];
+    worker.on('duplicate', (e) => duplicates.push(e.signature.uuid));
+    await worker.start();
+    await until(() => duplicates.length === 3 && calls.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(calls).toEqual([[1, 2, 3]]);
   });
 
   it('rejects an invalid concurrency', () => {

@@ -193,6 +193,29 @@ export function backendSuite(options: BackendSuiteOptions): void {
     );
 
     it(
+      'answers the chord winner again when it calls again (its redelivery), and nobody else',
+      async () => {
+        const h = harness();
+        const a = await h.make();
+        const b = await h.make();
+        const groupUUID = `group_${h.ctx.namespace}_winner`;
+        await a.initGroup(groupUUID, ['task_x', 'task_y']);
+        const [x, y] = await Promise.all([
+          a.triggerChord(groupUUID, 'task_x'),
+          b.triggerChord(groupUUID, 'task_y'),
+        ]);
+        expect([x, y].filter(Boolean)).toHaveLength(1);
+        const winner = x ? 'task_x' : 'task_y';
+        const loser = x ? 'task_y' : 'task_x';
+        const remembers = a.capabilities.rememberChordWinner === true;
+        expect(await b.triggerChord(groupUUID, winner)).toBe(remembers);
+        expect(await a.triggerChord(groupUUID, loser)).toBe(false);
+        expect(await a.triggerChord(groupUUID)).toBe(false);
+      },
+      timeout,
+    );
+
+    it(
       'looks up a group it does not know as undefined',
       async () => {
         const backend = await harness().make();

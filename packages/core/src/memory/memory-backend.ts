@@ -29,6 +29,8 @@ export class MemoryBackendStore {
   }
 }
 
+const chordWinnerKey = (groupUUID: string) => `${groupUUID}:chord_winner`;
+
 /** Options for {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
   /** Share one store between instances. */
@@ -42,7 +44,12 @@ export interface MemoryBackendOptions {
  * chord trigger and pushed completion (`waitForState`).
  */
 export class MemoryBackend extends StateWritingBackend implements Backend {
-  readonly capabilities: BackendCapabilities = { pushResults: true, durableReads: true, expiry: true };
+  readonly capabilities: BackendCapabilities = {
+    pushResults: true,
+    durableReads: true,
+    expiry: true,
+    rememberChordWinner: true,
+  };
   private readonly store: MemoryBackendStore;
   private readonly ttlMs: number;
   private closed = false;
@@ -128,12 +135,14 @@ export class MemoryBackend extends StateWritingBackend implements Backend {
     return out;
   }
 
-  async triggerChord(groupUUID: string): Promise<boolean> {
+  async triggerChord(groupUUID: string, by?: string): Promise<boolean> {
     this.assertOpen();
     // Single-threaded: read-check-write without an await in between is atomic.
     const meta = this.requireMeta(groupUUID);
-    if (meta.chordTriggered) return false;
+    if (meta.chordTriggered) return by !== undefined && this.store.read(chordWinnerKey(groupUUID)) === by;
     meta.chordTriggered = true;
+    // Kept beside the group (and expiring with it) so that the winner is recognised when it calls again.
+    if (by !== undefined) this.write(chordWinnerKey(groupUUID), by);
     this.write(groupUUID, encodeGroupMeta(meta));
     return true;
   }
@@ -178,6 +187,7 @@ export class MemoryBackend extends StateWritingBackend implements Backend {
   async purgeGroupMeta(groupUUID: string): Promise<void> {
     this.assertOpen();
     this.store.entries.delete(groupUUID);
+    this.store.entries.delete(chordWinnerKey(groupUUID));
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,8 @@ export class WorkerSlot {
   starts = 0;
   /** Worker-reported background errors of the current process (logged to its stderr). */
   errors = 0;
+  /** Every process of the slot: pid, start and end (ms since epoch), and how it ended. */
+  readonly history: { pid: number; label: string; started: number; ended?: number; how?: string }[] = [];
   /** Exits nobody asked for (a crash, not a kill by the runner). */
   unexpectedExits: string[] = [];
   private expectingExit = false;
@@ -64,8 +66,16 @@ export class WorkerSlot {
     });
     this.child = child;
     alive.add(child);
+    const entry: (typeof this.history)[number] = {
+      pid: child.pid ?? 0,
+      label: `${this.name}#${this.starts}`,
+      started: Date.now(),
+    };
+    this.history.push(entry);
     this.log.write(`--- ${new Date().toISOString()} ${this.name} start #${this.starts} pid ${child.pid}\n`);
-    child.stderr?.on('data', (chunk: Buffer) => this.log.write(chunk));
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+      this.log.write(`${this.name}#${this.starts} ${line}\n`),
+    );
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       let m: WorkerMessage;
       try {
@@ -85,6 +95,12 @@ export class WorkerSlot {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         alive.delete(child);
+        entry.ended = Date.now();
+        entry.how = this.expectingExit
+          ? signal === 'SIGKILL'
+            ? 'SIGKILLed'
+            : 'stopped'
+          : `crashed (${code ?? signal})`;
         this.log.write(
           `--- ${new Date().toISOString()} ${this.name} pid ${child.pid} exited ${code ?? signal}\n`,
         );

@@ -73,10 +73,18 @@ export function soakKeys(prefix: string) {
     attempts: `${prefix}soak:attempts`,
     /** chord callback uuid → executions of the callback body. */
     chord: `${prefix}soak:chord`,
-    /** chord callback uuid → times a worker published the callback (the chord trigger). */
+    /** chord callback uuid → times a worker published the callback (trigger and recovery re-sends). */
     chordSent: `${prefix}soak:chordsent`,
+    /** `<groupUUID> <member uuid>` → times `triggerChord` answered that member `true` (the winner). */
+    chordWins: `${prefix}soak:chordwins`,
     /** counters: suppressed, retried, failed, errors. */
     stats: `${prefix}soak:stats`,
+    /** list of `<uuid> <pid> <attempt> <ms>`, one per execution (diagnostics of duplicates). */
+    execLog: `${prefix}soak:execlog`,
+    /** list of `<uuid> <pid> - <ms>`, one per chord callback publication. */
+    sentLog: `${prefix}soak:sentlog`,
+    /** list of `<uuid> <pid> <state> <ms>`, one per suppressed redelivery. */
+    dupLog: `${prefix}soak:duplog`,
   };
 }
 

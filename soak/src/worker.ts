@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineTask, type Logger, Server } from '@machinery/core';
+import { defineTask, type Logger, Server, type Signature, type TaskContext } from '@machinery/core';
 import { Redis } from 'ioredis';
 import {
   CHAIN_LINK,
@@ -46,40 +46,89 @@ redis.on('error', () => {});
 
 const pause = () => sleep(Math.floor(Math.random() * 21));
 
+/** Records one execution of a task body: its count, and who ran it when (for the report's examples). */
+function ran(ctx: TaskContext, chordCallback = false): Promise<unknown> {
+  const uuid = ctx.signature.uuid;
+  const m = redis
+    .multi()
+    .hincrby(keys.exec, uuid, 1)
+    .rpush(keys.execLog, `${uuid} ${process.pid} ${ctx.attempt} ${Date.now()}`);
+  if (chordCallback) m.hincrby(keys.chord, uuid, 1);
+  return m.exec();
+}
+
 const task = defineTask(TASK, async function (n: number, flaky: boolean) {
   await pause();
   if (flaky && (await redis.hincrby(keys.attempts, this.signature.uuid, 1)) === 1) {
     throw new Error('planned failure on the first attempt');
   }
-  await redis.hincrby(keys.exec, this.signature.uuid, 1);
+  await ran(this);
   return n * 2;
 });
 
 const link = defineTask(CHAIN_LINK, async function (n: number, ...previous: number[]) {
   await pause();
-  await redis.hincrby(keys.exec, this.signature.uuid, 1);
+  await ran(this);
   return n + previous.reduce((a, b) => a + b, 0);
 });
 
 const callback = defineTask(CHORD_CALLBACK, async function (...results: number[]) {
-  await redis
-    .multi()
-    .hincrby(keys.exec, this.signature.uuid, 1)
-    .hincrby(keys.chord, this.signature.uuid, 1)
-    .exec();
+  await ran(this, true);
   return results.reduce((a, b) => a + b, 0);
 });
 
-const server = new Server({
-  broker: makeBroker(config, true, logger),
-  backend: makeBackend(config, logger),
-  logger,
-  // A chord callback is published once per trigger: counting publications shows a double trigger
-  // apart from a redelivered callback (which runs twice but was sent once).
-  onBeforePublish: async (sig) => {
-    if (sig.name === CHORD_CALLBACK) await redis.hincrby(keys.chordSent, sig.uuid, 1);
+// Chord callbacks are counted once the broker has accepted them (not before: a worker SIGKILLed
+// between a count and its publish would count a message that never existed). Two counts for one chord
+// mean its callback was triggered twice; a redelivered callback runs twice but is counted once.
+const broker = makeBroker(config, true, logger);
+const recordCallbacks = async (sigs: readonly Signature[]) => {
+  const callbacks = sigs.filter((s) => s.name === CHORD_CALLBACK);
+  if (callbacks.length === 0) return;
+  const m = redis.multi();
+  for (const s of callbacks) {
+    m.hincrby(keys.chordSent, s.uuid, 1).rpush(keys.sentLog, `${s.uuid} ${process.pid} - ${Date.now()}`);
+  }
+  await m.exec();
+};
+// A view of the broker whose publishes are counted; everything else (and every internal call, as
+// `this` stays the real broker) goes straight through.
+const counted = new Proxy(broker, {
+  get(target, prop) {
+    if (prop === 'publish') {
+      return async (sig: Signature) => {
+        await target.publish(sig);
+        await recordCallbacks([sig]);
+      };
+    }
+    if (prop === 'publishMany') {
+      return async (sigs: readonly Signature[]) => {
+        await target.publishMany(sigs);
+        await recordCallbacks(sigs);
+      };
+    }
+    const value: unknown = Reflect.get(target, prop, target);
+    return typeof value === 'function' ? value.bind(target) : value;
   },
 });
+
+// A view of the backend whose chord wins are counted: a chord is triggered once when exactly one
+// member ever wins it (the winner's redelivery may win again and re-send the callback: a duplicate).
+const backend = makeBackend(config, logger);
+const countedBackend = new Proxy(backend, {
+  get(target, prop) {
+    if (prop === 'triggerChord') {
+      return async (groupUUID: string, by?: string) => {
+        const won = await target.triggerChord(groupUUID, by);
+        if (won) await redis.hincrby(keys.chordWins, `${groupUUID} ${by ?? '?'}`, 1);
+        return won;
+      };
+    }
+    const value: unknown = Reflect.get(target, prop, target);
+    return typeof value === 'function' ? value.bind(target) : value;
+  },
+});
+
+const server = new Server({ broker: counted, backend: countedBackend, logger });
 server.register(task, link, callback);
 const worker = server.worker({
   concurrency: config.concurrency,
@@ -91,7 +140,10 @@ const worker = server.worker({
 const count = (field: string) => {
   redis.hincrby(keys.stats, field, 1).catch(() => {});
 };
-worker.on('duplicate', () => count('suppressed'));
+worker.on('duplicate', ({ signature, state }) => {
+  count('suppressed');
+  redis.rpush(keys.dupLog, `${signature.uuid} ${process.pid} ${state} ${Date.now()}`).catch(() => {});
+});
 worker.on('retried', () => count('retried'));
 worker.on('failed', () => count('failed'));
 worker.on('error', () => count('errors'));

@@ -1,0 +1,302 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Logger, Server } from '@machinery/core';
+import { Redis } from 'ioredis';
+import { WorkerSlot } from './children.js';
+import { cleanup, sqsCounts } from './cleanup.js';
+import {
+  AMQP_URL,
+  type BrokerKind,
+  hostPort,
+  makeBackend,
+  makeBroker,
+  REDIS_URL,
+  runConfig,
+  SQS_ENDPOINT,
+  soakKeys,
+} from './config.js';
+import { TcpProxy } from './proxy.js';
+import type { BrokerResult, RssFigures } from './report.js';
+import { locate, locateInRedis, verdict, waitForSuccess } from './verify.js';
+import { Expected, produce } from './workload.js';
+
+/** Options of one broker run. */
+export interface SoakOptions {
+  /** Task UUIDs to send. */
+  tasks: number;
+  /** Task UUIDs per second the producer aims at. */
+  rate: number;
+  /** `skipCompletedRedeliveries` of the workers. */
+  suppression: boolean;
+  /** Worker concurrency. */
+  concurrency: number;
+  /** Pause between two SIGKILLs, drawn uniformly from [min, max] ms. */
+  killEveryMs: readonly [number, number];
+  /** Pause between two connection cuts, drawn uniformly from [min, max] ms. */
+  cutEveryMs: readonly [number, number];
+  /** Hard bound of the whole run (setup, producing, draining); stopping and cleanup come on top. */
+  timeoutMs: number;
+  /** Directory for this run's logs. */
+  logRoot: string;
+  /** Progress lines (stderr). */
+  log: (line: string) => void;
+  /** Aborted on SIGINT. */
+  signal: AbortSignal;
+}
+
+/** Cleanups of runs in progress, for the runner's SIGINT and crash paths. */
+const pendingCleanups = new Set<() => Promise<void>>();
+
+/** Stops every run in progress and removes what it created (bounded to ~20 s). */
+export async function emergencyCleanup(): Promise<void> {
+  await Promise.race([Promise.allSettled([...pendingCleanups].map((c) => c())), sleep(20_000)]);
+}
+
+const between = ([min, max]: readonly [number, number]) => min + Math.random() * (max - min);
+
+function fileLogger(path: string): Logger {
+  const stream = WorkerSlot.logFile(path);
+  const write = (level: string) => (a: unknown, b?: string) => {
+    const obj = typeof a === 'object' && a !== null ? (a as Record<string, unknown>) : {};
+    const err = obj.err instanceof Error ? obj.err.message : obj.err;
+    stream.write(
+      `${new Date().toISOString()} ${level} ${typeof a === 'string' ? a : (b ?? '')} ${JSON.stringify({ ...obj, err })}\n`,
+    );
+  };
+  return { debug() {}, info() {}, warn: write('WARN'), error: write('ERROR') } as Logger;
+}
+
+function rssFigures(slot: WorkerSlot, warmFrom: number): RssFigures | undefined {
+  const samples = slot.samples;
+  const warm = samples.find((x) => x.at >= warmFrom) ?? samples[0];
+  const end = samples.at(-1);
+  if (!warm || !end) return undefined;
+  const peak = Math.max(...samples.filter((x) => x.at >= warm.at).map((x) => x.rss));
+  const growth = end.rss - warm.rss;
+  return {
+    warm: warm.rss,
+    end: end.rss,
+    peak,
+    grew: growth > 20 * 2 ** 20 && end.rss > warm.rss * 1.3,
+    extreme: growth > 200 * 2 ** 20 && end.rss > warm.rss * 3,
+  };
+}
+
+/**
+ * One soak run against one broker: a proxy, three worker processes (one never killed), the producer
+ * in this process, chaos while producing, then drain, verdict, stop and cleanup — always in that
+ * order, and cleanup whatever happened before it.
+ */
+export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<BrokerResult> {
+  const started = Date.now();
+  const upstream = hostPort(kind === 'redis' ? REDIS_URL : kind === 'amqp' ? AMQP_URL : SQS_ENDPOINT);
+  const proxy = await TcpProxy.start(upstream.host, upstream.port);
+  const config = runConfig(kind, proxy.port, { suppression: o.suppression, concurrency: o.concurrency });
+  const logDir = join(o.logRoot, config.runId);
+  mkdirSync(logDir, { recursive: true });
+  const log = (line: string) => o.log(`${kind} ${((Date.now() - started) / 1000).toFixed(1)} s: ${line}`);
+  const logger = fileLogger(join(logDir, 'producer.log'));
+  const slotLog = WorkerSlot.logFile(join(logDir, 'workers.log'));
+  const slots = ['control', 'worker-1', 'worker-2'].map((name) => new WorkerSlot(name, config, slotLog));
+  const [control] = slots as [WorkerSlot, ...WorkerSlot[]];
+  const victims = slots.slice(1);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  redis.on('error', () => {});
+  const producer = new Server({
+    broker: makeBroker(config, false, logger),
+    backend: makeBackend(config, logger),
+    logger,
+  });
+  const expected = new Expected();
+  const result: BrokerResult = {
+    kind,
+    runId: config.runId,
+    suppression: o.suppression,
+    expected,
+    verdict: undefined,
+    error: undefined,
+    units: 0,
+    sendRetries: 0,
+    backlogPauses: 0,
+    rate: o.rate,
+    kills: 0,
+    restartFailures: 0,
+    unexpectedExits: [],
+    cuts: 0,
+    connectionsCut: 0,
+    proxyConnections: 0,
+    rss: undefined,
+    produceMs: 0,
+    drainMs: 0,
+    totalMs: 0,
+    whereLost: undefined,
+    cleanup: 'not run',
+    leftover: [],
+    logDir,
+  };
+
+  let stopped: Promise<void> | undefined;
+  const stopAll = () => {
+    stopped ??= (async () => {
+      await Promise.all(slots.map((s) => s.stop()));
+      await producer.close().catch(() => {});
+      await proxy.close();
+    })();
+    return stopped;
+  };
+  let cleaned: Promise<void> | undefined;
+  const stopAndClean = () => {
+    cleaned ??= (async () => {
+      await stopAll();
+      try {
+        const c = await cleanup(config);
+        result.cleanup = c.removed;
+        result.leftover = c.leftover;
+      } catch (err) {
+        result.cleanup = `failed: ${(err as Error).message}`;
+        result.leftover = [`everything under ${config.runId} (cleanup failed)`];
+      }
+    })();
+    return cleaned;
+  };
+  pendingCleanups.add(stopAndClean);
+
+  const chaos = new AbortController();
+  const abortChaos = () => chaos.abort();
+  o.signal.addEventListener('abort', abortChaos);
+  let produceStart = Date.now();
+  try {
+    log(`starting 3 workers (${config.runId}, broker through proxy :${proxy.port})`);
+    await Promise.all(slots.map((s) => s.start()));
+
+    // Backlog for the producer's throttle: UUIDs sent minus UUIDs that have run.
+    let executed = 0;
+    const keys = soakKeys(config.prefix);
+    const poll = setInterval(() => {
+      redis.hlen(keys.exec).then(
+        (x) => {
+          executed = x;
+        },
+        () => {},
+      );
+    }, 250);
+    const progress = setInterval(() => {
+      const rss = control.samples.at(-1)?.rss ?? 0;
+      log(
+        `sent ${expected.uuids.length}, ran ${executed}, kills ${result.kills}, cuts ${proxy.cuts}, control RSS ${(rss / 2 ** 20).toFixed(0)} MB`,
+      );
+    }, 5000);
+
+    const killer = (async () => {
+      while (!chaos.signal.aborted) {
+        await sleep(between(o.killEveryMs), undefined, { signal: chaos.signal }).catch(() => {});
+        if (chaos.signal.aborted) break;
+        const victim = victims[Math.floor(Math.random() * victims.length)] as WorkerSlot;
+        await victim.kill();
+        result.kills++;
+        try {
+          await victim.start();
+        } catch (err) {
+          result.restartFailures++;
+          log(`restart of ${victim.name} failed: ${(err as Error).message}`);
+        }
+      }
+    })();
+    const cutter = (async () => {
+      while (!chaos.signal.aborted) {
+        await sleep(between(o.cutEveryMs), undefined, { signal: chaos.signal }).catch(() => {});
+        if (chaos.signal.aborted) break;
+        proxy.cut();
+      }
+    })();
+
+    // Producing gets 70 % of the time budget; draining what was sent needs the rest.
+    const produceAbort = AbortSignal.any([
+      o.signal,
+      AbortSignal.timeout(Math.floor(Math.max(10_000, o.timeoutMs * 0.7 - (Date.now() - started)))),
+    ]);
+    produceStart = Date.now();
+    log(`producing ${o.tasks} task UUIDs at ≤ ${o.rate}/s with SIGKILLs and cuts`);
+    try {
+      const stats = await produce(producer, expected, {
+        tasks: o.tasks,
+        rate: o.rate,
+        maxBacklog: Math.max(500, o.rate * 3),
+        backlog: (sent) => sent - executed,
+        signal: produceAbort,
+      });
+      result.units = stats.units;
+      result.sendRetries = stats.sendRetries;
+      result.backlogPauses = stats.backlogPauses;
+      if (produceAbort.aborted)
+        result.error = `producing stopped early (${o.signal.aborted ? 'interrupted' : 'time budget spent'}) after ${stats.sent} UUIDs`;
+    } finally {
+      result.produceMs = Date.now() - produceStart;
+      chaos.abort();
+      await Promise.all([killer, cutter]);
+      clearInterval(poll);
+    }
+    log(`produced ${expected.uuids.length} UUIDs; chaos stopped; waiting for every task to succeed`);
+
+    // Killed workers' tasks come back after a lease / visibility timeout; allow that plus a minute.
+    const drainStart = Date.now();
+    const drainDeadline = Math.min(
+      started + o.timeoutMs,
+      drainStart + Math.max(config.leaseMs, config.visibilityTimeoutMs) + 60_000,
+    );
+    let lastLog = Date.now();
+    const missing = await waitForSuccess(redis, config.prefix, expected.uuids, drainDeadline, (left) => {
+      if (left > 0 && Date.now() - lastLog >= 5000) {
+        lastLog = Date.now();
+        log(`${left} UUIDs not yet SUCCESS`);
+      }
+    });
+    result.drainMs = Date.now() - drainStart;
+    clearInterval(progress);
+    if (missing.length === 0) {
+      // Late redeliveries (leases and visibility timeouts of killed workers running out) still
+      // arrive after the last SUCCESS: wait for them so duplicates and suppressions are all counted.
+      const settle =
+        kind === 'redis' ? config.leaseMs + 2000 : kind === 'sqs' ? config.visibilityTimeoutMs + 2000 : 3000;
+      log(`all SUCCESS after ${(result.drainMs / 1000).toFixed(1)} s of draining; settling ${settle} ms`);
+      await sleep(settle);
+    } else {
+      result.whereLost = await locate(producer.broker, config.queue, missing);
+      if (kind === 'sqs') result.whereLost += `; ${await sqsCounts(config)}`;
+      if (kind === 'redis')
+        result.whereLost += `; keys: ${await locateInRedis(redis, config.prefix, config.queue, missing)}`;
+      log(
+        `${missing.length} UUIDs still not SUCCESS at the drain deadline; broker holds: ${result.whereLost}`,
+      );
+    }
+    result.rss = rssFigures(control, produceStart + result.produceMs * 0.25);
+  } catch (err) {
+    result.error = (err as Error).stack ?? String(err);
+    log(`error: ${(err as Error).message}`);
+  } finally {
+    o.signal.removeEventListener('abort', abortChaos);
+    chaos.abort();
+    result.unexpectedExits = slots.flatMap((s) => s.unexpectedExits);
+    await stopAll();
+    result.cuts = proxy.cuts;
+    result.connectionsCut = proxy.connectionsCut;
+    result.proxyConnections = proxy.accepted;
+    if (expected.uuids.length > 0) {
+      try {
+        result.verdict = await verdict(redis, config.prefix, expected, {
+          t0: started,
+          processes: slots.flatMap((s) => s.history),
+        });
+      } catch (err) {
+        result.error ??= `verdict failed: ${(err as Error).message}`;
+      }
+    }
+    await stopAndClean();
+    pendingCleanups.delete(stopAndClean);
+    redis.disconnect();
+    await new Promise<void>((resolve) => slotLog.end(() => resolve()));
+    result.totalMs = Date.now() - started;
+  }
+  return result;
+}

@@ -176,9 +176,9 @@ export async function verdict(
   const winners = new Map<string, Set<string>>();
   for (const field of Object.keys(chordWins)) {
     const [group = '', by = ''] = field.split(' ');
-    let set = winners.get(group);
-    if (!set) winners.set(group, (set = new Set()));
+    const set = winners.get(group) ?? new Set<string>();
     set.add(by);
+    winners.set(group, set);
   }
   let chordTriggersNot1 = 0;
   let chordCallbacksResent = 0;

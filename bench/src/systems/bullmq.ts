@@ -20,14 +20,22 @@ export async function bullmqProducer(
   let events: QueueEvents | undefined;
   const waiters = new Map<string, (at: number) => void>();
   const byJobId = new Map<string, string>();
+  // A job can complete before `queue.add` has told us its id: keep such completions until it has.
+  const early = new Map<string, number>();
+  const complete = (key: string, at: number) => {
+    waiters.get(key)?.(at);
+    waiters.delete(key);
+  };
   if (config.withBackend) {
     events = new QueueEvents(config.queue, { connection: connection(config.redisUrl), prefix: PREFIX });
     events.on('completed', ({ jobId }) => {
       const key = byJobId.get(jobId);
-      if (key === undefined) return;
+      if (key === undefined) {
+        early.set(jobId, nowMs());
+        return;
+      }
       byJobId.delete(jobId);
-      waiters.get(key)?.(nowMs());
-      waiters.delete(key);
+      complete(key, nowMs());
     });
     await events.waitUntilReady();
   }
@@ -43,10 +51,25 @@ export async function bullmqProducer(
       const key = String(sentAt);
       if (events) pending.set(key, new Promise<number>((resolve) => waiters.set(key, resolve)));
       const job = await queue.add('noop', { sentAt }, jobOpts);
-      if (events && job.id) byJobId.set(job.id, key);
+      if (!events || !job.id) return;
+      const at = early.get(job.id);
+      if (at === undefined) byJobId.set(job.id, key);
+      else {
+        early.delete(job.id);
+        complete(key, at);
+      }
     },
     resultOf: config.withBackend
-      ? (sentAt) => pending.get(String(sentAt)) ?? Promise.reject(new Error('unknown'))
+      ? (sentAt) => {
+          const p = pending.get(String(sentAt));
+          if (!p) return Promise.reject(new Error('unknown task'));
+          // As for ours (AsyncResult.get timeoutMs): a result that never comes fails the run, not hangs it.
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('BullMQ: no completion event within 120 s')), 120_000);
+          });
+          return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+        }
       : undefined,
     async sendHang() {
       await queue.add('hang', {}, jobOpts);

@@ -41,6 +41,24 @@ async function until(check: () => boolean, timeoutMs = 5000) {
   }
 }
 
+/**
+ * Queues `sigs` as a crashed worker left them: delivered once (taken by a consumer that closed
+ * without acknowledging), so that the next consumer gets them as redeliveries.
+ */
+async function leftByACrash(store: MemoryBrokerStore, sigs: readonly Signature[]): Promise<void> {
+  for (const sig of sigs) {
+    store.injectRaw(
+      'machinery_tasks',
+      encodeSignature({ ...sig, headers: {}, routingKey: 'machinery_tasks' }),
+    );
+  }
+  const crashed = new MemoryBroker({ store, leaseMs: 100 });
+  const got: Delivery[] = [];
+  await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: sigs.length, prefetch: 0 });
+  await until(() => got.length === sigs.length);
+  await crashed.close();
+}
+
 function gate() {
   let open!: () => void;
   const promise = new Promise<void>((r) => {
@@ -194,16 +212,7 @@ describe('Worker', () => {
     // A crashed attempt stored SUCCESS but died before sending callbacks and acknowledging.
     const sig = t.signatureWith({ onSuccess: [cb.signature()] });
     await backend.setStateSuccess(sig, [{ type: 'int64', value: 7 }]);
-    store.injectRaw(
-      'machinery_tasks',
-      encodeSignature({ ...sig, headers: {}, routingKey: 'machinery_tasks' }),
-    );
-    // First delivery: take it and "crash" (close without ack) so that it is redelivered.
-    const crashed = new MemoryBroker({ store, leaseMs: 100 });
-    const got: Delivery[] = [];
-    await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: 1, prefetch: 0 });
-    await until(() => got.length === 1);
-    await crashed.close();
+    await leftByACrash(store, [sig]);
     const worker = server.worker({ handleSignals: false });
     const duplicates: string[] = [];
     worker.on('duplicate', (e) => duplicates.push(e.signature.uuid));
@@ -227,15 +236,7 @@ describe('Worker', () => {
     const sig = t.signatureWith({ onSuccess: [cb.signature()] });
     await backend.setStateSuccess(sig, [{ type: 'int64', value: 7 }]);
     await backend.setStatePending(sig.onSuccess?.[0] as Signature);
-    store.injectRaw(
-      'machinery_tasks',
-      encodeSignature({ ...sig, headers: {}, routingKey: 'machinery_tasks' }),
-    );
-    const crashed = new MemoryBroker({ store, leaseMs: 100 });
-    const got: Delivery[] = [];
-    await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: 1, prefetch: 0 });
-    await until(() => got.length === 1);
-    await crashed.close();
+    await leftByACrash(store, [sig]);
     await server.worker({ handleSignals: false }).start();
     await until(() => calls.length === 1);
     expect(calls).toEqual([[7]]);
@@ -261,17 +262,7 @@ describe('Worker', () => {
     // sent the callback or acknowledged any member: all three come back at once.
     for (const [i, t] of tasks.entries()) await backend.setStateSuccess(t, [{ type: 'int64', value: i + 1 }]);
     expect(await backend.triggerChord(c.group.groupUUID, (tasks[2] as Signature).uuid)).toBe(true);
-    for (const t of tasks) {
-      store.injectRaw(
-        'machinery_tasks',
-        encodeSignature({ ...t, headers: {}, routingKey: 'machinery_tasks' }),
-      );
-    }
-    const crashed = new MemoryBroker({ store, leaseMs: 100 });
-    const got: Delivery[] = [];
-    await crashed.consume('machinery_tasks', (d) => got.push(d), { concurrency: 3, prefetch: 0 });
-    await until(() => got.length === 3);
-    await crashed.close();
+    await leftByACrash(store, tasks);
     const worker = server.worker({ handleSignals: false, concurrency: 3 });
     const duplicates: string[] = [];
     worker.on('duplicate', (e) => duplicates.push(e.signature.uuid));

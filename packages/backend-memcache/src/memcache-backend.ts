@@ -22,6 +22,7 @@ import {
   TaskStatus,
 } from '@machinery/core';
 import memjs from 'memjs';
+import { failRequestsOnClose } from './closed-connections.js';
 import type { MemcacheBackendOptions } from './options.js';
 
 /** Suffix of the key whose atomic `add` decides which worker fires a group's chord callback. */
@@ -97,6 +98,7 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
       client.getServer = ((key: string) => crc32(key) % client.servers.length) as unknown as (
         key: string,
       ) => string;
+      failRequestsOnClose(client);
     }
   }
 

@@ -57,6 +57,35 @@ describe('MemcacheBackend guarantees', () => {
     }
   });
 
+  it('answers a request whose connection the server closes before replying (memjs alone would hang)', async () => {
+    const [host, port] = MEMCACHE_SERVERS.split(',')[0]?.split(':') ?? [];
+    const proxy = new TcpProxy(host, Number(port ?? 11211));
+    const viaProxy = new URL(await proxy.start('memcache://127.0.0.1:11211')).host;
+    try {
+      const b = makeBackend(
+        { namespace: uniqueNamespace(), redeliveryTimeoutMs: 1000 },
+        { servers: viaProxy },
+      );
+      open.push(b);
+      expect(await b.getState('task_warm_up')).toBeUndefined(); // connected
+      // The request goes out, its reply is lost, then the connection ends with a FIN — as when
+      // memcached exits. memjs retries it on a new connection once the close fails it.
+      const losing = proxy.loseReplies(100, 'close');
+      const read = b.getState('task_x').then(
+        () => 'answered',
+        (err: unknown) => `failed: ${String(err)}`,
+      );
+      await losing;
+      const outcome = await Promise.race([
+        read,
+        new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000)),
+      ]);
+      expect(outcome).toBe('answered');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('applies state writes of one task in call order, even when the caller does not await them', async () => {
     const b = backend(uniqueNamespace());
     for (let i = 0; i < 20; i++) {

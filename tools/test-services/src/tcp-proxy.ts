@@ -48,19 +48,20 @@ export class TcpProxy {
   }
 
   /**
-   * Passes requests on but throws the service's replies away for `ms`, then cuts every connection
-   * (new ones are accepted): the service has run commands whose replies the client never got — as
+   * Passes requests on but throws the service's replies away for `ms`, then ends every connection
+   * with a reset or an orderly close (new ones are accepted): the service has run commands whose replies the client never got — as
    * when a connection dies mid-reply. A client that resends unanswered commands runs them twice.
    */
-  async loseReplies(ms: number): Promise<void> {
+  async loseReplies(ms: number, end: 'reset' | 'close' = 'reset'): Promise<void> {
     for (const upstream of this.upstreams) {
       upstream.unpipe();
       upstream.on('data', () => {});
     }
     await new Promise((resolve) => setTimeout(resolve, ms));
-    // A reset, as from a connection that died: the client sees an error, not an orderly close.
+    // `reset`: as from a connection that died — the client sees an error. `close`: an orderly close
+    // (FIN), as when the server process exits.
     for (const s of this.sockets) {
-      if (s.connecting || s.destroyed) s.destroy();
+      if (end === 'close' || s.connecting || s.destroyed) s.destroy();
       else s.resetAndDestroy();
     }
     this.sockets.clear();

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, Server } from '@machinery/core';
+import { TcpProxy } from '@machinery/test-services/tcp-proxy';
 import { Redis } from 'ioredis';
 import { WorkerSlot } from './children.js';
 import { cleanup, sqsCounts } from './cleanup.js';
@@ -16,7 +17,7 @@ import {
   SQS_ENDPOINT,
   soakKeys,
 } from './config.js';
-import { TcpProxy } from './proxy.js';
+import { lineLogger } from './log-lines.js';
 import type { BrokerResult, RssFigures } from './report.js';
 import { locate, locateInRedis, verdict, waitForSuccess } from './verify.js';
 import { Expected, produce } from './workload.js';
@@ -57,14 +58,7 @@ const between = ([min, max]: readonly [number, number]) => min + Math.random() *
 
 function fileLogger(path: string): Logger {
   const stream = WorkerSlot.logFile(path);
-  const write = (level: string) => (a: unknown, b?: string) => {
-    const obj = typeof a === 'object' && a !== null ? (a as Record<string, unknown>) : {};
-    const err = obj.err instanceof Error ? obj.err.message : obj.err;
-    stream.write(
-      `${new Date().toISOString()} ${level} ${typeof a === 'string' ? a : (b ?? '')} ${JSON.stringify({ ...obj, err })}\n`,
-    );
-  };
-  return { debug() {}, info() {}, warn: write('WARN'), error: write('ERROR') } as Logger;
+  return lineLogger((line) => stream.write(line));
 }
 
 function rssFigures(slot: WorkerSlot, warmFrom: number): RssFigures | undefined {
@@ -90,8 +84,10 @@ function rssFigures(slot: WorkerSlot, warmFrom: number): RssFigures | undefined 
  */
 export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<BrokerResult> {
   const started = Date.now();
-  const upstream = hostPort(kind === 'redis' ? REDIS_URL : kind === 'amqp' ? AMQP_URL : SQS_ENDPOINT);
-  const proxy = await TcpProxy.start(upstream.host, upstream.port);
+  const upstreamUrl = kind === 'redis' ? REDIS_URL : kind === 'amqp' ? AMQP_URL : SQS_ENDPOINT;
+  const upstream = hostPort(upstreamUrl);
+  const proxy = new TcpProxy(upstream.host, upstream.port);
+  await proxy.start(upstreamUrl);
   const config = runConfig(kind, proxy.port, { suppression: o.suppression, concurrency: o.concurrency });
   const logDir = join(o.logRoot, config.runId);
   mkdirSync(logDir, { recursive: true });
@@ -184,7 +180,7 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
     const progress = setInterval(() => {
       const rss = control.samples.at(-1)?.rss ?? 0;
       log(
-        `sent ${expected.uuids.length}, ran ${executed}, kills ${result.kills}, cuts ${proxy.cuts}, control RSS ${(rss / 2 ** 20).toFixed(0)} MB`,
+        `sent ${expected.uuids.length}, ran ${executed}, kills ${result.kills}, cuts ${result.cuts}, control RSS ${(rss / 2 ** 20).toFixed(0)} MB`,
       );
     }, 5000);
 
@@ -207,7 +203,8 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
       while (!chaos.signal.aborted) {
         await sleep(between(o.cutEveryMs), undefined, { signal: chaos.signal }).catch(() => {});
         if (chaos.signal.aborted) break;
-        proxy.cut();
+        result.cuts++;
+        result.connectionsCut += proxy.reset();
       }
     })();
 
@@ -279,8 +276,6 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
     chaos.abort();
     result.unexpectedExits = slots.flatMap((s) => s.unexpectedExits);
     await stopAll();
-    result.cuts = proxy.cuts;
-    result.connectionsCut = proxy.connectionsCut;
     result.proxyConnections = proxy.accepted;
     if (expected.uuids.length > 0) {
       try {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { defineTask, type Logger, Server, type Signature, type TaskContext } from '@machinery/core';
+import { defineTask, Server, type Signature, type TaskContext } from '@machinery/core';
 import { Redis } from 'ioredis';
 import {
   CHAIN_LINK,
@@ -11,6 +11,7 @@ import {
   TASK,
   type WorkerMessage,
 } from './config.js';
+import { lineLogger, withOverrides } from './log-lines.js';
 
 // A soak worker process: `node dist/worker.js '<RunConfig JSON>'`. One Server and one Worker, broker
 // through the runner's proxy, backend and bookkeeping straight to Redis. It reports readiness and its
@@ -22,23 +23,12 @@ const keys = soakKeys(config.prefix);
 const say = (m: WorkerMessage) => process.stdout.write(`${JSON.stringify(m)}\n`);
 
 let errors = 0;
-const line = (level: string, a: unknown, b?: string) => {
-  const obj = typeof a === 'object' && a !== null ? (a as Record<string, unknown>) : {};
-  const msg = typeof a === 'string' ? a : (b ?? '');
-  const err = obj.err instanceof Error ? obj.err.message : obj.err;
-  process.stderr.write(
-    `${new Date().toISOString()} ${level} ${msg} ${JSON.stringify({ ...obj, ...(err === undefined ? {} : { err }) })}\n`,
-  );
-};
-const logger: Logger = {
-  debug() {},
-  info() {},
-  warn: (a: unknown, b?: string) => line('WARN', a, b),
-  error: (a: unknown, b?: string) => {
+const logger = lineLogger(
+  (line) => process.stderr.write(line),
+  () => {
     errors++;
-    line('ERROR', a, b);
   },
-} as Logger;
+);
 
 // Bookkeeping goes straight to Redis (not through the proxy): a cut must not lose a count.
 const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
@@ -79,7 +69,8 @@ const callback = defineTask(CHORD_CALLBACK, async function (...results: number[]
 
 // Chord callbacks are counted once the broker has accepted them (not before: a worker SIGKILLed
 // between a count and its publish would count a message that never existed). Two counts for one chord
-// mean its callback was triggered twice; a redelivered callback runs twice but is counted once.
+// mean its callback was published twice (a re-send by the winner's redelivery); a redelivered
+// callback runs twice but is counted once.
 const broker = makeBroker(config, true, logger);
 const recordCallbacks = async (sigs: readonly Signature[]) => {
   const callbacks = sigs.filter((s) => s.name === CHORD_CALLBACK);
@@ -90,41 +81,25 @@ const recordCallbacks = async (sigs: readonly Signature[]) => {
   }
   await m.exec();
 };
-// A view of the broker whose publishes are counted; everything else (and every internal call, as
-// `this` stays the real broker) goes straight through.
-const counted = new Proxy(broker, {
-  get(target, prop) {
-    if (prop === 'publish') {
-      return async (sig: Signature) => {
-        await target.publish(sig);
-        await recordCallbacks([sig]);
-      };
-    }
-    if (prop === 'publishMany') {
-      return async (sigs: readonly Signature[]) => {
-        await target.publishMany(sigs);
-        await recordCallbacks(sigs);
-      };
-    }
-    const value: unknown = Reflect.get(target, prop, target);
-    return typeof value === 'function' ? value.bind(target) : value;
+const counted = withOverrides(broker, {
+  async publish(sig: Signature) {
+    await broker.publish(sig);
+    await recordCallbacks([sig]);
+  },
+  async publishMany(sigs: readonly Signature[]) {
+    await broker.publishMany(sigs);
+    await recordCallbacks(sigs);
   },
 });
 
-// A view of the backend whose chord wins are counted: a chord is triggered once when exactly one
-// member ever wins it (the winner's redelivery may win again and re-send the callback: a duplicate).
+// Chord wins are counted too: a chord is triggered once when exactly one member ever wins it (the
+// winner's redelivery may win again and re-send the callback: a duplicate, not a second trigger).
 const backend = makeBackend(config, logger);
-const countedBackend = new Proxy(backend, {
-  get(target, prop) {
-    if (prop === 'triggerChord') {
-      return async (groupUUID: string, by?: string) => {
-        const won = await target.triggerChord(groupUUID, by);
-        if (won) await redis.hincrby(keys.chordWins, `${groupUUID} ${by ?? '?'}`, 1);
-        return won;
-      };
-    }
-    const value: unknown = Reflect.get(target, prop, target);
-    return typeof value === 'function' ? value.bind(target) : value;
+const countedBackend = withOverrides(backend, {
+  async triggerChord(groupUUID: string, by?: string) {
+    const won = await backend.triggerChord(groupUUID, by);
+    if (won) await redis.hincrby(keys.chordWins, `${groupUUID} ${by ?? '?'}`, 1);
+    return won;
   },
 });
 
@@ -177,7 +152,7 @@ process.stdin.resume();
 try {
   await worker.start();
 } catch (err) {
-  line('ERROR', { err }, 'worker failed to start');
+  logger.error({ err }, 'worker failed to start');
   await shutdown(1);
 }
 say({ t: 'ready', pid: process.pid });

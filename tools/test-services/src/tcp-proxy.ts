@@ -4,15 +4,17 @@ import { relay } from './relay.js';
 
 /**
  * A TCP proxy in front of a service (RabbitMQ by default), so a test can cut every connection through
- * it and refuse new ones for a while — an outage as a client sees it — or lose replies in transit,
- * without touching the shared service.
+ * it and refuse new ones for a while — an outage as a client sees it — reset them, or lose replies in
+ * transit, without touching the shared service. The soak runner cuts its workers' links with it too.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly upstreams = new Set<Socket>();
   private refusing = false;
-  private port = 0;
+  private listeningOn = 0;
+  /** Connections accepted so far (reconnects show up here). */
+  accepted = 0;
 
   constructor(
     private readonly targetHost = '127.0.0.1',
@@ -26,31 +28,49 @@ export class TcpProxy {
         client.destroy();
         return;
       }
+      this.accepted++;
       const upstream = tcpConnect(this.targetPort, this.targetHost);
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
       this.upstreams.add(upstream);
       upstream.on('close', () => this.upstreams.delete(upstream));
       relay(client, upstream, this.sockets);
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
+    this.listeningOn = typeof address === 'object' && address ? address.port : 0;
     const url = new URL(base);
     url.hostname = '127.0.0.1';
-    url.port = String(this.port);
+    url.port = String(this.listeningOn);
     return url.toString();
+  }
+
+  /** The loopback port clients connect to (0 before {@link start}). */
+  get port(): number {
+    return this.listeningOn;
   }
 
   /** Cuts every open connection and refuses new ones until {@link resume}. */
   cut(): void {
     this.refusing = true;
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
+    this.end('close');
+  }
+
+  /**
+   * Resets every open connection (a TCP RST to both ends, as when a network path dies) and goes on
+   * accepting new ones: clients must notice and reconnect. Returns the number of connections reset.
+   */
+  reset(): number {
+    const connections = this.connections;
+    this.end('reset');
+    return connections;
   }
 
   /**
    * Passes requests on but throws the service's replies away for `ms`, then ends every connection
-   * with a reset or an orderly close (new ones are accepted): the service has run commands whose replies the client never got — as
-   * when a connection dies mid-reply. A client that resends unanswered commands runs them twice.
+   * with a reset or an orderly close (new ones are accepted): the service has run commands whose
+   * replies the client never got — as when a connection dies mid-reply. A client that resends
+   * unanswered commands runs them twice.
    */
   async loseReplies(ms: number, end: 'reset' | 'close' = 'reset'): Promise<void> {
     for (const upstream of this.upstreams) {
@@ -58,10 +78,17 @@ export class TcpProxy {
       upstream.on('data', () => {});
     }
     await new Promise((resolve) => setTimeout(resolve, ms));
-    // `reset`: as from a connection that died — the client sees an error. `close`: an orderly close
-    // (FIN), as when the server process exits.
+    this.end(end);
+  }
+
+  /**
+   * Ends every open connection: `reset` as from a connection that died (the client sees an error),
+   * `close` in order (FIN), as when the server process exits.
+   */
+  private end(how: 'reset' | 'close'): void {
     for (const s of this.sockets) {
-      if (end === 'close' || s.connecting || s.destroyed) s.destroy();
+      // resetAndDestroy needs a connected socket; one still connecting is destroyed plainly.
+      if (how === 'close' || s.connecting || s.destroyed) s.destroy();
       else s.resetAndDestroy();
     }
     this.sockets.clear();

@@ -11,9 +11,20 @@ function backend(namespace: string): MemcacheBackend {
   open.push(b);
   return b;
 }
+const proxies: TcpProxy[] = [];
 afterEach(async () => {
   for (const b of open.splice(0)) await b.close();
+  for (const p of proxies.splice(0)) await p.close();
 });
+
+/** A backend in namespace `ns` that reaches memcached through a proxy of its own. */
+async function proxiedBackend(ns: string): Promise<{ b: MemcacheBackend; proxy: TcpProxy }> {
+  const { proxy, url } = await TcpProxy.inFrontOf(`memcache://${MEMCACHE_SERVERS.split(',')[0]}`);
+  proxies.push(proxy);
+  const b = makeBackend({ namespace: ns, redeliveryTimeoutMs: 1000 }, { servers: new URL(url).host });
+  open.push(b);
+  return { b, proxy };
+}
 
 describe('MemcacheBackend guarantees', () => {
   it('fires a chord exactly once when ten connections race a hundred triggers', async () => {
@@ -30,60 +41,41 @@ describe('MemcacheBackend guarantees', () => {
 
   it('a chord trigger whose reply was lost still wins when memjs sends it again', async () => {
     const ns = uniqueNamespace();
-    const [host, port] = MEMCACHE_SERVERS.split(',')[0]?.split(':') ?? [];
-    const proxy = new TcpProxy(host, Number(port ?? 11211));
-    const viaProxy = new URL(await proxy.start('memcache://127.0.0.1:11211')).host;
-    try {
-      const b = makeBackend({ namespace: ns, redeliveryTimeoutMs: 1000 }, { servers: viaProxy });
-      open.push(b);
-      const other = backend(ns);
-      await other.initGroup(`group_${ns}`, ['task_a', 'task_b']);
-      // The replies start to vanish just as the guard's `add` goes out (the GroupMeta read before it
-      // gets through): memcached stores the guard, memjs never hears so and sends the `add` again.
-      let losing: Promise<void> | undefined;
-      const add = b.client.add.bind(b.client);
-      b.client.add = ((...args: Parameters<typeof add>) => {
-        losing ??= proxy.loseReplies(200);
-        return add(...args);
-      }) as typeof add;
-      const triggered = b.triggerChord(`group_${ns}`);
-      await eventually(() => expect(losing).toBeDefined());
-      await losing;
+    const { b, proxy } = await proxiedBackend(ns);
+    const other = backend(ns);
+    await other.initGroup(`group_${ns}`, ['task_a', 'task_b']);
+    // The replies start to vanish just as the guard's `add` goes out (the GroupMeta read before it
+    // gets through): memcached stores the guard, memjs never hears so and sends the `add` again.
+    let losing: Promise<void> | undefined;
+    const add = b.client.add.bind(b.client);
+    b.client.add = ((...args: Parameters<typeof add>) => {
+      losing ??= proxy.loseReplies(200);
+      return add(...args);
+    }) as typeof add;
+    const triggered = b.triggerChord(`group_${ns}`);
+    await eventually(() => expect(losing).toBeDefined());
+    await losing;
 
-      expect(await triggered).toBe(true);
-      expect(await other.triggerChord(`group_${ns}`)).toBe(false);
-    } finally {
-      await proxy.close();
-    }
+    expect(await triggered).toBe(true);
+    expect(await other.triggerChord(`group_${ns}`)).toBe(false);
   });
 
   it('answers a request whose connection the server closes before replying (memjs alone would hang)', async () => {
-    const [host, port] = MEMCACHE_SERVERS.split(',')[0]?.split(':') ?? [];
-    const proxy = new TcpProxy(host, Number(port ?? 11211));
-    const viaProxy = new URL(await proxy.start('memcache://127.0.0.1:11211')).host;
-    try {
-      const b = makeBackend(
-        { namespace: uniqueNamespace(), redeliveryTimeoutMs: 1000 },
-        { servers: viaProxy },
-      );
-      open.push(b);
-      expect(await b.getState('task_warm_up')).toBeUndefined(); // connected
-      // The request goes out, its reply is lost, then the connection ends with a FIN — as when
-      // memcached exits. memjs retries it on a new connection once the close fails it.
-      const losing = proxy.loseReplies(100, 'close');
-      const read = b.getState('task_x').then(
-        () => 'answered',
-        (err: unknown) => `failed: ${String(err)}`,
-      );
-      await losing;
-      const outcome = await Promise.race([
-        read,
-        new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000)),
-      ]);
-      expect(outcome).toBe('answered');
-    } finally {
-      await proxy.close();
-    }
+    const { b, proxy } = await proxiedBackend(uniqueNamespace());
+    expect(await b.getState('task_warm_up')).toBeUndefined(); // connected
+    // The request goes out, its reply is lost, then the connection ends with a FIN — as when
+    // memcached exits. memjs retries it on a new connection once the close fails it.
+    const losing = proxy.loseReplies(100, 'close');
+    const read = b.getState('task_x').then(
+      () => 'answered',
+      (err: unknown) => `failed: ${String(err)}`,
+    );
+    await losing;
+    const outcome = await Promise.race([
+      read,
+      new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000)),
+    ]);
+    expect(outcome).toBe('answered');
   });
 
   it('applies state writes of one task in call order, even when the caller does not await them', async () => {

@@ -15,9 +15,8 @@ let proxy: TcpProxy;
 let viaProxy = '';
 beforeEach(async () => {
   prefix = prefixOf(uniqueNamespace());
-  const target = new URL(REDIS_URL);
-  proxy = closer.add(new TcpProxy(target.hostname, Number(target.port || 6379)));
-  viaProxy = await proxy.start(REDIS_URL);
+  ({ proxy, url: viaProxy } = await TcpProxy.inFrontOf(REDIS_URL));
+  closer.add(proxy);
 });
 afterEach(async () => {
   await closer.closeAll();

@@ -19,9 +19,8 @@ afterAll(() => raw.disconnect());
 
 it('loses nothing when replies are lost mid-stream and ioredis runs the claims again', async () => {
   prefix = prefixOf(uniqueNamespace());
-  const target = new URL(REDIS_URL);
-  const proxy = closer.add(new TcpProxy(target.hostname, Number(target.port || 6379)));
-  const viaProxy = await proxy.start(REDIS_URL);
+  const { proxy, url: viaProxy } = await TcpProxy.inFrontOf(REDIS_URL);
+  closer.add(proxy);
   // A lease far longer than the test: a task lost from its lease would never come back in time.
   const consuming = closer.add(new RedisBroker({ url: viaProxy, prefix, leaseMs: 60_000 }));
   const producing = closer.add(new RedisBroker({ url: REDIS_URL, prefix }));

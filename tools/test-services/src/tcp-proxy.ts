@@ -21,6 +21,16 @@ export class TcpProxy {
     private readonly targetPort = 5672,
   ) {}
 
+  /**
+   * Starts a proxy in front of the service at `url` (any scheme, host and port given); returns it and
+   * `url` pointed at the proxy.
+   */
+  static async inFrontOf(url: string): Promise<{ proxy: TcpProxy; url: string }> {
+    const target = new URL(url);
+    const proxy = new TcpProxy(target.hostname, Number(target.port));
+    return { proxy, url: await proxy.start(url) };
+  }
+
   /** Starts listening on a free port; returns `base` (default {@link AMQP_URL}) pointed at the proxy. */
   async start(base = AMQP_URL): Promise<string> {
     this.server = createServer((client) => {

@@ -252,8 +252,8 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
     const guard = this.key(groupUUID + CHORD_GUARD_SUFFIX);
     // The guard holds the winner's name: the winner's redelivery, or an `add` memjs retried after a
     // lost reply, must win again rather than drop the chord's callback.
-    const token = by ?? randomUUID();
     if (meta.chordTriggered) return by !== undefined && (await this.guardHolder(guard)) === by;
+    const token = by ?? randomUUID();
     this.assertOpen();
     let won: boolean;
     try {

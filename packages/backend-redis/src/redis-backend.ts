@@ -182,9 +182,14 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return out;
   }
 
+  /** Where the winner of a group's chord trigger is kept (beside the GroupMeta, same expiry). */
+  private chordTriggerKey(groupUUID: string): string {
+    return `${this.prefix}${groupUUID}:chord_trigger`;
+  }
+
   async triggerChord(groupUUID: string, by?: string): Promise<boolean> {
     const deadline = Date.now() + CHORD_MUTEX_WAIT_MS;
-    const keys = [this.prefix + groupUUID, this.chordMutex, `${this.prefix}${groupUUID}:chord_trigger`];
+    const keys = [this.prefix + groupUUID, this.chordMutex, this.chordTriggerKey(groupUUID)];
     // Without a caller's name, a random one still makes a resent command of the winner win again.
     const token = by ?? randomUUID();
     for (;;) {
@@ -262,7 +267,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
 
   async purgeGroupMeta(groupUUID: string): Promise<void> {
     await this.call('Deleting group metadata', () =>
-      this.client.del(this.prefix + groupUUID, `${this.prefix}${groupUUID}:chord_trigger`),
+      this.client.del(this.prefix + groupUUID, this.chordTriggerKey(groupUUID)),
     );
   }
 

@@ -42,18 +42,16 @@ local function claim(n, leaseMs, prefix, start, onlyStaged)
   local tokens = {}
   for i = 1, n do tokens[i] = prefix .. (start + i - 1) end
   local before = redis.call('HMGET', KEYS[3], unpack(tokens))
-  local replay = false
   for i = 1, n do
     local v = before[i]
     if v then
-      replay = true
       local p = string.find(v, ':', 1, true)
       out[#out + 1] = i - 1
       out[#out + 1] = tonumber(string.sub(v, 1, p - 1))
       out[#out + 1] = string.sub(v, p + 1)
     end
   end
-  if replay then return out end
+  if #out > 0 then return out end
   local items = {}
   local staged = redis.call('LPOP', KEYS[5], n)
   if staged then

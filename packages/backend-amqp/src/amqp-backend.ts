@@ -8,10 +8,11 @@ import {
   encodeTaskState,
   type GroupMeta,
   isCompleted,
-  KeyedSerializer,
   type Logger,
   MachineryError,
+  nextTaskState,
   resolveLogger,
+  SequentialByKey,
   type Signature,
   type StateUpdate,
   StateWritingBackend,
@@ -131,7 +132,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
   private readonly o: ResolvedBackendOptions;
   private readonly logger: Logger;
   private readonly manager: ConnectionManager;
-  private readonly writes = new KeyedSerializer();
+  private readonly writes = new SequentialByKey();
   private confirm: { link: Link; channel: Promise<ConfirmChannel>; closed: boolean } | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -271,17 +272,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
       );
       const last = newest(held);
       const previous = last ? decodeOrUndefined(last) : undefined;
-      const next: TaskState = {
-        taskUUID: sig.uuid,
-        taskName: sig.name || (previous?.taskName ?? ''),
-        state,
-        results: null,
-        error: '',
-        createdAt: state === TaskStatus.PENDING ? new Date() : (previous?.createdAt ?? new Date()),
-        ttl: 0,
-        ...extra,
-      };
-      const body = Buffer.from(encodeTaskState(next));
+      const body = Buffer.from(encodeTaskState(nextTaskState(sig, state, extra, previous)));
       await publishConfirmed(ch, sig.uuid, body);
       // Superseded states go only now, so a reader never finds the queue empty.
       for (const m of held) ch.ack(m);

@@ -11,15 +11,17 @@ import {
   errorText,
   type GroupMeta,
   isCompleted,
-  KeyedSerializer,
+  keepsEarlierState,
   type Logger,
   MachineryError,
+  nextTaskState,
   resolveLogger,
+  SequentialByKey,
   type Signature,
   type StateUpdate,
   StateWritingBackend,
   type TaskState,
-  TaskStatus,
+  type TaskStatus,
 } from '@machinery/core';
 import memjs from 'memjs';
 import { failRequestsOnClose } from './closed-connections.js';
@@ -60,7 +62,7 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
   private readonly where: string;
   private closed = false;
   /** One task's state writes, in call order. */
-  private readonly writes = new KeyedSerializer();
+  private readonly writes = new SequentialByKey();
 
   constructor(options: MemcacheBackendOptions = {}) {
     super();
@@ -179,7 +181,7 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
 
   private async storeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
     let previous: TaskState | undefined;
-    if (state !== TaskStatus.PENDING) {
+    if (keepsEarlierState(state)) {
       try {
         previous = await this.readState(sig.uuid);
       } catch (err) {
@@ -187,17 +189,7 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
         this.logger.warn({ taskUUID: sig.uuid, err }, 'overwriting an undecodable task state');
       }
     }
-    const next: TaskState = {
-      taskUUID: sig.uuid,
-      taskName: sig.name || (previous?.taskName ?? ''),
-      state,
-      results: null,
-      error: '',
-      createdAt: previous?.createdAt ?? new Date(),
-      ttl: 0,
-      ...extra,
-    };
-    await this.set(this.key(sig.uuid), encodeTaskState(next));
+    await this.set(this.key(sig.uuid), encodeTaskState(nextTaskState(sig, state, extra, previous)));
   }
 
   async initGroup(groupUUID: string, taskUUIDs: readonly string[]): Promise<void> {

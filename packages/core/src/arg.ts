@@ -111,26 +111,34 @@ export function isSupportedType(type: string): type is ArgType {
   return SCALARS.has(type.startsWith('[]') ? type.slice(2) : type);
 }
 
+/**
+ * A whole number Go can read as `int64`. Whole numbers from 2^63 up (e.g. `1e21`) are written in
+ * exponent form by JSON (`1e+21`), which Go refuses for an integer type: they go as `float64`.
+ */
+function isInt64Number(value: unknown): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 63) && value < 2 ** 63;
+}
+
 function inferArrayType(values: readonly unknown[]): ArgType {
   if (values.length === 0) return JSON_TYPE;
   const first = values[0];
   if (typeof first === 'string' && values.every((v) => typeof v === 'string')) return '[]string';
   if (typeof first === 'boolean' && values.every((v) => typeof v === 'boolean')) return '[]bool';
-  if (values.every((v) => typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))))
-    return '[]int64';
+  if (values.every((v) => typeof v === 'bigint' || isInt64Number(v))) return '[]int64';
   if (values.every((v) => typeof v === 'number' || typeof v === 'bigint')) return '[]float64';
   return JSON_TYPE;
 }
 
 /**
- * The Go type inferred for a JavaScript value: integral `number` → `int64`, other `number` → `float64`,
+ * The Go type inferred for a JavaScript value: integral `number` within int64 → `int64`, other `number`
+ * (fractions, and whole numbers beyond int64 such as `1e21`) → `float64`,
  * `bigint` → `int64` (`uint64` above the int64 range), `string`, `boolean`, `Uint8Array` → `[]byte`,
  * homogeneous arrays → `[]int64`/`[]float64`/`[]string`/`[]bool`, anything else → `json`.
  */
 export function inferType(value: unknown): ArgType {
   switch (typeof value) {
     case 'number':
-      return Number.isInteger(value) ? 'int64' : 'float64';
+      return isInt64Number(value) ? 'int64' : 'float64';
     case 'bigint':
       return value > 2n ** 63n - 1n ? 'uint64' : 'int64';
     case 'string':

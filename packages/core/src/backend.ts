@@ -1,6 +1,6 @@
 import type { TaskResult } from './arg.js';
 import type { Signature } from './signature.js';
-import { type GroupMeta, type TaskState, TaskStatus } from './state.js';
+import { type GroupMeta, type StateUpdate, type TaskState, TaskStatus } from './state.js';
 
 /** What a result backend can do; read by `AsyncResult` and the conformance suites. */
 export interface BackendCapabilities {
@@ -64,12 +64,6 @@ export interface Backend {
   purgeGroupMeta(groupUUID: string): Promise<void>;
   /** Releases connections and timers. Idempotent. */
   close(): Promise<void>;
-}
-
-/** What a state write sets besides the task and its status: results (SUCCESS) or an error text. */
-export interface StateUpdate {
-  results?: TaskResult[];
-  error?: string;
 }
 
 /**

@@ -18,7 +18,7 @@ export {
   GroupAsyncResult,
   resultValue,
 } from './async-result.js';
-export type { Backend, BackendCapabilities, StateUpdate } from './backend.js';
+export type { Backend, BackendCapabilities } from './backend.js';
 export { StateWritingBackend } from './backend.js';
 export type {
   Broker,
@@ -57,7 +57,6 @@ export type { EventMap } from './events.js';
 export { TypedEmitter } from './events.js';
 export type { JsonValue } from './json.js';
 export { encodeJson, parseJson } from './json.js';
-export { KeyedSerializer } from './keyed-serializer.js';
 export type { Lock } from './lock.js';
 export type { LogFn, Logger } from './logger.js';
 export { childLogger, defaultLogger, resolveLogger, silentLogger } from './logger.js';
@@ -72,12 +71,13 @@ export type { ExponentialRetryOptions, RetryDelay, RetryStrategy } from './retry
 export { backoffDelay, exponentialRetry, fibonacciNext, fibonacciRetry } from './retry.js';
 export type { Schedulable, ScheduleHandle } from './scheduler.js';
 export { parseDuration } from './scheduler.js';
+export { SequentialByKey } from './sequential-by-key.js';
 export type { SendGroupOptions, ServerOptions } from './server.js';
 export { Server } from './server.js';
 export type { Headers, Signature, SignatureOptions } from './signature.js';
 export { chordUUID, copySignature, groupUUID, signature, taskUUID } from './signature.js';
-export type { GroupMeta, TaskState } from './state.js';
-export { isCompleted, TaskStatus } from './state.js';
+export type { GroupMeta, StateUpdate, TaskState } from './state.js';
+export { isCompleted, keepsEarlierState, nextTaskState, TaskStatus } from './state.js';
 export type {
   ResultOf,
   SignatureArgs,

@@ -49,3 +49,42 @@ const STATES = new Set<string>(Object.values(TaskStatus));
 export function isTaskStatus(s: unknown): s is TaskStatus {
   return typeof s === 'string' && STATES.has(s);
 }
+
+/** What a state write sets besides the task and its status: results (SUCCESS) or an error text. */
+export interface StateUpdate {
+  results?: TaskResult[];
+  error?: string;
+}
+
+/**
+ * Whether a write of `status` keeps the `TaskName` and `CreatedAt` of the state stored before it.
+ * Go Machinery writes `PENDING` afresh (a new `CreatedAt`, also on every retry's re-send); every later
+ * state keeps them. The one statement of that rule: backends that merge inside their store (a Redis
+ * script) ask this, backends that merge in process call {@link nextTaskState}.
+ */
+export function keepsEarlierState(status: TaskStatus): boolean {
+  return status !== TaskStatus.PENDING;
+}
+
+/**
+ * The state a backend stores when `signature` moves to `status`: `previous` (the stored state, if the
+ * backend read it) lends its task name (when the signature has none) and creation time unless
+ * {@link keepsEarlierState} says the write starts afresh.
+ */
+export function nextTaskState(
+  signature: { readonly uuid: string; readonly name: string },
+  status: TaskStatus,
+  update: StateUpdate,
+  previous?: TaskState,
+): TaskState {
+  const earlier = keepsEarlierState(status) ? previous : undefined;
+  return {
+    taskUUID: signature.uuid,
+    taskName: signature.name || (earlier?.taskName ?? ''),
+    state: status,
+    results: update.results ?? null,
+    error: update.error ?? '',
+    createdAt: earlier?.createdAt ?? new Date(),
+    ttl: 0,
+  };
+}

@@ -27,6 +27,16 @@ describe('argument types', () => {
     expect(inferType([])).toBe('json');
   });
 
+  it('sends whole numbers beyond int64 as float64, which Go can read (1e21 is written 1e+21)', () => {
+    expect(inferType(2 ** 62)).toBe('int64');
+    expect(inferType(-(2 ** 63))).toBe('int64');
+    expect(inferType(2 ** 63)).toBe('float64');
+    expect(inferType(1e21)).toBe('float64');
+    expect(inferType(-1e21)).toBe('float64');
+    expect(inferType([1, 1e21])).toBe('[]float64');
+    expect(toArg(1e21)).toEqual({ name: '', type: 'float64', value: 1e21 });
+  });
+
   it('lets arg() override the inferred type', () => {
     expect(toArg(arg('uint32', 5))).toEqual({ name: '', type: 'uint32', value: 5 });
     expect(toArg(arg('float64', 2, 'ratio'))).toEqual({ name: 'ratio', type: 'float64', value: 2 });

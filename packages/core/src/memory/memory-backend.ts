@@ -1,8 +1,16 @@
-import { type Backend, type BackendCapabilities, type StateUpdate, StateWritingBackend } from '../backend.js';
+import { type Backend, type BackendCapabilities, StateWritingBackend } from '../backend.js';
 import { decodeGroupMeta, decodeTaskState, encodeGroupMeta, encodeTaskState } from '../codec.js';
 import { MachineryError } from '../errors.js';
 import type { Signature } from '../signature.js';
-import { type GroupMeta, isCompleted, type TaskState, TaskStatus } from '../state.js';
+import {
+  type GroupMeta,
+  isCompleted,
+  keepsEarlierState,
+  nextTaskState,
+  type StateUpdate,
+  type TaskState,
+  type TaskStatus,
+} from '../state.js';
 
 interface Entry {
   json: string;
@@ -70,18 +78,9 @@ export class MemoryBackend extends StateWritingBackend implements Backend {
 
   protected async writeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
     this.assertOpen();
-    const previousJson = state === TaskStatus.PENDING ? undefined : this.store.read(sig.uuid);
+    const previousJson = keepsEarlierState(state) ? this.store.read(sig.uuid) : undefined;
     const previous = previousJson === undefined ? undefined : decodeTaskState(previousJson);
-    const next: TaskState = {
-      taskUUID: sig.uuid,
-      taskName: sig.name || (previous?.taskName ?? ''),
-      state,
-      results: null,
-      error: '',
-      createdAt: previous?.createdAt ?? new Date(),
-      ttl: 0,
-      ...extra,
-    };
+    const next = nextTaskState(sig, state, extra, previous);
     this.write(sig.uuid, encodeTaskState(next));
     if (isCompleted(state)) {
       const waiters = this.store.waiters.get(sig.uuid);

@@ -3,7 +3,7 @@
  * concurrently. Backends use it to honour the `Backend` contract that one task's state writes apply
  * in call order even when the Worker does not await each before issuing the next.
  */
-export class KeyedSerializer {
+export class SequentialByKey {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   /** Runs `operation` once every earlier operation for `key` has settled; resolves or rejects with it. */

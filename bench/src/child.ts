@@ -12,6 +12,8 @@ async function load(): Promise<WorkerRunner> {
       return (await import('./systems/machinery.js')).machineryWorker;
     case 'bullmq':
       return (await import('./systems/bullmq.js')).bullmqWorker;
+    case 'bee-queue':
+      return (await import('./systems/bee-queue.js')).beeQueueWorker;
     case 'raw-redis':
       return (await import('./systems/raw-redis.js')).rawRedisWorker;
     case 'machinery-amqp':

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { totalCommands, usedMemory } from './redis-info.js';
 import { WorkerProcess } from './runner.js';
 import { fmt, median, nowMs, percentile, ratio, sorted, table } from './stats.js';
+import { beeQueueProducer } from './systems/bee-queue.js';
 import { bullmqProducer } from './systems/bullmq.js';
 import { machineryProducer } from './systems/machinery.js';
 import { rawRedisProducer } from './systems/raw-redis.js';
@@ -24,11 +25,14 @@ export interface RedisBenchOptions {
   log: (line: string) => void;
 }
 
-const REDIS_SYSTEMS = ['machinery', 'bullmq', 'raw-redis'] as const;
+const REDIS_SYSTEMS = ['machinery', 'bullmq', 'bee-queue', 'raw-redis'] as const;
 type RedisSystem = (typeof REDIS_SYSTEMS)[number];
+/** The task queues compared (the raw client is a ceiling, not a peer). */
+const QUEUES = ['machinery', 'bullmq', 'bee-queue'] as const;
 const LABEL: Record<RedisSystem, string> = {
   machinery: '@machinery',
   bullmq: 'BullMQ',
+  'bee-queue': 'bee-queue',
   'raw-redis': 'raw ioredis',
 };
 
@@ -44,6 +48,8 @@ function producerFor(system: RedisSystem, config: WorkerConfig): Promise<Produce
       return machineryProducer(config);
     case 'bullmq':
       return bullmqProducer(config);
+    case 'bee-queue':
+      return beeQueueProducer(config);
     case 'raw-redis':
       return rawRedisProducer(config);
   }
@@ -130,6 +136,29 @@ async function enqueueRate(system: RedisSystem, o: RedisBenchOptions, withBacken
   }
 }
 
+/**
+ * Single sends with `inFlight` outstanding at a time (each a full `send`: with a backend ours stores
+ * PENDING, BullMQ and bee-queue keep the job), the figure a web app sending tasks from requests sees.
+ */
+async function sendRate(system: RedisSystem, o: RedisBenchOptions, inFlight: number): Promise<number> {
+  const cfg = config(system, o, { withBackend: system !== 'raw-redis' });
+  const producer = await producerFor(system, cfg);
+  try {
+    await producer.enqueueBulk(100, 100);
+    let next = 0;
+    const t0 = nowMs();
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < o.drainTasks) await producer.send(next++);
+      }),
+    );
+    return (o.drainTasks / (nowMs() - t0)) * 1000;
+  } finally {
+    await producer.cleanup();
+    await producer.close();
+  }
+}
+
 async function latency(system: RedisSystem, o: RedisBenchOptions) {
   const withBackend = system !== 'raw-redis';
   const cfg = config(system, o, { concurrency: 50, withBackend, mode: 'latency', expect: o.latencyTasks });
@@ -208,70 +237,97 @@ export async function redisBench(o: RedisBenchOptions): Promise<string> {
   const stats = new Redis(o.redisUrl);
   const out: string[] = [];
   const mb = (bytes: number) => fmt(bytes / 1024 / 1024, 1);
+  const vs = (ours: number, peers: Record<string, number | undefined>) =>
+    [peers.bullmq, peers['bee-queue']].map((p) => (p === undefined ? '—' : ratio(ours, p)));
   try {
     o.log('redis: bulk enqueue');
-    const enqueue: Record<string, number> = {};
-    for (const s of REDIS_SYSTEMS) enqueue[s] = await enqueueRate(s, o, false);
-    enqueue.machineryBackend = await enqueueRate('machinery', o, true);
-    out.push(`### Bulk enqueue (${fmt(o.drainTasks)} tasks, batches of 1000)\n`);
+    const bulk: Record<string, Record<string, number>> = { false: {}, true: {} };
+    for (const withBackend of [false, true]) {
+      for (const s of REDIS_SYSTEMS) {
+        if (withBackend && s === 'raw-redis') continue;
+        (bulk[String(withBackend)] as Record<string, number>)[s] = await enqueueRate(s, o, withBackend);
+      }
+    }
+    out.push(`### Bulk enqueue (${fmt(o.drainTasks)} tasks, batches of 1000, tasks/s)\n`);
     out.push(
       table(
-        ['system', 'tasks/s', 'ours / BullMQ'],
         [
-          [
-            '@machinery (publishMany, no backend)',
-            fmt(enqueue.machinery as number),
-            ratio(enqueue.machinery as number, enqueue.bullmq as number),
-          ],
-          [
-            '@machinery (sendMany, PENDING states)',
-            fmt(enqueue.machineryBackend as number),
-            ratio(enqueue.machineryBackend as number, enqueue.bullmq as number),
-          ],
-          ['BullMQ (addBulk)', fmt(enqueue.bullmq as number), ''],
-          ['raw ioredis (RPUSH)', fmt(enqueue['raw-redis'] as number), ''],
+          'results',
+          '@machinery',
+          'BullMQ addBulk',
+          'bee-queue saveAll',
+          'raw RPUSH',
+          'ours / BullMQ',
+          'ours / bee-queue',
         ],
+        [false, true].map((b) => {
+          const r = bulk[String(b)] as Record<string, number>;
+          return [
+            b ? 'kept (ours: sendMany + PENDING)' : 'none (ours: publishMany)',
+            fmt(r.machinery as number),
+            fmt(r.bullmq as number),
+            fmt(r['bee-queue'] as number),
+            r['raw-redis'] === undefined ? '—' : fmt(r['raw-redis']),
+            ...vs(r.machinery as number, r),
+          ];
+        }),
+      ),
+    );
+
+    o.log('redis: single sends, 100 in flight');
+    const single: Record<string, number> = {};
+    for (const s of QUEUES) single[s] = await sendRate(s, o, 100);
+    out.push(
+      `\n### Single sends, 100 in flight, results kept (ours: send + PENDING; BullMQ add; bee-queue save; tasks/s)\n`,
+    );
+    out.push(
+      table(
+        ['@machinery', 'BullMQ', 'bee-queue', 'ours / BullMQ', 'ours / bee-queue'],
+        [[...QUEUES.map((s) => fmt(single[s] as number)), ...vs(single.machinery as number, single)]],
       ),
     );
 
     const drainRows: string[][] = [];
-    const rss: Record<string, number> = {};
+    const rss: Record<string, Record<string, number>> = { false: {}, true: {} };
     const cmds: string[][] = [];
     for (const withBackend of [false, true]) {
       for (const c of [1, 10, 100]) {
-        const row: Record<string, { rate: number; peakRss: number; commandsPerTask: number }> = {};
+        const row: Record<string, DrainResult> = {};
         for (const s of REDIS_SYSTEMS) {
           if (withBackend && s === 'raw-redis') continue;
           o.log(`redis: drain ${LABEL[s]} c=${c} backend=${withBackend}`);
           row[s] = await drain(s, o, c, withBackend, stats);
         }
+        const rate = (s: RedisSystem) => row[s]?.rate;
         const ours = row.machinery as DrainResult;
-        const bull = row.bullmq as DrainResult;
         drainRows.push([
-          withBackend ? 'Redis backend / kept' : 'none / removed',
+          withBackend ? 'stored / kept' : 'none / removed',
           String(c),
-          fmt(ours.rate),
-          fmt(bull.rate),
-          row['raw-redis'] ? fmt(row['raw-redis'].rate) : '—',
-          ratio(ours.rate, bull.rate),
+          ...REDIS_SYSTEMS.map((s) => (row[s] ? fmt(row[s].rate) : '—')),
+          ...vs(ours.rate, { bullmq: rate('bullmq'), 'bee-queue': rate('bee-queue') }),
         ]);
+        const perTask = (s: RedisSystem) => row[s]?.commandsPerTask;
         cmds.push([
-          withBackend ? 'with backend' : 'no backend',
+          withBackend ? 'stored / kept' : 'none / removed',
           String(c),
-          fmt(ours.commandsPerTask, 1),
-          fmt(bull.commandsPerTask, 1),
-          ratio(ours.commandsPerTask, bull.commandsPerTask),
+          ...QUEUES.map((s) => fmt(perTask(s) as number, 1)),
+          ...vs(ours.commandsPerTask, { bullmq: perTask('bullmq'), 'bee-queue': perTask('bee-queue') }),
         ]);
-        if (c === 100) {
-          rss[`ours${withBackend}`] = ours.peakRss;
-          rss[`bull${withBackend}`] = bull.peakRss;
-        }
+        if (c === 100)
+          for (const s of QUEUES)
+            (rss[String(withBackend)] as Record<string, number>)[s] = row[s]?.peakRss as number;
       }
     }
     out.push(`\n### Drain of ${fmt(o.drainTasks)} pre-enqueued no-op tasks (tasks/s, median of ${o.runs})\n`);
     out.push(
       table(
-        ['results', 'concurrency', '@machinery', 'BullMQ', 'raw ioredis BLPOP', 'ours / BullMQ'],
+        [
+          'results',
+          'concurrency',
+          ...REDIS_SYSTEMS.map((s) => LABEL[s]),
+          'ours / BullMQ',
+          'ours / bee-queue',
+        ],
         drainRows,
       ),
     );
@@ -308,25 +364,34 @@ export async function redisBench(o: RedisBenchOptions): Promise<string> {
         ]),
       ),
     );
+    const p99 = (s: RedisSystem) =>
+      `send→start p99 ${ratio(l('machinery').startP99, l(s).startP99)}, send→result p99 ${ratio(l('machinery').resultP99, l(s).resultP99)}`;
     out.push(
-      `\nRatios ours / BullMQ: send→start p99 ${ratio(l('machinery').startP99, l('bullmq').startP99)}, send→result p99 ${ratio(l('machinery').resultP99, l('bullmq').resultP99)} (lower is better).`,
+      `\nRatios ours / BullMQ: ${p99('bullmq')}; ours / bee-queue: ${p99('bee-queue')} (lower is better).`,
     );
 
     out.push('\n### Worker peak RSS (drain at concurrency 100)\n');
     out.push(
       table(
-        ['results', '@machinery MB', 'BullMQ MB', 'ours / BullMQ'],
-        [false, true].map((b) => [
-          b ? 'with backend' : 'no backend',
-          mb(rss[`ours${b}`] as number),
-          mb(rss[`bull${b}`] as number),
-          ratio(rss[`ours${b}`] as number, rss[`bull${b}`] as number),
-        ]),
+        ['results', '@machinery MB', 'BullMQ MB', 'bee-queue MB', 'ours / BullMQ', 'ours / bee-queue'],
+        [false, true].map((b) => {
+          const r = rss[String(b)] as Record<string, number>;
+          return [
+            b ? 'stored / kept' : 'none / removed',
+            ...QUEUES.map((s) => mb(r[s] as number)),
+            ...vs(r.machinery as number, r),
+          ];
+        }),
       ),
     );
 
     out.push('\n### Redis commands per task (INFO commandstats delta over enqueue + drain ÷ tasks)\n');
-    out.push(table(['results', 'concurrency', '@machinery', 'BullMQ', 'ours / BullMQ'], cmds));
+    out.push(
+      table(
+        ['results', 'concurrency', '@machinery', 'BullMQ', 'bee-queue', 'ours / BullMQ', 'ours / bee-queue'],
+        cmds,
+      ),
+    );
 
     o.log('redis: memory');
     const mem: Record<string, number> = {};
@@ -336,11 +401,11 @@ export async function redisBench(o: RedisBenchOptions): Promise<string> {
     );
     out.push(
       table(
-        ['system', 'MB per 100k', 'ours / BullMQ'],
+        ['system', 'MB per 100k', 'ours / BullMQ', 'ours / bee-queue'],
         REDIS_SYSTEMS.map((s) => [
           LABEL[s],
           mb(mem[s] as number),
-          s === 'machinery' ? ratio(mem.machinery as number, mem.bullmq as number) : '',
+          ...(s === 'machinery' ? vs(mem.machinery as number, mem) : ['', '']),
         ]),
       ),
     );

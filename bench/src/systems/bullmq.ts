@@ -12,7 +12,7 @@ function connection(url: string) {
 
 /** BullMQ producer: `addBulk` in batches; completed jobs kept only when a "backend" is wanted. */
 export async function bullmqProducer(
-  config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl'>,
+  config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl' | 'mode'>,
 ): Promise<Producer> {
   const queue = new Queue(config.queue, { connection: connection(config.redisUrl), prefix: PREFIX });
   await queue.waitUntilReady();
@@ -26,7 +26,8 @@ export async function bullmqProducer(
     waiters.get(key)?.(at);
     waiters.delete(key);
   };
-  if (config.withBackend) {
+  // Only the latency run waits for results; a drain's producer must not compete for the CPU.
+  if (config.withBackend && config.mode === 'latency') {
     events = new QueueEvents(config.queue, { connection: connection(config.redisUrl), prefix: PREFIX });
     events.on('completed', ({ jobId }) => {
       const key = byJobId.get(jobId);
@@ -59,7 +60,7 @@ export async function bullmqProducer(
         complete(key, at);
       }
     },
-    resultOf: config.withBackend
+    resultOf: events
       ? (sentAt) => {
           const p = pending.get(String(sentAt));
           if (!p) return Promise.reject(new Error('unknown task'));

@@ -30,9 +30,11 @@ function makeServer(config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisU
 
 /** @machinery producer: `sendMany` (publishMany, plus PENDING states with a backend). */
 export async function machineryProducer(
-  config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl'>,
+  config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl' | 'mode'>,
 ): Promise<Producer> {
   const server = makeServer(config);
+  // Only the latency run waits for results.
+  const following = config.withBackend && config.mode === 'latency';
   const results = new Map<number, AsyncResult>();
   return {
     async enqueueBulk(n, batch) {
@@ -43,9 +45,9 @@ export async function machineryProducer(
     },
     async send(sentAt) {
       const r = await server.send(signature('noop', [sentAt]));
-      if (config.withBackend) results.set(sentAt, r);
+      if (following) results.set(sentAt, r);
     },
-    resultOf: config.withBackend
+    resultOf: following
       ? async (sentAt) => {
           const r = results.get(sentAt);
           if (!r) throw new Error('unknown task');

@@ -19,7 +19,7 @@ export type ChildMessage =
   | { event: 'done'; elapsedMs: number; completed: number; peakRss: number; startLatencies: number[] };
 
 /** The systems compared. */
-export type SystemName = 'machinery' | 'bullmq' | 'raw-redis' | 'machinery-amqp' | 'raw-amqp';
+export type SystemName = 'machinery' | 'bullmq' | 'bee-queue' | 'raw-redis' | 'machinery-amqp' | 'raw-amqp';
 
 /** Producer side of a system, in the parent process. */
 export interface Producer {

@@ -3,7 +3,7 @@
 export { assertStandalone, positiveIntFromEnv } from './app-config.js';
 export type { LogLevel } from './app-logger.js';
 export { appLogger, LOG_LEVELS, logLevelFromEnv } from './app-logger.js';
-export { EXIT_CONFIG, EXIT_FAILURE, runMain } from './run-main.js';
+export { runMain } from './run-main.js';
 export {
   add,
   concat,

@@ -1,4 +1,4 @@
-import { type Logger, redactText } from '@machinery/core';
+import { childLogger, type Logger, redactText } from '@machinery/core';
 
 /**
  * The logger adapters get while {@link connect} checks them. Until {@link settle} is called their
@@ -7,19 +7,29 @@ import { type Logger, redactText } from '@machinery/core';
  * After that it forwards every level unchanged.
  */
 export class ProbeLogger implements Logger {
-  private probing = true;
-  private last: string | undefined;
+  // Shared with child loggers: adapters log through `child({ component })`, and the check must see those lines.
+  private readonly state: { probing: boolean; last: string | undefined };
 
-  constructor(private readonly target: Logger) {}
+  constructor(
+    private readonly target: Logger,
+    state?: { probing: boolean; last: string | undefined },
+  ) {
+    this.state = state ?? { probing: true, last: undefined };
+  }
 
   /** The last warning or error an adapter logged during the check, one line, credentials masked. */
   get lastProblem(): string | undefined {
-    return this.last;
+    return this.state.last;
   }
 
   /** Ends the check: from now on warnings and errors reach the target logger as they are. */
   settle(): void {
-    this.probing = false;
+    this.state.probing = false;
+  }
+
+  /** A child of the target logger that shares this check. */
+  child(bindings: Record<string, unknown>): Logger {
+    return new ProbeLogger(childLogger(this.target, bindings), this.state);
   }
 
   debug = (a: unknown, b?: string): void => this.forward('debug', a, b);
@@ -29,8 +39,8 @@ export class ProbeLogger implements Logger {
 
   private forward(level: 'debug' | 'info' | 'warn' | 'error', a: unknown, b?: string): void {
     let to = level;
-    if (this.probing && (level === 'warn' || level === 'error')) {
-      this.last = describe(a, b);
+    if (this.state.probing && (level === 'warn' || level === 'error')) {
+      this.state.last = describe(a, b);
       to = 'debug';
     }
     const fn = this.target[to] as (a: unknown, b?: string) => void;

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { defineTask, isMachineryError, Server } from '@machinery/core';
-import { adminConnection, closeAdmin, deleteQueues, freePort } from '@machinery/test-services';
+import {
+  adminConnection,
+  closeAdmin,
+  deleteQueues,
+  freePort,
+  recordingLogger,
+} from '@machinery/test-services';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ConnectOptions, connect } from '../src/index.js';
 
@@ -51,10 +57,6 @@ describe('connect: every scheme composes a working Server against the real servi
     ['memory', { broker: 'memory://' }],
     ['Redis broker, default backend and lock', { broker: REDIS }],
     ['AMQP broker, default (AMQP) backend', { broker: AMQP }],
-    [
-      'AMQP broker with its exchange settings',
-      { broker: AMQP, backend: REDIS, amqp: { exchange: 'connect_test_exchange', exchangeType: 'direct' } },
-    ],
     ['SQS broker, Memcache backend', { broker: SQS, backend: MEMCACHE }],
     ['SQS broker, Redis backend, Redis lock', { broker: SQS, backend: REDIS, lock: REDIS }],
   ];
@@ -66,7 +68,9 @@ describe('connect: every scheme composes a working Server against the real servi
 
   it('declares the AMQP exchange it was given', async () => {
     const exchange = `connect_x_${randomUUID().slice(0, 8)}`;
-    expect(await roundTrip({ broker: AMQP, backend: REDIS, amqp: { exchange } })).toBe(42);
+    expect(
+      await roundTrip({ broker: AMQP, backend: REDIS, amqp: { exchange, exchangeType: 'direct' } }),
+    ).toBe(42);
     const ch = await (await adminConnection()).createChannel();
     try {
       await expect(ch.checkExchange(exchange)).resolves.toBeDefined();
@@ -185,6 +189,17 @@ describe('connect: a service that is down or refuses is an error at connect time
     );
     expect(isMachineryError(err, 'ERR_CONNECTION')).toBe(true);
     expect(err.message).toMatch(/^broker URL amqp:\/\/guest:\*\*\*@127\.0\.0\.1:5672\/no-such-vhost /);
+  });
+
+  it('keeps the adapters’ reconnect warnings at debug while checking, with their bindings, and reports the last one', async () => {
+    const port = await freePort();
+    const logger = recordingLogger();
+    const err = await rejectionOf(connect({ broker: `redis://127.0.0.1:${port}`, logger, probeTimeoutMs }));
+    expect(err.message).toContain('ECONNREFUSED');
+    expect(logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    const debug = logger.lines.filter((l) => l.level === 'debug');
+    expect(debug.length).toBeGreaterThan(0);
+    expect(debug.some((l) => Object.keys(l.bindings).length > 0)).toBe(true);
   });
 
   it('does not check the services with probe: false', async () => {

@@ -1,5 +1,9 @@
-export type { Adapters, AdapterUrls } from './adapters.js';
-export { createAdapters, createBackend, createBroker, createLock, urlsFromEnv } from './adapters.js';
+// Code the sample worker shares with the sample producer: the example tasks, the workload the demo
+// runs, and the apps' settings, logger and error reporting. Adapters come from @machinery/connect.
+export { assertStandalone, positiveIntFromEnv } from './app-config.js';
+export type { LogLevel } from './app-logger.js';
+export { appLogger, LOG_LEVELS, logLevelFromEnv } from './app-logger.js';
+export { runMain } from './run-main.js';
 export {
   add,
   concat,
@@ -12,4 +16,5 @@ export {
   sumInts,
   whenDidIRun,
 } from './tasks.js';
+export type { WorkloadOptions } from './workload.js';
 export { runWorkload } from './workload.js';

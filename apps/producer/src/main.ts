@@ -1,19 +1,35 @@
-import { Server } from '@machinery/core';
-import { createAdapters, urlsFromEnv } from './adapters.js';
+import { connectFromEnv } from '@machinery/connect';
+import { isMachineryError, MachineryError, Server } from '@machinery/core';
+import { assertStandalone, positiveIntFromEnv } from './app-config.js';
+import { appLogger, logLevelFromEnv } from './app-logger.js';
+import { runMain } from './run-main.js';
 import { runWorkload } from './workload.js';
 
-// The sample producer: composes a Server from BROKER_URL / RESULT_BACKEND_URL and sends one of each
-// kind of work. Run a worker (apps/worker) against the same broker and backend first.
-const urls = urlsFromEnv();
-if (urls.broker.startsWith('memory')) {
-  console.error(
-    'The producer alone cannot reach a worker over memory://. Run `pnpm demo`, or set BROKER_URL.',
+// The sample producer: connects to BROKER_URL / RESULT_BACKEND_URL, sends one of each kind of work
+// and prints the results. Run a worker (apps/worker) against the same broker and backend first.
+// Every failure ends in one line on stderr and a non-zero exit code (see README: "Exit codes").
+await runMain(async () => {
+  const logger = appLogger(logLevelFromEnv());
+  assertStandalone('producer');
+  const resultTimeoutMs = positiveIntFromEnv('RESULT_TIMEOUT_MS', 30_000);
+  const connection = await connectFromEnv({ logger });
+  const server = new Server({ ...connection, logger });
+  const queue = connection.broker.defaultQueue;
+  console.log(
+    `producer: broker ${connection.urls.broker}, backend ${connection.urls.backend}, queue "${queue}"`,
   );
-  process.exit(2);
-}
-const server = new Server(await createAdapters(urls));
-try {
-  await runWorkload(server, (line) => console.log(line));
-} finally {
-  await server.close();
-}
+  try {
+    await runWorkload(server, (line) => console.log(line), { resultTimeoutMs });
+  } catch (err) {
+    if (isMachineryError(err, 'ERR_RESULT_TIMEOUT')) {
+      throw new MachineryError(
+        'ERR_RESULT_TIMEOUT',
+        `${err.message} The worker must consume queue "${queue}" with the same BROKER_URL and RESULT_BACKEND_URL.`,
+        { cause: err },
+      );
+    }
+    throw err;
+  } finally {
+    await server.close();
+  }
+});

@@ -1,10 +1,22 @@
 import { chain, chord, group, type Server } from '@machinery/core';
 import { add, concat, flaky, multiply, polite, split, sumInts, whenDidIRun } from './tasks.js';
 
-const GET = { timeoutMs: 30_000 };
+/** Options of {@link runWorkload}. */
+export interface WorkloadOptions {
+  /** How long to wait for each result (default 30 000 ms). */
+  resultTimeoutMs?: number;
+}
 
-/** Sends one of each kind of work and prints what came back. */
-export async function runWorkload(server: Server, log: (line: string) => void): Promise<void> {
+/**
+ * Sends one of each kind of work and prints what came back.
+ * @throws MachineryError `ERR_RESULT_TIMEOUT` when a result does not come in time (no worker running?).
+ */
+export async function runWorkload(
+  server: Server,
+  log: (line: string) => void,
+  options: WorkloadOptions = {},
+): Promise<void> {
+  const GET = { timeoutMs: options.resultTimeoutMs ?? 30_000 };
   const sum = await server.send(add.signature(1, 2));
   log(`task      add(1, 2)                      = ${await sum.get(GET)}`);
 

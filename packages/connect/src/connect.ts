@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type Backend,
+  type Broker,
+  type Lock,
+  type Logger,
+  MachineryError,
+  redactUrl,
+  resolveLogger,
+} from '@machinery/core';
+import { type AdapterContext, createBackend, createBroker, createLock } from './adapters.js';
+import { resolveUrls } from './default-urls.js';
+import { type Labels, named, OPTION_LABELS, schemeOf } from './labels.js';
+import type { ConnectOptions } from './options.js';
+import { probe } from './probe.js';
+import { ProbeLogger } from './probe-logger.js';
+
+/**
+ * A broker, a result backend and a lock built from URLs. Pass it to `new Server(connection)`, which
+ * then owns (and closes) the adapters; call {@link Connection.close} only when no Server does.
+ */
+export interface Connection {
+  readonly broker: Broker;
+  readonly backend: Backend;
+  readonly lock: Lock;
+  /** The URLs in use after defaults, credentials masked: safe to print. */
+  readonly urls: { readonly broker: string; readonly backend: string; readonly lock: string };
+  /** Closes the three adapters. Idempotent. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_PROBE_TIMEOUT_MS = 5_000;
+// close() of a client that never connected can wait on its reconnect loop; a failed connect() must
+// still return promptly so the caller can report and exit.
+const CLOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * Builds the adapters that URLs name, importing only the adapter packages those URLs need, and
+ * (unless `probe: false`) checks that each service answers.
+ *
+ * @example
+ * ```ts
+ * const server = new Server(await connect({ broker: 'redis://127.0.0.1:6379' }));
+ * ```
+ * @throws MachineryError `ERR_INVALID_ARGUMENT` for an unsupported URL, a missing result backend
+ * (SQS broker) or an adapter package that is not installed (the message names the package);
+ * `ERR_CONNECTION` when a service is down, refuses the credentials or does not answer in time.
+ */
+export function connect(options: ConnectOptions): Promise<Connection> {
+  return connectLabelled(options, OPTION_LABELS);
+}
+
+/** {@link connect}, with errors naming the URLs by `labels` (environment variable names, say). */
+export async function connectLabelled(options: ConnectOptions, labels: Labels): Promise<Connection> {
+  const urls = resolveUrls(options, labels);
+  const logger = resolveLogger(options.logger);
+  const probing = options.probe !== false;
+  const timeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  if (!(timeoutMs > 0)) {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `probeTimeoutMs must be a positive number of ms, not ${timeoutMs}.`,
+    );
+  }
+  // One per adapter, so that a failed check reports what its own adapter last logged.
+  const probeLoggers = {
+    broker: new ProbeLogger(logger),
+    backend: new ProbeLogger(logger),
+    lock: new ProbeLogger(logger),
+  };
+  const ctx = (role: keyof Labels): AdapterContext => ({
+    label: labels[role],
+    logger: probing ? probeLoggers[role] : logger,
+    defaultQueue: options.defaultQueue,
+    amqp: schemeOf(urls.broker).startsWith('amqp') ? options.amqp : undefined,
+  });
+
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    const broker = await createBroker(urls.broker, ctx('broker'));
+    opened.push(broker);
+    const backend = await createBackend(urls.backend, ctx('backend'));
+    opened.push(backend);
+    const lock = await createLock(urls.lock, ctx('lock'));
+    opened.push(lock);
+
+    if (probing) {
+      const checks = [
+        brokerCheck(urls.broker, broker, labels, timeoutMs, () => probeLoggers.broker.lastProblem),
+        backendCheck(urls.backend, backend, labels, timeoutMs, () => probeLoggers.backend.lastProblem),
+        lockCheck(urls.lock, lock, labels, timeoutMs, () => probeLoggers.lock.lastProblem),
+      ];
+      const settled = await Promise.allSettled(checks);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      for (const l of Object.values(probeLoggers)) l.settle();
+    }
+    explainDefaults(urls, labels, logger);
+
+    let closing: Promise<void> | undefined;
+    return {
+      broker,
+      backend,
+      lock,
+      urls: { broker: redactUrl(urls.broker), backend: redactUrl(urls.backend), lock: redactUrl(urls.lock) },
+      close() {
+        closing ??= Promise.all([broker.close(), backend.close(), lock.close()]).then(() => undefined);
+        return closing;
+      },
+    };
+  } catch (err) {
+    await Promise.all(opened.map((a) => closeWithin(a, CLOSE_TIMEOUT_MS)));
+    throw err;
+  }
+}
+
+function brokerCheck(
+  url: string,
+  broker: Broker,
+  labels: Labels,
+  timeoutMs: number,
+  last: () => string | undefined,
+): Promise<void> {
+  // Each check reads nothing it changes: one delayed entry (Redis), a queue's ready count without
+  // taking a message (AMQP), the URL of a dead-letter queue without receiving from it (SQS).
+  const check: Record<string, () => Promise<unknown>> = {
+    redis: () => broker.delayedTasks(1),
+    rediss: () => broker.delayedTasks(1),
+    amqp: () => broker.pendingTasks(broker.defaultQueue, 0),
+    amqps: () => broker.pendingTasks(broker.defaultQueue, 0),
+    sqs: () => broker.deadLetters(0),
+    https: () => broker.deadLetters(0),
+  };
+  const fn = check[schemeOf(url)];
+  return fn ? probe(named(labels.broker, url), fn, timeoutMs, last) : Promise.resolve();
+}
+
+function backendCheck(
+  url: string,
+  backend: Backend,
+  labels: Labels,
+  timeoutMs: number,
+  last: () => string | undefined,
+): Promise<void> {
+  if (schemeOf(url) === 'memory') return Promise.resolve();
+  // A state that does not exist: the read crosses the wire and finds nothing.
+  const uuid = `machinery_connect_probe_${randomUUID()}`;
+  return probe(named(labels.backend, url), () => backend.getState(uuid), timeoutMs, last);
+}
+
+function lockCheck(
+  url: string,
+  lock: Lock,
+  labels: Labels,
+  timeoutMs: number,
+  last: () => string | undefined,
+): Promise<void> {
+  if (schemeOf(url) === 'memory') return Promise.resolve();
+  const key = `machinery_connect_probe_${randomUUID()}`;
+  const check = async () => {
+    if (await lock.acquire(key, 1_000)) await lock.release(key);
+  };
+  return probe(named(labels.lock, url), check, timeoutMs, last);
+}
+
+function explainDefaults(urls: ReturnType<typeof resolveUrls>, labels: Labels, logger: Logger): void {
+  const broker = schemeOf(urls.broker);
+  if (urls.backendDefaulted && broker !== 'memory') {
+    logger.info(
+      { backend: redactUrl(urls.backend) },
+      `${labels.backend} is not set: results are stored on the broker's server (set ${labels.backend} to choose another backend)`,
+    );
+  }
+  if (broker !== 'memory' && schemeOf(urls.backend) === 'memory') {
+    logger.warn(
+      {},
+      `results are kept in this process (memory://) while tasks go over the network: a worker in another process cannot store results here; set ${labels.backend}`,
+    );
+  }
+  if (urls.lockDefaulted && broker !== 'memory' && schemeOf(urls.lock) === 'memory') {
+    logger.info(
+      {},
+      `${labels.lock} is not set: schedules use an in-process lock, so every process fires them (set ${labels.lock}=redis://… for a fleet)`,
+    );
+  }
+}
+
+async function closeWithin(adapter: { close(): Promise<void> }, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    adapter.close().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}

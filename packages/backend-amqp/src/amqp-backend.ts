@@ -1,3 +1,4 @@
+import { ConnectionManager, isNacked, isNotFound, type Link } from '@machinery/amqp-connection';
 import {
   type Backend,
   type BackendCapabilities,
@@ -8,6 +9,7 @@ import {
   encodeTaskState,
   type GroupMeta,
   isCompleted,
+  isMachineryError,
   type Logger,
   MachineryError,
   nextTaskState,
@@ -20,8 +22,7 @@ import {
   TaskStatus,
 } from '@machinery/core';
 import type { Channel, ConfirmChannel, Message } from 'amqplib';
-import { ConnectionManager, type Link } from './connection.js';
-import { isNacked, isNotFound, operationError } from './errors.js';
+import { operationError } from './errors.js';
 import { type AmqpBackendOptions, type ResolvedBackendOptions, resolveBackendOptions } from './options.js';
 import { chordGuardOptions, chordTriggeredQueue, groupMetaQueue, resultQueueOptions } from './queues.js';
 
@@ -129,7 +130,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
     expiry: true,
     rememberChordWinner: false,
   };
-  private readonly o: ResolvedBackendOptions;
+  private readonly options: ResolvedBackendOptions;
   private readonly logger: Logger;
   private readonly manager: ConnectionManager;
   private readonly writes = new SequentialByKey();
@@ -140,15 +141,15 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
   /** @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option. */
   constructor(options: AmqpBackendOptions = {}) {
     super();
-    this.o = resolveBackendOptions(options);
+    this.options = resolveBackendOptions(options);
     this.logger = childLogger(resolveLogger(options.logger), { component: 'backend-amqp' });
     this.manager = new ConnectionManager({
-      urls: this.o.urls,
-      client: this.o.client,
-      clientOptions: this.o.clientOptions,
-      connectionName: this.o.connectionName,
-      initialDelayMs: this.o.initialDelayMs,
-      maxDelayMs: this.o.maxDelayMs,
+      urls: this.options.urls,
+      client: this.options.client,
+      clientOptions: this.options.clientOptions,
+      connectionName: this.options.connectionName,
+      initialDelayMs: this.options.initialDelayMs,
+      maxDelayMs: this.options.maxDelayMs,
       logger: this.logger,
       role: 'AMQP backend',
     });
@@ -198,7 +199,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
     retry = true,
   ): Promise<T> {
     this.assertOpen();
-    const deadline = Date.now() + this.o.connectTimeoutMs;
+    const deadline = Date.now() + this.options.connectTimeoutMs;
     for (;;) {
       const link = await this.manager.link(Math.max(1, deadline - Date.now()));
       let own: Channel | undefined;
@@ -210,7 +211,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
         return await fn(own);
       } catch (err) {
         if (retry && link.closed && !this.closed && Date.now() < deadline) continue;
-        if (err instanceof MachineryError) throw err;
+        if (isMachineryError(err)) throw err;
         throw operationError(what, err, link.closed);
       } finally {
         // Closing puts back whatever the read took and did not settle, in its original place.
@@ -257,7 +258,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
   }
 
   private async storeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
-    const queueOptions = resultQueueOptions(this.o.ttlMs);
+    const queueOptions = resultQueueOptions(this.options.ttlMs);
     // Decided on the first attempt: a retry after a lost connection must still copy the final state
     // to the group queue, even though it then finds that state already in the task's queue.
     let copyToGroup: boolean | undefined;
@@ -300,7 +301,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
     };
     await this.run(`storing the metadata of group ${groupUUID}`, 'confirm', async (c) => {
       const ch = c as ConfirmChannel;
-      await ch.assertQueue(queue, resultQueueOptions(this.o.ttlMs));
+      await ch.assertQueue(queue, resultQueueOptions(this.options.ttlMs));
       const held = await take(ch, queue);
       await publishConfirmed(ch, queue, Buffer.from(encodeGroupMeta(meta)));
       for (const m of held) ch.ack(m);
@@ -365,7 +366,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
       'confirm',
       async (c) => {
         const ch = c as ConfirmChannel;
-        await ch.assertQueue(queue, chordGuardOptions(this.o.ttlMs));
+        await ch.assertQueue(queue, chordGuardOptions(this.options.ttlMs));
         try {
           await publishConfirmed(ch, queue, mark);
           return true;

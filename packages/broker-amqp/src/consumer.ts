@@ -1,4 +1,4 @@
-import type { ConnectionManager, Link } from '@machinery/backend-amqp';
+import type { ConnectionManager, Link } from '@machinery/amqp-connection';
 import {
   backoffDelay,
   type Consumer,

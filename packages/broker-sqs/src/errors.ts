@@ -1,4 +1,4 @@
-import { type ErrorCode, MachineryError, redactText } from '@machinery/core';
+import { type ErrorCode, isMachineryError, MachineryError, redactText } from '@machinery/core';
 
 interface SdkError {
   name?: string;
@@ -59,7 +59,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
 
 /** Wraps an SDK failure as a {@link MachineryError} that says what failed and what to do. */
 export function sqsError(err: unknown, action: string, queue: string): MachineryError {
-  if (err instanceof MachineryError) return err;
+  if (isMachineryError(err)) return err;
   const e = asSdk(err);
   const code = codeFor(e);
   // Without a final period: the message goes on after it.

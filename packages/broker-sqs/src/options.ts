@@ -1,5 +1,10 @@
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
-import type { Logger, Signature, WireFormat } from '@machinery/core';
+import type { Logger, Signature, TaskState, WireFormat } from '@machinery/core';
+
+/** Reads a task's stored state: any result backend is one (only `getState` is used). */
+export interface TaskStateReader {
+  getState(taskUUID: string): Promise<TaskState | undefined>;
+}
 
 /** Options for {@link SqsBroker}. Every field is optional; the defaults suit a worker on AWS. */
 export interface SqsBrokerOptions {
@@ -84,6 +89,15 @@ export interface SqsBrokerOptions {
    * batches the acknowledgements made in the same event-loop turn.
    */
   deleteBatchWindowMs?: number;
+  /**
+   * Where the broker reads a task's outcome — pass the result backend the Worker writes to. Needed
+   * only to honour `stopTaskDeletionOnError`: when a task with that flag is acknowledged and its stored
+   * state is `FAILURE`, the message is not deleted, so SQS delivers it again after the visibility
+   * timeout and, after `maxReceiveCount` receives (or the queue's own redrive policy), moves it to the
+   * dead-letter queue — Go Machinery's meaning. Without it the flag cannot be honoured: such a message
+   * is deleted like any other, with a warning.
+   */
+  outcomes?: TaskStateReader;
   /** Logger (default: `defaultLogger()` from core — warnings and errors to stderr). */
   logger?: Logger;
 }
@@ -104,6 +118,7 @@ export interface ResolvedOptions {
   readonly maxMessageBytes: number;
   readonly wireFormat: WireFormat;
   readonly deleteBatchWindowMs: number;
+  readonly outcomes: TaskStateReader | undefined;
 }
 
 /** SQS's limit on `DelaySeconds`. */
@@ -172,5 +187,6 @@ export function resolveOptions(o: SqsBrokerOptions): ResolvedOptions {
     maxMessageBytes,
     wireFormat,
     deleteBatchWindowMs: Math.max(0, o.deleteBatchWindowMs ?? 5),
+    outcomes: o.outcomes,
   };
 }

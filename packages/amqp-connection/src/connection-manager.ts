@@ -201,7 +201,10 @@ export class ConnectionManager {
       if (refusal) {
         // Waiting out connectTimeoutMs would only hide the cause: fail every waiter now.
         this.refused = refusal;
-        this.options.logger.error(fields, `${this.options.role}: RabbitMQ refused the connection, retrying: ${refusal.message}`);
+        this.options.logger.error(
+          fields,
+          `${this.options.role}: RabbitMQ refused the connection, retrying: ${refusal.message}`,
+        );
         for (const w of this.waiters) {
           clearTimeout(w.timer);
           w.reject(refusal);

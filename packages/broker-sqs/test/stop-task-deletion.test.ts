@@ -1,4 +1,4 @@
-import { defineTask, type Logger, MemoryBackend, Server, signature, TaskStatus } from '@machinery/core';
+import { defineTask, type Logger, MemoryBackend, Server, TaskStatus } from '@machinery/core';
 import { eventually } from '@machinery/testing';
 import { describe, expect, it } from 'vitest';
 import type { SqsBroker } from '../src/index.js';

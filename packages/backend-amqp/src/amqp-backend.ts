@@ -1,3 +1,4 @@
+import { ConnectionManager, isNacked, isNotFound, type Link, replyCode } from '@machinery/amqp-connection';
 import {
   type Backend,
   type BackendCapabilities,
@@ -6,8 +7,10 @@ import {
   decodeTaskState,
   encodeGroupMeta,
   encodeTaskState,
+  errorText,
   type GroupMeta,
   isCompleted,
+  isMachineryError,
   type Logger,
   MachineryError,
   nextTaskState,
@@ -20,10 +23,15 @@ import {
   TaskStatus,
 } from '@machinery/core';
 import type { Channel, ConfirmChannel, Message } from 'amqplib';
-import { ConnectionManager, type Link } from './connection.js';
-import { isNacked, isNotFound, operationError } from './errors.js';
+import { operationError } from './errors.js';
 import { type AmqpBackendOptions, type ResolvedBackendOptions, resolveBackendOptions } from './options.js';
-import { chordGuardOptions, chordTriggeredQueue, groupMetaQueue, resultQueueOptions } from './queues.js';
+import {
+  chordGuardOptions,
+  chordGuardQueue,
+  chordTriggeredQueue,
+  groupMetaQueue,
+  resultQueueOptions,
+} from './queues.js';
 
 const noop = () => {};
 
@@ -34,6 +42,12 @@ const noop = () => {};
 // first consumer to leave would delete the queue.)
 const READ_WAIT_MS = 300;
 const WRITE_WAIT_MS = 50;
+
+// How long a chord winner keeps the group's copies out of the group queue (see triggerChord): far
+// longer than a Go worker takes from its TriggerChord check to its GroupTaskStates count check.
+const CHORD_HOLD_MS = 5000;
+// Each hold keeps a channel open: past this many at once, winners skip the hold (and its protection).
+const MAX_CHORD_HOLDS = 200;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -129,26 +143,30 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
     expiry: true,
     rememberChordWinner: false,
   };
-  private readonly o: ResolvedBackendOptions;
+  private readonly options: ResolvedBackendOptions;
   private readonly logger: Logger;
   private readonly manager: ConnectionManager;
   private readonly writes = new SequentialByKey();
   private confirm: { link: Link; channel: Promise<ConfirmChannel>; closed: boolean } | undefined;
+  /** Group sizes seen complete by groupCompleted, for the triggerChord that follows it. */
+  private readonly groupSizes = new Map<string, number>();
+  /** Copies a chord winner holds out of their group queue, by group (served by groupTaskStates). */
+  private readonly held = new Map<string, { states: TaskState[]; release: () => Promise<void> }>();
   private closed = false;
   private closing: Promise<void> | undefined;
 
   /** @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option. */
   constructor(options: AmqpBackendOptions = {}) {
     super();
-    this.o = resolveBackendOptions(options);
+    this.options = resolveBackendOptions(options);
     this.logger = childLogger(resolveLogger(options.logger), { component: 'backend-amqp' });
     this.manager = new ConnectionManager({
-      urls: this.o.urls,
-      client: this.o.client,
-      clientOptions: this.o.clientOptions,
-      connectionName: this.o.connectionName,
-      initialDelayMs: this.o.initialDelayMs,
-      maxDelayMs: this.o.maxDelayMs,
+      urls: this.options.urls,
+      client: this.options.client,
+      clientOptions: this.options.clientOptions,
+      connectionName: this.options.connectionName,
+      initialDelayMs: this.options.initialDelayMs,
+      maxDelayMs: this.options.maxDelayMs,
       logger: this.logger,
       role: 'AMQP backend',
     });
@@ -198,7 +216,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
     retry = true,
   ): Promise<T> {
     this.assertOpen();
-    const deadline = Date.now() + this.o.connectTimeoutMs;
+    const deadline = Date.now() + this.options.connectTimeoutMs;
     for (;;) {
       const link = await this.manager.link(Math.max(1, deadline - Date.now()));
       let own: Channel | undefined;
@@ -210,7 +228,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
         return await fn(own);
       } catch (err) {
         if (retry && link.closed && !this.closed && Date.now() < deadline) continue;
-        if (err instanceof MachineryError) throw err;
+        if (isMachineryError(err)) throw err;
         throw operationError(what, err, link.closed);
       } finally {
         // Closing puts back whatever the read took and did not settle, in its original place.
@@ -257,7 +275,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
   }
 
   private async storeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
-    const queueOptions = resultQueueOptions(this.o.ttlMs);
+    const queueOptions = resultQueueOptions(this.options.ttlMs);
     // Decided on the first attempt: a retry after a lost connection must still copy the final state
     // to the group queue, even though it then finds that state already in the task's queue.
     let copyToGroup: boolean | undefined;
@@ -300,7 +318,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
     };
     await this.run(`storing the metadata of group ${groupUUID}`, 'confirm', async (c) => {
       const ch = c as ConfirmChannel;
-      await ch.assertQueue(queue, resultQueueOptions(this.o.ttlMs));
+      await ch.assertQueue(queue, resultQueueOptions(this.options.ttlMs));
       const held = await take(ch, queue);
       await publishConfirmed(ch, queue, Buffer.from(encodeGroupMeta(meta)));
       for (const m of held) ch.ack(m);
@@ -311,14 +329,18 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
     const json = await this.readLatest(groupMetaQueue(groupUUID));
     if (json === undefined) return undefined;
     const meta = decodeGroupMeta(json);
-    if (!meta.chordTriggered)
-      meta.chordTriggered = ((await this.count(chordTriggeredQueue(groupUUID))) ?? 0) > 0;
+    if (!meta.chordTriggered) meta.chordTriggered = ((await this.count(chordGuardQueue(groupUUID))) ?? 0) > 0;
     return meta;
   }
 
   /** True once the group's queue holds `groupTaskCount` final states (Go's test; false when the queue is missing). */
   async groupCompleted(groupUUID: string, groupTaskCount: number): Promise<boolean> {
-    return ((await this.count(groupUUID)) ?? 0) >= groupTaskCount;
+    const completed = ((await this.count(groupUUID)) ?? 0) >= groupTaskCount;
+    if (completed) {
+      if (this.groupSizes.size >= 10_000) this.groupSizes.clear();
+      this.groupSizes.set(groupUUID, groupTaskCount);
+    }
+    return completed;
   }
 
   /**
@@ -338,6 +360,8 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
       return (await take(ch, groupUUID)).map((m) => m.content.toString('utf8'));
     });
     const byUUID = new Map<string, TaskState>();
+    // The copies this process holds out of the queue as the chord's winner.
+    for (const state of this.held.get(groupUUID)?.states ?? []) byUUID.set(state.taskUUID, state);
     for (const json of copies) {
       const s = decodeTaskState(json);
       byUUID.set(s.taskUUID, s);
@@ -350,24 +374,31 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
   }
 
   /**
-   * Exactly one call per group ever returns `true`: each publishes a mark into `<groupUUID>_chord_triggered`,
+   * Exactly one call per group ever returns `true`: each publishes a mark into `<groupUUID>_chord_guard`,
    * a queue with room for one message that refuses the rest, and only the publish RabbitMQ confirms
    * positively wins — an atomic decision inside RabbitMQ, whatever the number of processes. The mark is
    * never read (a message taken out of the queue would make room for a second winner). When the
    * connection is lost before the confirm, this rejects instead of guessing; the Worker then retries the
    * task, and its recovery path sends a callback that was won but never sent.
+   *
+   * Go workers decide differently (README, "Chords in a mixed fleet"): `<groupUUID>_chord_triggered` is
+   * declared first so that Go's `TriggerChord` declines from then on, and the winner then stands back
+   * (`false`) when a Go worker is already consuming the group's copies to fire the chord, or holds the
+   * copies out of the group queue for a few seconds so that a Go worker that passed its `TriggerChord`
+   * check a moment earlier fails its count check.
    */
   async triggerChord(groupUUID: string): Promise<boolean> {
-    const queue = chordTriggeredQueue(groupUUID);
     const mark = Buffer.from(JSON.stringify({ GroupUUID: groupUUID, TriggeredAt: new Date() }));
-    return this.run(
+    const won = await this.run(
       `triggering the chord of group ${groupUUID}`,
       'confirm',
       async (c) => {
         const ch = c as ConfirmChannel;
-        await ch.assertQueue(queue, chordGuardOptions(this.o.ttlMs));
+        const options = chordGuardOptions(this.options.ttlMs);
+        await ch.assertQueue(chordTriggeredQueue(groupUUID), options);
+        await ch.assertQueue(chordGuardQueue(groupUUID), options);
         try {
-          await publishConfirmed(ch, queue, mark);
+          await publishConfirmed(ch, chordGuardQueue(groupUUID), mark);
           return true;
         } catch (err) {
           if (isNacked(err)) return false;
@@ -376,6 +407,92 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
       },
       false,
     );
+    if (!won) return false;
+    return this.shutOutGo(groupUUID);
+  }
+
+  /**
+   * After winning: `false` when a Go worker is firing the chord (its exclusive consumer is on the group
+   * queue, or it consumed the copies); otherwise takes the copies and holds them out of the queue for
+   * CHORD_HOLD_MS, so a Go worker between its TriggerChord and GroupTaskStates fails Go's count check.
+   * Any doubt (the queue is gone, an error) answers `true`: a possible duplicate, never a lost chord.
+   */
+  private async shutOutGo(groupUUID: string): Promise<boolean> {
+    const expected = this.groupSizes.get(groupUUID);
+    this.groupSizes.delete(groupUUID);
+    let link: Link;
+    let ch: Channel;
+    try {
+      link = await this.manager.link(this.options.connectTimeoutMs);
+      ch = await link.model.createChannel();
+    } catch (err) {
+      this.logger.warn({ groupUUID, err: errorText(err) }, 'AMQP backend: cannot hold the chord copies');
+      return true;
+    }
+    ch.on('error', noop);
+    const release = () => ch.close().catch(noop);
+    try {
+      let ready: number;
+      try {
+        const q = await ch.checkQueue(groupUUID);
+        // Our readers use basic.get; only Go's GroupTaskStates consumes a group queue.
+        if (q.consumerCount > 0) {
+          await release();
+          return false;
+        }
+        ready = q.messageCount;
+      } catch (err) {
+        // Gone: purged by a Go worker (which stood back, or fired and purged — the case we cannot tell).
+        await release();
+        return isNotFound(err) ? true : this.doubt(groupUUID, err);
+      }
+      if (this.held.size >= MAX_CHORD_HOLDS) {
+        await release();
+        return true;
+      }
+      const want = expected ?? ready;
+      const got = await takeOrWait(ch, groupUUID, ready, 0);
+      const end = Date.now() + READ_WAIT_MS;
+      // Another process may be reading the copies this moment (taken and put back): look again.
+      while (got.length < want && Date.now() < end) {
+        await sleep(5 * (0.5 + Math.random()));
+        got.push(...(await take(ch, groupUUID)));
+      }
+      if (got.length < want) {
+        // Copies consumed: a Go worker took them to fire the chord.
+        await release();
+        return false;
+      }
+      const states: TaskState[] = [];
+      for (const m of got) {
+        const state = decodeOrUndefined(m);
+        if (state) states.push(state);
+      }
+      const timer = setTimeout(() => void entry.release(), CHORD_HOLD_MS);
+      timer.unref();
+      const entry = {
+        states,
+        release: async () => {
+          clearTimeout(timer);
+          if (this.held.get(groupUUID) === entry) this.held.delete(groupUUID);
+          // Closing the channel puts the copies back, in their places.
+          await release();
+        },
+      };
+      await this.held.get(groupUUID)?.release();
+      this.held.set(groupUUID, entry);
+      return true;
+    } catch (err) {
+      await release();
+      return this.doubt(groupUUID, err);
+    }
+  }
+
+  private doubt(groupUUID: string, err: unknown): boolean {
+    // An exclusive consumer (Go's) refuses our basic.get with 403: Go is firing the chord.
+    if (replyCode(err) === 403) return false;
+    this.logger.warn({ groupUUID, err: errorText(err) }, 'AMQP backend: cannot hold the chord copies');
+    return true;
   }
 
   /** The newest state of the task, left in its queue for the next reader (Go's `GetState` consumes it). */
@@ -393,10 +510,12 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
 
   /** Deletes the group's queue, its metadata and its chord mark. */
   async purgeGroupMeta(groupUUID: string): Promise<void> {
+    await this.held.get(groupUUID)?.release();
     await this.run(`deleting group ${groupUUID}`, 'confirm', async (ch) => {
       await ch.deleteQueue(groupUUID);
       await ch.deleteQueue(groupMetaQueue(groupUUID));
       await ch.deleteQueue(chordTriggeredQueue(groupUUID));
+      await ch.deleteQueue(chordGuardQueue(groupUUID));
     });
   }
 
@@ -404,6 +523,7 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
+      await Promise.all([...this.held.values()].map((h) => h.release()));
       const confirm = this.confirm;
       this.confirm = undefined;
       if (confirm) await confirm.channel.then((ch) => ch.close()).catch(noop);

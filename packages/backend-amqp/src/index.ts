@@ -1,6 +1,4 @@
+// The type of the `reconnect` option, defined with the connection it tunes.
+export type { ReconnectOptions } from '@machinery/amqp-connection';
 export { AmqpBackend } from './amqp-backend.js';
-// Shared with @machinery/broker-amqp, which keeps its connection the same way.
-export { resolveAmqpUrls } from './amqp-urls.js';
-export type { ConnectionManagerOptions, Link } from './connection.js';
-export { ConnectionManager } from './connection.js';
-export type { AmqpBackendOptions, ReconnectOptions } from './options.js';
+export type { AmqpBackendOptions } from './options.js';

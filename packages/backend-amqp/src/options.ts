@@ -1,14 +1,11 @@
+import {
+  positiveMs,
+  type ReconnectOptions,
+  resolveAmqpUrls,
+  resolveReconnect,
+} from '@machinery/amqp-connection';
 import { type Logger, MachineryError } from '@machinery/core';
 import type { ChannelModel, SocketOptions } from 'amqplib';
-import { resolveAmqpUrls } from './amqp-urls.js';
-
-/** Reconnect back-off: exponential from `initialDelayMs`, capped at `maxDelayMs`, with jitter. */
-export interface ReconnectOptions {
-  /** First pause after a lost or refused connection, in ms (default 100). */
-  initialDelayMs?: number;
-  /** Longest pause between attempts, in ms (default 10 000). */
-  maxDelayMs?: number;
-}
 
 /** Options for {@link AmqpBackend}. Every field is optional; the defaults are Go Machinery's. */
 export interface AmqpBackendOptions {
@@ -53,14 +50,6 @@ function invalid(message: string): MachineryError {
   return new MachineryError('ERR_INVALID_ARGUMENT', message);
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw invalid(`AmqpBackend option ${name} must be a positive number, got ${value}.`);
-  }
-  return value;
-}
-
 /**
  * Applies defaults and checks values.
  * @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option.
@@ -74,18 +63,15 @@ export function resolveBackendOptions(options: AmqpBackendOptions): ResolvedBack
       `AmqpBackend option resultsExpireIn must be a whole number of seconds from 1 to 2147483, got ${seconds}.`,
     );
   }
-  const initialDelayMs = positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
+  const { initialDelayMs, maxDelayMs } = resolveReconnect('AmqpBackend', options.reconnect);
   return {
     urls,
     client: options.client,
     clientOptions: options.clientOptions ?? {},
     connectionName: options.connectionName ?? 'machinery-backend',
     ttlMs: seconds * 1000,
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 30_000),
+    connectTimeoutMs: positiveMs('AmqpBackend', 'connectTimeoutMs', options.connectTimeoutMs, 30_000),
     initialDelayMs,
-    maxDelayMs: Math.max(
-      initialDelayMs,
-      positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 10_000),
-    ),
+    maxDelayMs,
   };
 }

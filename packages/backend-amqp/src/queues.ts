@@ -2,17 +2,24 @@ import type { Options } from 'amqplib';
 
 // Go Machinery's result layout: a queue named after each task UUID holding its TaskState JSON, and a
 // queue named after each group UUID holding a copy of every member's final state. Go never creates
-// `<groupUUID>_chord_triggered` (it only checks whether it exists); we create it as the chord guard,
-// so a Go worker seeing it also declines to fire the chord again. `<groupUUID>_meta` is ours alone.
+// `<groupUUID>_chord_triggered` (it only checks whether it exists); we create it so that a Go worker
+// seeing it declines to fire the chord. Our own guard is `<groupUUID>_chord_guard`, a queue Go never
+// deletes (Go's PurgeGroupMeta deletes `_chord_triggered`, which would let a second winner in).
+// `<groupUUID>_meta` is ours alone.
 
 /** Queue holding the group's metadata (GroupMeta JSON). */
 export function groupMetaQueue(groupUUID: string): string {
   return `${groupUUID}_meta`;
 }
 
-/** The chord guard queue; its name is the one Go's `TriggerChord` looks for. */
+/** The queue whose existence tells Go's `TriggerChord` that the chord was triggered. */
 export function chordTriggeredQueue(groupUUID: string): string {
   return `${groupUUID}_chord_triggered`;
+}
+
+/** The chord guard: the queue whose one accepted mark decides the winner. */
+export function chordGuardQueue(groupUUID: string): string {
+  return `${groupUUID}_chord_guard`;
 }
 
 /**
@@ -29,8 +36,9 @@ export function resultQueueOptions(ttlMs: number): Options.AssertQueue {
 }
 
 /**
- * The chord guard: room for one message, further publishes refused (negative confirm). The single
- * publish RabbitMQ confirms positively wins the chord. No message TTL: the mark must outlive the race.
+ * The chord guard (and, declared the same way so that earlier versions can re-declare it, the mark Go
+ * looks for): room for one message, further publishes refused (negative confirm). The single publish
+ * RabbitMQ confirms positively wins the chord. No message TTL: the mark must outlive the race.
  */
 export function chordGuardOptions(ttlMs: number): Options.AssertQueue {
   return {

@@ -112,7 +112,13 @@ it('copies group members’ final states to the <groupUUID> queue Go counts, and
   const { ns, backend, queues } = setup();
   const groupUUID = `group_${ns}`;
   const members = ['a', 'b', 'c'].map((n) => signature(n, [], { headers: {}, groupUUID, groupTaskCount: 3 }));
-  queues.push(groupUUID, `${groupUUID}_meta`, `${groupUUID}_chord_triggered`, ...members.map((m) => m.uuid));
+  queues.push(
+    groupUUID,
+    `${groupUUID}_meta`,
+    `${groupUUID}_chord_triggered`,
+    `${groupUUID}_chord_guard`,
+    ...members.map((m) => m.uuid),
+  );
   await backend.initGroup(
     groupUUID,
     members.map((m) => m.uuid),
@@ -148,4 +154,105 @@ it('completes a group Go ran (no metadata), with its states in completion order'
   const states = await backend.groupTaskStates(groupUUID, 2);
   expect(states.map((s) => s.taskUUID)).toEqual([uuids[1], uuids[0]]);
   expect(await backend.getGroupMeta(groupUUID)).toBeUndefined();
+});
+
+// Chords in a mixed fleet. Go's worker, after a member completes: GroupCompleted (the group queue
+// holds exactly GroupTaskCount messages) → TriggerChord (true while <group>_chord_triggered does not
+// exist) → GroupTaskStates (the count again, then an exclusive consumer acks GroupTaskCount copies)
+// → sends the callback; and, whenever it saw the group complete, deletes <group> and
+// <group>_chord_triggered on its way out (PurgeGroupMeta).
+
+/** A completed two-member group whose copies sit in the group queue, as both sides write them. */
+async function completedGroup() {
+  const t = setup();
+  const groupUUID = `group_${t.ns}_chord`;
+  const members = ['a', 'b'].map((n) => signature(n, [], { headers: {}, groupUUID, groupTaskCount: 2 }));
+  t.queues.push(
+    groupUUID,
+    `${groupUUID}_meta`,
+    `${groupUUID}_chord_triggered`,
+    `${groupUUID}_chord_guard`,
+    ...members.map((m) => m.uuid),
+  );
+  await t.backend.initGroup(
+    groupUUID,
+    members.map((m) => m.uuid),
+  );
+  for (const m of members) await t.backend.setStateSuccess(m, [toResult(1)]);
+  expect(await t.backend.groupCompleted(groupUUID, 2)).toBe(true);
+  return { ...t, groupUUID, members };
+}
+
+/** Go's TriggerChord: true while <group>_chord_triggered does not exist. */
+async function goTriggerChord(groupUUID: string): Promise<boolean> {
+  const ch = await (await adminConnection()).createChannel();
+  ch.on('error', () => {});
+  try {
+    await ch.checkQueue(`${groupUUID}_chord_triggered`);
+    return false;
+  } catch {
+    return true;
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
+
+/** Go's count check (GroupCompleted, and again in GroupTaskStates). */
+async function goCount(groupUUID: string): Promise<number> {
+  const ch = await (await adminConnection()).createChannel();
+  try {
+    return (await ch.checkQueue(groupUUID)).messageCount;
+  } finally {
+    await ch.close();
+  }
+}
+
+it('a Go worker that passed TriggerChord just before our trigger fails its count check: the winner holds the copies', async () => {
+  const { backend, groupUUID, members } = await completedGroup();
+  expect(await goTriggerChord(groupUUID)).toBe(true); // Go got there first…
+  expect(await backend.triggerChord(groupUUID)).toBe(true); // …we win our guard…
+  expect(await goCount(groupUUID)).toBe(0); // …and Go's GroupTaskStates finds "Already consumed".
+  expect(await goTriggerChord(groupUUID)).toBe(false); // Later Go workers stand back at once.
+  // The winner still reads every member (the Worker sends the callback with them).
+  const states = await backend.groupTaskStates(groupUUID, 2);
+  expect(states.map((s) => s.taskUUID)).toEqual(members.map((m) => m.uuid));
+});
+
+it('stands back when a Go worker is already consuming the copies to fire the chord', async () => {
+  const { backend, groupUUID } = await completedGroup();
+  const ch = await (await adminConnection()).createChannel();
+  cleanups.push(() => ch.close().catch(() => {}));
+  await ch.prefetch(10);
+  // Go's GroupTaskStates: an exclusive consumer, copies acknowledged one by one (here: held).
+  await ch.consume(groupUUID, () => {}, { noAck: false, exclusive: true });
+  expect(await backend.triggerChord(groupUUID)).toBe(false);
+});
+
+it('stands back when a Go worker has consumed the copies', async () => {
+  const { backend, groupUUID } = await completedGroup();
+  const ch = await (await adminConnection()).createChannel();
+  try {
+    for (let i = 0; i < 2; i++) expect(await ch.get(groupUUID, { noAck: true })).not.toBe(false);
+  } finally {
+    await ch.close();
+  }
+  expect(await backend.triggerChord(groupUUID)).toBe(false);
+});
+
+it('fires when a Go worker that stood back purged the group, and the guard survives such a purge', async () => {
+  const { backend, groupUUID } = await completedGroup();
+  const goPurge = async () => {
+    const ch = await (await adminConnection()).createChannel();
+    try {
+      await ch.deleteQueue(`${groupUUID}_chord_triggered`);
+      await ch.deleteQueue(groupUUID);
+    } finally {
+      await ch.close();
+    }
+  };
+  await goPurge();
+  expect(await backend.triggerChord(groupUUID)).toBe(true);
+  // Go deletes <group>_chord_triggered, not our guard: no second winner.
+  await goPurge();
+  expect(await backend.triggerChord(groupUUID)).toBe(false);
 });

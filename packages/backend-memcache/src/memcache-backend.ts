@@ -11,6 +11,7 @@ import {
   errorText,
   type GroupMeta,
   isCompleted,
+  isMachineryError,
   keepsEarlierState,
   type Logger,
   MachineryError,
@@ -185,7 +186,7 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
       try {
         previous = await this.readState(sig.uuid);
       } catch (err) {
-        if (!(err instanceof MachineryError) || err.code !== 'ERR_DECODE') throw err;
+        if (!isMachineryError(err, 'ERR_DECODE')) throw err;
         this.logger.warn({ taskUUID: sig.uuid, err }, 'overwriting an undecodable task state');
       }
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConnectionManager, type Link } from '@machinery/backend-amqp';
+import { ConnectionManager, isNotFound, type Link } from '@machinery/amqp-connection';
 import {
   type Broker,
   type BrokerCapabilities,
@@ -18,7 +18,6 @@ import {
 import type { Channel, ConsumeMessage, GetMessage, Message, Options } from 'amqplib';
 import { AmqpConsumer, type ConsumerHost } from './consumer.js';
 import { levelName, planDelay } from './delay.js';
-import { isNotFound } from './errors.js';
 import {
   ATTEMPT_HEADER,
   DEAD_AT_HEADER,
@@ -76,7 +75,7 @@ function copyProperties(msg: Message, headers: Record<string, unknown>): Options
 export class AmqpBroker implements Broker {
   readonly capabilities: BrokerCapabilities;
   readonly defaultQueue: string;
-  private readonly o: ResolvedBrokerOptions;
+  private readonly options: ResolvedBrokerOptions;
   private readonly logger: Logger;
   private readonly manager: ConnectionManager;
   private readonly publisher: Publisher;
@@ -89,14 +88,14 @@ export class AmqpBroker implements Broker {
 
   /** @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid option. */
   constructor(options: AmqpBrokerOptions = {}) {
-    this.o = resolveBrokerOptions(options);
-    this.defaultQueue = this.o.defaultQueue;
+    this.options = resolveBrokerOptions(options);
+    this.defaultQueue = this.options.defaultQueue;
     this.logger = childLogger(resolveLogger(options.logger), { component: 'broker-amqp' });
     this.capabilities = {
       delays: true,
       // One pass covers 2^delayLevels − 1 ms; longer delays take further passes (re-delayed on arrival).
       maxDelayMs: Number.POSITIVE_INFINITY,
-      priorities: this.o.priorities,
+      priorities: this.options.priorities,
       fifoGroups: false,
       redelivery: true,
       leaseRenewal: false,
@@ -106,19 +105,19 @@ export class AmqpBroker implements Broker {
       delayedInspection: true,
     };
     this.manager = new ConnectionManager({
-      urls: this.o.urls,
-      client: this.o.client,
-      clientOptions: this.o.clientOptions,
-      connectionName: this.o.connectionName,
-      initialDelayMs: this.o.initialDelayMs,
-      maxDelayMs: this.o.maxDelayMs,
+      urls: this.options.urls,
+      client: this.options.client,
+      clientOptions: this.options.clientOptions,
+      connectionName: this.options.connectionName,
+      initialDelayMs: this.options.initialDelayMs,
+      maxDelayMs: this.options.maxDelayMs,
       logger: this.logger,
       role: 'AMQP broker',
     });
     const host = {
       manager: this.manager,
       logger: this.logger,
-      options: this.o,
+      options: this.options,
       nonce: randomBytes(4).toString('hex'),
       topology: (link: Link) => this.topology(link),
       isClosed: () => this.closed,
@@ -145,7 +144,7 @@ export class AmqpBroker implements Broker {
   private topology(link: Link): Topology {
     const current = this.topologyOf;
     if (current && current.link === link) return current.topology;
-    const topology = new Topology(link, this.o);
+    const topology = new Topology(link, this.options);
     this.topologyOf = { link, topology };
     return topology;
   }
@@ -163,15 +162,15 @@ export class AmqpBroker implements Broker {
     this.assertOpen();
     const outgoing = signatures.map((s) => this.outgoing(s));
     if (outgoing.length === 0) return;
-    await this.publisher.send(outgoing, { timeoutMs: this.o.publishTimeoutMs });
+    await this.publisher.send(outgoing, { timeoutMs: this.options.publishTimeoutMs });
   }
 
   private outgoing(sig: Signature): Outgoing {
     const { queue: routingKey, body } = encodeForPublish(
       sig,
       this.defaultQueue,
-      this.o.maxMessageBytes,
-      this.o.wireFormat,
+      this.options.maxMessageBytes,
+      this.options.wireFormat,
     );
     const headers = toAmqpHeaders(sig.headers);
     const properties: Options.Publish = {
@@ -181,11 +180,11 @@ export class AmqpBroker implements Broker {
       headers,
     };
     const what = `task "${sig.name}" (${sig.uuid})`;
-    const target = this.o.exchangeType === 'direct' ? routingKey : this.defaultQueue;
+    const target = this.options.exchangeType === 'direct' ? routingKey : this.defaultQueue;
     const now = Date.now();
     const delayMs = sig.eta === null ? 0 : Math.ceil(sig.eta.getTime() - now);
     if (delayMs > 0) {
-      const plan = planDelay(this.o.exchange, this.o.delayLevels, delayMs, 'exchange');
+      const plan = planDelay(this.options.exchange, this.options.delayLevels, delayMs, 'exchange');
       properties.headers = {
         ...headers,
         ...plan.headers,
@@ -205,7 +204,7 @@ export class AmqpBroker implements Broker {
       };
     }
     return {
-      exchange: this.o.exchange,
+      exchange: this.options.exchange,
       routingKey,
       content: Buffer.from(body),
       properties,
@@ -242,7 +241,7 @@ export class AmqpBroker implements Broker {
           what: `a requeued message of queue "${queue}"`,
         },
       ],
-      { link, timeoutMs: this.o.publishTimeoutMs },
+      { link, timeoutMs: this.options.publishTimeoutMs },
     );
   }
 
@@ -254,7 +253,7 @@ export class AmqpBroker implements Broker {
     delayMs: number,
   ): Promise<void> {
     const now = Date.now();
-    const plan = planDelay(this.o.exchange, this.o.delayLevels, delayMs, 'queue');
+    const plan = planDelay(this.options.exchange, this.options.delayLevels, delayMs, 'queue');
     const headers = {
       ...userHeaders(msg.properties.headers),
       [ATTEMPT_HEADER]: attempt,
@@ -276,7 +275,7 @@ export class AmqpBroker implements Broker {
           what: `a delayed requeue of queue "${queue}"`,
         },
       ],
-      { link, timeoutMs: this.o.publishTimeoutMs },
+      { link, timeoutMs: this.options.publishTimeoutMs },
     );
   }
 
@@ -287,7 +286,7 @@ export class AmqpBroker implements Broker {
       [ORIGIN_HEADER]: queue,
       [DEAD_AT_HEADER]: Date.now(),
     };
-    const dlq = this.o.deadLetterQueue;
+    const dlq = this.options.deadLetterQueue;
     this.logger.warn({ queue, reason }, 'AMQP broker: message dead-lettered');
     return this.publisher.send(
       [
@@ -301,7 +300,7 @@ export class AmqpBroker implements Broker {
           what: `a dead letter from queue "${queue}"`,
         },
       ],
-      { link, timeoutMs: this.o.publishTimeoutMs },
+      { link, timeoutMs: this.options.publishTimeoutMs },
     );
   }
 
@@ -337,7 +336,7 @@ export class AmqpBroker implements Broker {
    */
   private async inspect<T>(fn: (ch: Channel, link: Link) => Promise<T>): Promise<T> {
     this.assertOpen();
-    const link = await this.manager.link(this.o.connectTimeoutMs);
+    const link = await this.manager.link(this.options.connectTimeoutMs);
     const ch = await link.model.createChannel();
     ch.on('error', noop);
     try {
@@ -396,8 +395,8 @@ export class AmqpBroker implements Broker {
     return this.inspect(async (ch) => {
       const entries: { due: number; signature: Signature }[] = [];
       let scanned = 0;
-      for (let k = 0; k < this.o.delayLevels && scanned < MAX_DELAYED_SCAN; k++) {
-        const queue = levelName(this.o.exchange, k);
+      for (let k = 0; k < this.options.delayLevels && scanned < MAX_DELAYED_SCAN; k++) {
+        const queue = levelName(this.options.exchange, k);
         const ready = await this.readyCount(ch, queue);
         if (ready === undefined) return []; // the levels were never declared: nothing was delayed
         for (const m of await this.take(ch, queue, Math.min(ready, MAX_DELAYED_SCAN - scanned))) {
@@ -437,9 +436,9 @@ export class AmqpBroker implements Broker {
    */
   async deadLetters(limit = Number.POSITIVE_INFINITY): Promise<DeadLetter[]> {
     return this.inspect(async (ch) => {
-      const ready = await this.readyCount(ch, this.o.deadLetterQueue);
+      const ready = await this.readyCount(ch, this.options.deadLetterQueue);
       if (!ready) return [];
-      return (await this.take(ch, this.o.deadLetterQueue, Math.min(ready, limit))).map((m) =>
+      return (await this.take(ch, this.options.deadLetterQueue, Math.min(ready, limit))).map((m) =>
         this.toDeadLetter(m),
       );
     });
@@ -451,9 +450,9 @@ export class AmqpBroker implements Broker {
    */
   async requeueDeadLetters(limit = Number.POSITIVE_INFINITY): Promise<number> {
     return this.inspect(async (ch, link) => {
-      const ready = await this.readyCount(ch, this.o.deadLetterQueue);
+      const ready = await this.readyCount(ch, this.options.deadLetterQueue);
       if (!ready) return 0;
-      const taken = await this.take(ch, this.o.deadLetterQueue, Math.min(ready, limit));
+      const taken = await this.take(ch, this.options.deadLetterQueue, Math.min(ready, limit));
       const outgoing = taken.map((m): Outgoing => {
         const h = m.properties.headers;
         const origin =
@@ -469,7 +468,7 @@ export class AmqpBroker implements Broker {
         };
       });
       // Acknowledged only once every copy is confirmed; on failure they all stay dead letters.
-      await this.publisher.send(outgoing, { link, timeoutMs: this.o.publishTimeoutMs });
+      await this.publisher.send(outgoing, { link, timeoutMs: this.options.publishTimeoutMs });
       for (const m of taken) ch.ack(m);
       return taken.length;
     });

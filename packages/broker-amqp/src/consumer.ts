@@ -1,4 +1,4 @@
-import type { ConnectionManager, Link } from '@machinery/backend-amqp';
+import type { ConnectionManager, Link } from '@machinery/amqp-connection';
 import {
   backoffDelay,
   type Consumer,
@@ -148,7 +148,7 @@ export class AmqpConsumer implements Consumer {
   private scheduleReopen(): void {
     if (this.state !== 'active' || this.host.isClosed()) return;
     clearTimeout(this.retryTimer);
-    const o = this.host.options;
+    const options = this.host.options;
     this.retryTimer = setTimeout(
       () => {
         this.retryTimer = undefined;
@@ -156,7 +156,7 @@ export class AmqpConsumer implements Consumer {
         // Without a connection, the next one calls onLink.
         if (link && this.state === 'active' && !this.slot && !this.opening) this.reopen(link);
       },
-      backoffDelay(++this.retryAttempt, o.initialDelayMs, o.maxDelayMs),
+      backoffDelay(++this.retryAttempt, options.initialDelayMs, options.maxDelayMs),
     );
   }
 
@@ -228,10 +228,10 @@ export class AmqpConsumer implements Consumer {
       return;
     }
     slot.outstanding++;
-    const o = this.host.options;
+    const options = this.host.options;
     let signature: Signature;
     try {
-      signature = decodeSignature(msg.content, { maxBytes: o.maxMessageBytes });
+      signature = decodeSignature(msg.content, { maxBytes: options.maxMessageBytes });
     } catch (err) {
       // Never handed to the Worker: it could do nothing with it. Kept with the reason instead.
       void this.settleInternally(slot, msg, () =>

@@ -1,15 +1,5 @@
+import { replyCode } from '@machinery/amqp-connection';
 import { errorText, MachineryError, redactText } from '@machinery/core';
-
-/** The AMQP reply code of an amqplib error (404 NOT_FOUND, 406 PRECONDITION_FAILED, 320 CONNECTION_FORCED…). */
-export function replyCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** True for RabbitMQ's 404 NOT_FOUND (a queue or exchange that does not exist). */
-export function isNotFound(err: unknown): boolean {
-  return replyCode(err) === 404;
-}
 
 /**
  * Turns a failed declaration into an error that says what to do. `lost` tells whether the connection

@@ -1,17 +1,14 @@
-import { resolveAmqpUrls } from '@machinery/backend-amqp';
+import {
+  positiveMs,
+  type ReconnectOptions,
+  resolveAmqpUrls,
+  resolveReconnect,
+} from '@machinery/amqp-connection';
 import { DEFAULT_MAX_MESSAGE_BYTES, type Logger, MachineryError, type WireFormat } from '@machinery/core';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 
 /** RabbitMQ exchange types a broker can publish through (Go Machinery's `AMQP.ExchangeType`). */
 export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
-
-/** Reconnect back-off: exponential from `initialDelayMs`, capped at `maxDelayMs`, with jitter. */
-export interface ReconnectOptions {
-  /** First pause after a lost or refused connection, in ms (default 100). */
-  initialDelayMs?: number;
-  /** Longest pause between attempts, in ms (default 10 000). */
-  maxDelayMs?: number;
-}
 
 /** Options for {@link AmqpBroker}. Every field is optional; the defaults are Go Machinery's. */
 export interface AmqpBrokerOptions {
@@ -113,11 +110,7 @@ function invalidArgument(message: string): MachineryError {
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw invalidArgument(`AmqpBroker option ${name} must be a positive number of ms, got ${value}.`);
-  }
-  return value;
+  return positiveMs('AmqpBroker', name, value, fallback);
 }
 
 function name(option: string, value: string | undefined, fallback: string): string {
@@ -162,7 +155,7 @@ export function resolveBrokerOptions(options: AmqpBrokerOptions): ResolvedBroker
     );
   }
   const defaultQueue = name('defaultQueue', options.defaultQueue, 'machinery_tasks');
-  const initialDelayMs = positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100);
+  const { initialDelayMs, maxDelayMs } = resolveReconnect('AmqpBroker', options.reconnect);
   return {
     urls,
     client: options.client,
@@ -182,9 +175,6 @@ export function resolveBrokerOptions(options: AmqpBrokerOptions): ResolvedBroker
     publishTimeoutMs: positive('publishTimeoutMs', options.publishTimeoutMs, 30_000),
     connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 30_000),
     initialDelayMs,
-    maxDelayMs: Math.max(
-      initialDelayMs,
-      positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 10_000),
-    ),
+    maxDelayMs,
   };
 }

@@ -1,4 +1,5 @@
-import type { ConnectionManager, Link } from '@machinery/backend-amqp';
+import type { ConnectionManager, Link } from '@machinery/amqp-connection';
+import { isNacked, replyCode } from '@machinery/amqp-connection';
 import {
   backoffDelay,
   errorText,
@@ -8,7 +9,6 @@ import {
   redactText,
 } from '@machinery/core';
 import type { ConfirmChannel, Options } from 'amqplib';
-import { replyCode } from './errors.js';
 import type { Topology } from './topology.js';
 
 /** One message to publish. */
@@ -325,7 +325,7 @@ export class Publisher {
     try {
       const ok = st.channel.publish(m.exchange, m.routingKey, m.content, properties, (err: unknown) => {
         const returned = st.returned.delete(id);
-        if (err) record(i, err instanceof Error && err.message === 'message nacked' ? 'nacked' : 'closed');
+        if (err) record(i, isNacked(err) ? 'nacked' : 'closed');
         else record(i, returned ? 'returned' : 'ok');
       });
       if (!ok && !st.drain) {

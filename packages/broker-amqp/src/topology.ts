@@ -1,4 +1,4 @@
-import type { Link } from '@machinery/backend-amqp';
+import type { Link } from '@machinery/amqp-connection';
 import type { Channel } from 'amqplib';
 import { bitHeader, EXIT_HEADER, exitName, levelName } from './delay.js';
 import { declareError } from './errors.js';
@@ -19,18 +19,18 @@ export class Topology {
 
   constructor(
     private readonly link: Link,
-    private readonly o: ResolvedBrokerOptions,
+    private readonly options: ResolvedBrokerOptions,
   ) {}
 
   /** The binding key a consumer's queue gets: the configured one for the default queue, else its name. */
   bindingKeyFor(queue: string): string {
-    return queue === this.o.defaultQueue ? this.o.bindingKey : queue;
+    return queue === this.options.defaultQueue ? this.options.bindingKey : queue;
   }
 
   /** The main exchange (durable, not auto-deleted, not internal, no arguments — as Go declares it). */
   exchange(): Promise<void> {
-    return this.once('exchange', `exchange "${this.o.exchange}"`, (ch) =>
-      ch.assertExchange(this.o.exchange, this.o.exchangeType, {
+    return this.once('exchange', `exchange "${this.options.exchange}"`, (ch) =>
+      ch.assertExchange(this.options.exchange, this.options.exchangeType, {
         durable: true,
         autoDelete: false,
         internal: false,
@@ -46,9 +46,9 @@ export class Topology {
         durable: true,
         autoDelete: false,
         exclusive: false,
-        arguments: this.o.queueDeclareArgs,
+        arguments: this.options.queueDeclareArgs,
       });
-      await ch.bindQueue(queue, this.o.exchange, bindingKey, this.o.queueBindingArgs);
+      await ch.bindQueue(queue, this.options.exchange, bindingKey, this.options.queueBindingArgs);
     });
   }
 
@@ -57,25 +57,29 @@ export class Topology {
    * queue named like the routing key, bound with it; otherwise the default queue with its binding key.
    */
   publishTarget(routingKey: string): Promise<void> {
-    return this.o.exchangeType === 'direct'
+    return this.options.exchangeType === 'direct'
       ? this.queue(routingKey, routingKey)
-      : this.queue(this.o.defaultQueue, this.o.bindingKey);
+      : this.queue(this.options.defaultQueue, this.options.bindingKey);
   }
 
   /** The dead-letter queue (durable, no arguments). */
   deadLetterQueue(): Promise<void> {
-    return this.once('dlq', `dead-letter queue "${this.o.deadLetterQueue}"`, async (ch) => {
-      await ch.assertQueue(this.o.deadLetterQueue, { durable: true, autoDelete: false, exclusive: false });
+    return this.once('dlq', `dead-letter queue "${this.options.deadLetterQueue}"`, async (ch) => {
+      await ch.assertQueue(this.options.deadLetterQueue, {
+        durable: true,
+        autoDelete: false,
+        exclusive: false,
+      });
     });
   }
 
   /** The delay levels and their exit (see delay.ts). */
   async delays(): Promise<void> {
     await this.exchange();
-    await this.once('delays', `the delay levels of "${this.o.exchange}"`, async () => {
-      const ex = this.o.exchange;
+    await this.once('delays', `the delay levels of "${this.options.exchange}"`, async () => {
+      const ex = this.options.exchange;
       const exit = exitName(ex);
-      const levels = Array.from({ length: this.o.delayLevels }, (_, k) => k);
+      const levels = Array.from({ length: this.options.delayLevels }, (_, k) => k);
       const durable = { durable: true, autoDelete: false, internal: false };
       type Step = (ch: Channel) => Promise<unknown>;
       // Some 130 declarations, each a durable metadata write: spread over several channels they take a
@@ -157,7 +161,10 @@ export class Topology {
   forget(queue: string): void {
     this.prepared.clear();
     for (const key of [...this.done.keys()]) {
-      if (key.startsWith(`queue\u0000${queue}\u0000`) || (queue === this.o.deadLetterQueue && key === 'dlq'))
+      if (
+        key.startsWith(`queue\u0000${queue}\u0000`) ||
+        (queue === this.options.deadLetterQueue && key === 'dlq')
+      )
         this.done.delete(key);
     }
   }

@@ -1,4 +1,3 @@
-// Until @machinery/backend-amqp is a devDependency of this package, its build is imported by path.
 import { AmqpBackend } from '@machinery/backend-amqp';
 import { silentLogger } from '@machinery/core';
 import { closeAdmin, ResultQueues, TcpProxy, trackResultQueues } from '@machinery/test-services';

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-// Until @machinery/backend-amqp is a devDependency of this package, its build is imported by path.
 import { AmqpBackend } from '@machinery/backend-amqp';
 import { defineTask, Server, silentLogger } from '@machinery/core';
 import { AMQP_URL, closeAdmin, ResultQueues, trackResultQueues } from '@machinery/test-services';

@@ -8,6 +8,7 @@ import {
   type Logger,
   type NackOptions,
   type Signature,
+  TaskStatus,
 } from '@machinery/core';
 import { isAbort, isQueueMissing } from './errors.js';
 import type { Heartbeat, Lease } from './heartbeat.js';
@@ -36,6 +37,8 @@ export interface ConsumerHost {
   releaseLater(lease: Lease, ms: number): void;
   /** Re-sends the message with `delaySeconds` and deletes the original (a delay hop). */
   hop(lease: Lease, message: Message, delaySeconds: number): Promise<void>;
+  /** Warns (once per broker) that `stopTaskDeletionOnError` is set but no `outcomes` reader is. */
+  warnNoOutcomes(signature: Signature): void;
 }
 
 /** Messages due within this many ms are held in memory until their ETA instead of hopping. */
@@ -262,6 +265,29 @@ export class SqsConsumer implements Consumer {
     });
   }
 
+  /**
+   * Whether an acknowledged task flagged `stopTaskDeletionOnError` ended in FAILURE, so that its
+   * message stays in SQS (Go Machinery's meaning). The Worker acknowledges after storing the outcome,
+   * so the stored state is the outcome. When it cannot be read, the message is kept too: it comes back
+   * and is acknowledged again, which is safer than deleting a failure.
+   */
+  private async keepFailed(sig: Signature): Promise<boolean> {
+    const outcomes = this.host.options.outcomes;
+    if (!outcomes) {
+      this.host.warnNoOutcomes(sig);
+      return false;
+    }
+    try {
+      return (await outcomes.getState(sig.uuid))?.state === TaskStatus.FAILURE;
+    } catch (err) {
+      this.host.logger.warn(
+        { queue: this.queue, taskUUID: sig.uuid, err: errorText(err) },
+        'Could not read the outcome of a task flagged stopTaskDeletionOnError; its message stays in SQS',
+      );
+      return true;
+    }
+  }
+
   private deliver(lease: Lease, m: Message, sig: Signature, count: number): void {
     const host = this.host;
     sig.sqsReceiptHandle = lease.receiptHandle;
@@ -279,9 +305,13 @@ export class SqsConsumer implements Consumer {
       token: lease.receiptHandle,
       ack: async () => {
         if (!settle()) return false;
-        host.heartbeat.remove(lease);
         try {
+          // Read while the heartbeat still holds the message.
+          const keep = sig.stopTaskDeletionOnError && (await this.keepFailed(sig));
+          host.heartbeat.remove(lease);
           if (host.closed) return false;
+          // Left in SQS, a failed task comes back once its visibility times out (Go's redrive).
+          if (keep) return !lease.lost;
           return (await host.deleteMessage(lease)) && !lease.lost;
         } finally {
           this.finish(lease);

@@ -1,4 +1,4 @@
-import { type ErrorCode, MachineryError, redactText } from '@machinery/core';
+import { type ErrorCode, isMachineryError, MachineryError, redactText } from '@machinery/core';
 
 interface SdkError {
   name?: string;
@@ -49,6 +49,16 @@ function codeFor(e: SdkError): ErrorCode {
   return 'ERR_INVALID_ARGUMENT';
 }
 
+/** AWS's names for a request whose credentials were refused (unknown key, bad signature, no permission). */
+const CREDENTIAL_ERRORS =
+  /^(InvalidClientTokenId|UnrecognizedClientException|SignatureDoesNotMatch|IncompleteSignature|AccessDenied(Exception)?|ExpiredToken|InvalidAccessKeyId|MissingAuthenticationToken)$/;
+
+/** True when SQS refused the request's credentials rather than the request itself. */
+export function isCredentialError(err: unknown): boolean {
+  const e = asSdk(err);
+  return CREDENTIAL_ERRORS.test(e.name ?? '') || CREDENTIAL_ERRORS.test(e.code ?? '');
+}
+
 const HINTS: Partial<Record<ErrorCode, string>> = {
   ERR_NOT_FOUND: 'Create the queue, or enable the createQueues option.',
   ERR_CONNECTION:
@@ -59,11 +69,18 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
 
 /** Wraps an SDK failure as a {@link MachineryError} that says what failed and what to do. */
 export function sqsError(err: unknown, action: string, queue: string): MachineryError {
-  if (err instanceof MachineryError) return err;
+  if (isMachineryError(err)) return err;
   const e = asSdk(err);
   const code = codeFor(e);
   // Without a final period: the message goes on after it.
   const detail = redactText(e.message ?? String(err)).replace(/\.\s*$/, '');
+  if (isCredentialError(e)) {
+    return new MachineryError(
+      'ERR_CONNECTION',
+      `SQS refused the credentials for ${action} on queue "${queue}": ${e.name}: ${detail}. Check the access key, secret and region (or the IAM permissions of the role); retrying will not help until they are fixed.`,
+      { cause: err },
+    );
+  }
   return new MachineryError(
     code,
     `SQS ${action} on queue "${queue}" failed: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${detail}. ${HINTS[code] ?? ''}`.trim(),

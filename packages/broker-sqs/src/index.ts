@@ -1,4 +1,4 @@
-export type { SqsBrokerOptions } from './options.js';
+export type { SqsBrokerOptions, TaskStateReader } from './options.js';
 export {
   defaultDeadLetterQueue,
   SQS_MAX_DELAY_SECONDS,

@@ -1,5 +1,10 @@
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
-import type { Logger, Signature, WireFormat } from '@machinery/core';
+import type { Logger, Signature, TaskState, WireFormat } from '@machinery/core';
+
+/** Reads a task's stored state: any result backend is one (only `getState` is used). */
+export interface TaskStateReader {
+  getState(taskUUID: string): Promise<TaskState | undefined>;
+}
 
 /** Options for {@link SqsBroker}. Every field is optional; the defaults suit a worker on AWS. */
 export interface SqsBrokerOptions {
@@ -84,6 +89,15 @@ export interface SqsBrokerOptions {
    * batches the acknowledgements made in the same event-loop turn.
    */
   deleteBatchWindowMs?: number;
+  /**
+   * Where the broker reads a task's outcome — pass the result backend the Worker writes to. Needed
+   * only to honour `stopTaskDeletionOnError`: when a task with that flag is acknowledged and its stored
+   * state is `FAILURE`, the message is not deleted, so SQS delivers it again after the visibility
+   * timeout and, after `maxReceiveCount` receives (or the queue's own redrive policy), moves it to the
+   * dead-letter queue — Go Machinery's meaning. Without it the flag cannot be honoured: such a message
+   * is deleted like any other, with a warning.
+   */
+  outcomes?: TaskStateReader;
   /** Logger (default: `defaultLogger()` from core — warnings and errors to stderr). */
   logger?: Logger;
 }
@@ -104,6 +118,7 @@ export interface ResolvedOptions {
   readonly maxMessageBytes: number;
   readonly wireFormat: WireFormat;
   readonly deleteBatchWindowMs: number;
+  readonly outcomes: TaskStateReader | undefined;
 }
 
 /** SQS's limit on `DelaySeconds`. */
@@ -126,51 +141,52 @@ function check(ok: boolean, message: string): void {
  * Applies defaults and checks ranges.
  * @throws TypeError naming the offending option (wrapped by the broker as `ERR_INVALID_ARGUMENT`).
  */
-export function resolveOptions(o: SqsBrokerOptions): ResolvedOptions {
-  const visibilityMs = o.visibilityTimeoutMs ?? 30_000;
+export function resolveOptions(options: SqsBrokerOptions): ResolvedOptions {
+  const visibilityMs = options.visibilityTimeoutMs ?? 30_000;
   check(
     Number.isFinite(visibilityMs) && visibilityMs > 0,
     `visibilityTimeoutMs must be a positive number of ms, got ${visibilityMs}`,
   );
   const visibilitySeconds = Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(visibilityMs / 1000)));
-  const waitTimeSeconds = o.waitTimeSeconds ?? 20;
+  const waitTimeSeconds = options.waitTimeSeconds ?? 20;
   check(
     Number.isInteger(waitTimeSeconds) && waitTimeSeconds >= 0 && waitTimeSeconds <= 20,
     `waitTimeSeconds must be an integer from 0 to 20, got ${waitTimeSeconds}`,
   );
-  const maxDelaySeconds = o.maxDelaySeconds ?? SQS_MAX_DELAY_SECONDS;
+  const maxDelaySeconds = options.maxDelaySeconds ?? SQS_MAX_DELAY_SECONDS;
   check(
     Number.isInteger(maxDelaySeconds) && maxDelaySeconds >= 1 && maxDelaySeconds <= SQS_MAX_DELAY_SECONDS,
     `maxDelaySeconds must be an integer from 1 to ${SQS_MAX_DELAY_SECONDS}, got ${maxDelaySeconds}`,
   );
-  const maxReceiveCount = o.maxReceiveCount ?? 100;
+  const maxReceiveCount = options.maxReceiveCount ?? 100;
   check(maxReceiveCount >= 1, `maxReceiveCount must be at least 1, got ${maxReceiveCount}`);
-  const maxMessageBytes = o.maxMessageBytes ?? SQS_MAX_MESSAGE_BYTES - 4096;
+  const maxMessageBytes = options.maxMessageBytes ?? SQS_MAX_MESSAGE_BYTES - 4096;
   check(
     Number.isInteger(maxMessageBytes) && maxMessageBytes > 0 && maxMessageBytes <= SQS_MAX_MESSAGE_BYTES,
     `maxMessageBytes must be an integer from 1 to ${SQS_MAX_MESSAGE_BYTES}, got ${maxMessageBytes}`,
   );
-  const wireFormat = o.wireFormat ?? 'compact';
+  const wireFormat = options.wireFormat ?? 'compact';
   check(
     wireFormat === 'compact' || wireFormat === 'go',
     `wireFormat must be 'compact' or 'go', got ${String(wireFormat)}`,
   );
-  const dlq = o.deadLetterQueue;
-  const prefix = o.queueUrlPrefix?.replace(/\/+$/, '');
+  const dlq = options.deadLetterQueue;
+  const prefix = options.queueUrlPrefix?.replace(/\/+$/, '');
   return {
     queueUrlPrefix: prefix === '' ? undefined : prefix,
-    defaultQueue: o.defaultQueue ?? 'machinery_tasks',
-    createQueues: o.createQueues ?? true,
+    defaultQueue: options.defaultQueue ?? 'machinery_tasks',
+    createQueues: options.createQueues ?? true,
     visibilitySeconds,
     waitTimeSeconds,
-    emptyReceiveDelayMs: o.emptyReceiveDelayMs ?? 1000,
+    emptyReceiveDelayMs: options.emptyReceiveDelayMs ?? 1000,
     maxDelaySeconds,
     maxReceiveCount,
     deadLetterQueue: typeof dlq === 'string' ? () => dlq : (dlq ?? defaultDeadLetterQueue),
-    inspectQueues: o.inspectQueues ?? [],
-    defaultMessageGroupId: o.defaultMessageGroupId ?? ((sig) => sig.uuid),
+    inspectQueues: options.inspectQueues ?? [],
+    defaultMessageGroupId: options.defaultMessageGroupId ?? ((sig) => sig.uuid),
     maxMessageBytes,
     wireFormat,
-    deleteBatchWindowMs: Math.max(0, o.deleteBatchWindowMs ?? 5),
+    deleteBatchWindowMs: Math.max(0, options.deleteBatchWindowMs ?? 5),
+    outcomes: options.outcomes,
   };
 }

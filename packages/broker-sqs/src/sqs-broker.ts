@@ -99,6 +99,7 @@ export class SqsBroker implements Broker {
   private readonly deletes: DeleteBatcher;
   private readonly ownsClient: boolean;
   private readonly abort = new AbortController();
+  private warnedNoOutcomes = false;
   private readonly consumers = new Set<SqsConsumer>();
   private readonly knownQueues = new Set<string>();
   private readonly pendingReleases = new Set<NodeJS.Timeout>();
@@ -304,6 +305,14 @@ export class SqsBroker implements Broker {
       releaseLater: (lease, ms) => this.releaseLater(lease, ms),
       deadLetter: (lease, message, reason) => this.deadLetter(lease, message, reason),
       hop: (lease, message, delaySeconds) => this.hop(lease, message, delaySeconds),
+      warnNoOutcomes: (sig) => {
+        if (this.warnedNoOutcomes) return;
+        this.warnedNoOutcomes = true;
+        this.logger.warn(
+          { taskUUID: sig.uuid, taskName: sig.name },
+          'A task is flagged stopTaskDeletionOnError, but the SQS broker has no `outcomes` option to learn whether it failed: its message is deleted. Pass the result backend as `outcomes` to keep failed tasks in SQS.',
+        );
+      },
     };
   }
 

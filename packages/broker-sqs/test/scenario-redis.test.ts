@@ -1,13 +1,23 @@
-// A sibling adapter, read from its source so this package needs no dependency on it.
-import { RedisBackend } from '@machinery/backend-redis';
+import { MemoryBackend, MemoryBackendStore } from '@machinery/core';
 import { scenarioSuite } from '@machinery/testing';
 import { afterAll, beforeAll } from 'vitest';
 import { PrivateFauxqs } from './private-fauxqs.js';
 import { sqsTools } from './sqs.js';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// The scenarios prove the broker; core's MemoryBackend holds the results. The "processes" of one test
+// share a store, as they would share a Redis or memcached.
+const stores = new Map<string, MemoryBackendStore>();
+function storeOf(namespace: string): MemoryBackendStore {
+  let store = stores.get(namespace);
+  if (!store) {
+    store = new MemoryBackendStore();
+    stores.set(namespace, store);
+  }
+  return store;
+}
 
-// Its own SQS server, as in scenario-memcache.test.ts, so the broker-restart scenario can run.
+// The scenarios run on an SQS server of their own, so the broker-restart scenario can restart it
+// without disturbing anyone else's tests on the shared one.
 let sqs: PrivateFauxqs;
 let tools: ReturnType<typeof sqsTools>;
 beforeAll(async () => {
@@ -19,13 +29,15 @@ afterAll(async () => {
 });
 
 scenarioSuite({
-  name: 'SqsBroker + RedisBackend',
+  name: 'SqsBroker + MemoryBackend',
   create: (ctx) => ({
     broker: tools.makeBroker(ctx),
-    // Keys under the test's namespace; they expire on their own (the suite cannot list them here).
-    backend: new RedisBackend({ url: REDIS_URL, prefix: `{${ctx.namespace}}:`, resultsExpireIn: 600 }),
+    backend: new MemoryBackend({ store: storeOf(ctx.namespace), resultsExpireIn: 600 }),
   }),
   injectRaw: (ctx, queue, body) => tools.injectRaw(ctx, queue, body),
-  cleanup: (ctx) => tools.cleanup(ctx),
+  cleanup: async (ctx) => {
+    stores.delete(ctx.namespace);
+    await tools.cleanup(ctx);
+  },
   restartBroker: () => sqs.restart(),
 });

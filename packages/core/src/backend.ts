@@ -6,7 +6,11 @@ import { type GroupMeta, type StateUpdate, type TaskState, TaskStatus } from './
 export interface BackendCapabilities {
   /** `waitForState` pushes completion instead of the caller polling. */
   readonly pushResults: boolean;
-  /** A state can be read any number of times (false for AMQP result queues, which hand out each state once). */
+  /**
+   * A state can be read any number of times. False for a store whose reads consume (Go Machinery's AMQP
+   * result backend hands out each state once); a queue-based backend that puts back what it reads is
+   * durable.
+   */
   readonly durableReads: boolean;
   /** Results expire after the configured time. */
   readonly expiry: boolean;

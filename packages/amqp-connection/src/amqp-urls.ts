@@ -12,7 +12,7 @@ function isAmqpUrl(url: string): boolean {
 
 /**
  * The `url` option of an AMQP adapter as a list (one URL or several, tried in turn), defaulting to the
- * local RabbitMQ. Shared with `@machinery/broker-amqp`.
+ * local RabbitMQ.
  * @throws MachineryError `ERR_INVALID_ARGUMENT` naming `owner` for an empty list or a URL amqplib cannot
  * use — checked here because Node's own error would carry the whole URL, password included.
  */

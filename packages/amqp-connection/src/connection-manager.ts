@@ -1,5 +1,6 @@
 import { backoffDelay, errorText, type Logger, MachineryError, redactText, redactUrl } from '@machinery/core';
 import { type ChannelModel, connect, type SocketOptions } from 'amqplib';
+import { refusalError } from './refusal.js';
 
 /** One live AMQP connection. A reconnect makes a new `Link` with a higher `generation`. */
 export interface Link {
@@ -35,6 +36,20 @@ const noop = () => {};
  * reconnects in the background with capped, jittered back-off, trying each URL in turn. Callers ask
  * for the current link with a bound on how long they will wait; listeners hear about every new link
  * (consumers resume on it).
+ *
+ * A refusal — a wrong user or password, a vhost that does not exist or may not be used — is not an
+ * outage: every caller waiting for a link is rejected at once with an error naming the cause, and so
+ * is every later caller until a connection succeeds (the manager keeps trying in the background, so
+ * fixing the user in RabbitMQ is enough to recover).
+ *
+ * @example
+ * ```ts
+ * const manager = new ConnectionManager({ urls: resolveAmqpUrls(url, 'MyBroker'), client: undefined,
+ *   clientOptions: {}, connectionName: 'my-broker', initialDelayMs: 100, maxDelayMs: 10_000,
+ *   logger, role: 'my broker' })
+ * const link = await manager.link(30_000)
+ * const channel = await link.model.createConfirmChannel()
+ * ```
  */
 export class ConnectionManager {
   private current: Link | undefined;
@@ -44,6 +59,8 @@ export class ConnectionManager {
   private urlIndex = 0;
   private timer: NodeJS.Timeout | undefined;
   private lastError: unknown;
+  /** Set when RabbitMQ refused the last attempt (login or vhost); cleared by the next connection. */
+  private refused: MachineryError | undefined;
   private closed = false;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(link: Link) => void>();
@@ -60,7 +77,8 @@ export class ConnectionManager {
 
   /**
    * The live link, connecting first if needed.
-   * @throws MachineryError `ERR_CONNECTION` when none is available within `timeoutMs`, `ERR_CLOSED` after `close()`.
+   * @throws MachineryError `ERR_CONNECTION` when none is available within `timeoutMs`, or at once when
+   * RabbitMQ refused the login or the vhost (the message names which); `ERR_CLOSED` after `close()`.
    */
   link(timeoutMs: number): Promise<Link> {
     if (this.closed) return Promise.reject(this.closedError());
@@ -75,6 +93,7 @@ export class ConnectionManager {
       );
     }
     this.ensureConnecting();
+    if (this.refused) return Promise.reject(this.refused);
     return new Promise<Link>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
@@ -172,10 +191,29 @@ export class ConnectionManager {
       this.lastError = err;
       this.attempt++;
       const delayMs = backoffDelay(this.attempt, this.options.initialDelayMs, this.options.maxDelayMs);
-      this.options.logger.warn(
-        { url: redactUrl(url), attempt: this.attempt, retryInMs: delayMs, err: redactText(errorText(err)) },
-        `${this.options.role}: cannot connect to RabbitMQ, retrying`,
-      );
+      const refusal = refusalError(err, url, this.options.clientOptions, this.options.role);
+      const fields = {
+        url: redactUrl(url),
+        attempt: this.attempt,
+        retryInMs: delayMs,
+        err: redactText(errorText(err)),
+      };
+      if (refusal) {
+        // Waiting out connectTimeoutMs would only hide the cause: fail every waiter now.
+        this.refused = refusal;
+        this.options.logger.error(
+          fields,
+          `${this.options.role}: RabbitMQ refused the connection, retrying: ${refusal.message}`,
+        );
+        for (const w of this.waiters) {
+          clearTimeout(w.timer);
+          w.reject(refusal);
+        }
+        this.waiters.clear();
+      } else {
+        this.refused = undefined;
+        this.options.logger.warn(fields, `${this.options.role}: cannot connect to RabbitMQ, retrying`);
+      }
       this.schedule(delayMs);
     } finally {
       this.connecting = false;
@@ -219,6 +257,7 @@ export class ConnectionManager {
     this.current = link;
     this.attempt = 0;
     this.lastError = undefined;
+    this.refused = undefined;
     if (owned && link.generation > 1)
       logger.info({ generation: link.generation }, `${this.options.role}: reconnected`);
     for (const w of this.waiters) {

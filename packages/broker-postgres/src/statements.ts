@@ -2,6 +2,15 @@ import { createHash } from 'node:crypto';
 import { escapeIdentifier } from 'pg';
 
 /**
+ * Joined into the statements that only move leases (claim, settle, renew): their commit does not
+ * wait for the WAL flush. A crash of the server can then lose the last such changes, which returns
+ * a task to its state before — leased tasks come back, acknowledged ones run again: at-least-once
+ * holds. Publishes and requeues of dead letters keep the server's setting (a lost publish would be a
+ * lost task).
+ */
+const ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit";
+
+/**
  * Every SQL statement of the broker, for one task table. The table holds all queues: a row is a task
  * waiting (`lease_token` null), leased (`lease_token` set) or dead (`dead_at` set). One column,
  * `visible_at`, says when a live row may be claimed: its ETA while it waits, its lease deadline while
@@ -82,33 +91,33 @@ export class Statements {
         UPDATE ${t} AS t
         SET attempts = t.attempts + 1, lease_token = gen_random_uuid(),
             visible_at = now() + $3 * interval '1 millisecond', consumer = $4
-        FROM picked WHERE t.id = picked.id
+        FROM picked, ${ASYNC_COMMIT} WHERE t.id = picked.id
         RETURNING t.id, t.body, t.attempts, t.lease_token, picked.priority, picked.visible_at AS was_visible
       )
       SELECT id, body, attempts, lease_token FROM claimed ORDER BY priority DESC, was_visible, id`;
     this.nextDue = `SELECT ceil(extract(epoch FROM min(visible_at) - now()) * 1000)::float8 AS wait_ms
       FROM ${t} WHERE queue = $1 AND dead_at IS NULL AND visible_at > now()`;
-    this.ack = `DELETE FROM ${t} AS t USING unnest($1::bigint[], $2::uuid[]) AS u(id, token)
+    this.ack = `DELETE FROM ${t} AS t USING unnest($1::bigint[], $2::uuid[]) AS u(id, token), ${ASYNC_COMMIT}
       WHERE t.id = u.id AND t.lease_token = u.token RETURNING t.lease_token`;
     // greatest(): a renewal never shortens a longer extendLease().
     this.renew = `UPDATE ${t} AS t SET visible_at = greatest(t.visible_at, now() + $3 * interval '1 millisecond')
-      FROM unnest($1::bigint[], $2::uuid[]) AS u(id, token)
+      FROM unnest($1::bigint[], $2::uuid[]) AS u(id, token), ${ASYNC_COMMIT}
       WHERE t.id = u.id AND t.lease_token = u.token RETURNING t.lease_token`;
     this.extend = `UPDATE ${t} SET visible_at = greatest(visible_at, now() + $3 * interval '1 millisecond')
-      WHERE id = $1 AND lease_token = $2`;
+      FROM ${ASYNC_COMMIT} WHERE id = $1 AND lease_token = $2`;
     this.requeue = `WITH r AS (
         UPDATE ${t} SET lease_token = NULL, consumer = NULL, visible_at = now() + $3 * interval '1 millisecond'
-        WHERE id = $1 AND lease_token = $2 RETURNING queue
+        FROM ${ASYNC_COMMIT} WHERE id = $1 AND lease_token = $2 RETURNING queue
       )
       SELECT pg_notify('${this.channel}', queue) FROM r`;
     // A task claimed after its consumer stopped was never handed over: it goes back uncounted.
     this.release = `WITH r AS (
         UPDATE ${t} SET lease_token = NULL, consumer = NULL, visible_at = now(), attempts = attempts - 1
-        WHERE id = $1 AND lease_token = $2 RETURNING queue
+        FROM ${ASYNC_COMMIT} WHERE id = $1 AND lease_token = $2 RETURNING queue
       )
       SELECT pg_notify('${this.channel}', queue) FROM r`;
     this.deadLetter = `UPDATE ${t} SET lease_token = NULL, consumer = NULL, dead_at = clock_timestamp(), dead_reason = $3
-      WHERE id = $1 AND lease_token = $2`;
+      FROM ${ASYNC_COMMIT} WHERE id = $1 AND lease_token = $2`;
     this.pending = `SELECT body FROM ${t}
       WHERE queue = $1 AND dead_at IS NULL AND visible_at <= now()
       ORDER BY priority DESC, visible_at, id LIMIT $2`;

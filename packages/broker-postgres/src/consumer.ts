@@ -10,6 +10,8 @@ import {
 import type { BrokerContext } from './context.js';
 import { databaseError } from './errors.js';
 
+/** How long `stop()` waits for a claim in flight. */
+const STOP_GRACE_MS = 2000;
 /** Longest pause after failed claims. */
 const MAX_BACKOFF_MS = 5000;
 
@@ -334,8 +336,18 @@ export class PostgresConsumer implements Consumer {
     this.stopped = true;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
-    // A claim in flight hands nothing over after this point (accept() releases what it brings).
-    await this.fetching;
+    // A claim in flight hands nothing over after this point (accept() releases what it brings), so
+    // waiting for it only keeps the exit tidy: bounded, for a server that does not answer.
+    if (this.fetching !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.fetching,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, STOP_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     if (this.held.size === 0) this.stopRenewing();
   }
 

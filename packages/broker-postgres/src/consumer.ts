@@ -10,6 +10,8 @@ import {
 import type { BrokerContext } from './context.js';
 import { databaseError } from './errors.js';
 
+/** Shortest sleep of an idle consumer: rows due but locked by another claimer are leased within it. */
+const MIN_WAIT_MS = 10;
 /** How long `stop()` waits for a claim in flight. */
 const STOP_GRACE_MS = 2000;
 /** Longest pause after failed claims. */
@@ -172,7 +174,7 @@ export class PostgresConsumer implements Consumer {
       const { rows } = await this.ctx.pool.query(this.ctx.sql.nextDue, [this.queue]);
       const wait = rows[0]?.wait_ms as number | null | undefined;
       // At least a few ms: a due row another claimer holds locked must not make this a busy loop.
-      return wait === null || wait === undefined ? poll : Math.min(poll, Math.max(5, wait + 1));
+      return wait === null || wait === undefined ? poll : Math.min(poll, Math.max(MIN_WAIT_MS, wait + 1));
     } catch {
       return poll;
     }

@@ -67,8 +67,8 @@ export class Statements {
       )`,
       // Claim order: priority, then visibility, then publish order.
       `CREATE INDEX IF NOT EXISTS ${index('claim')} ON ${t} (queue, priority DESC, visible_at, id) WHERE dead_at IS NULL`,
-      // When an idle queue's next task becomes due (ETA or lease deadline); delayed-task listing.
-      `CREATE INDEX IF NOT EXISTS ${index('due')} ON ${t} (visible_at) WHERE dead_at IS NULL`,
+      // When an idle queue's next task becomes due (ETA or lease deadline).
+      `CREATE INDEX IF NOT EXISTS ${index('due')} ON ${t} (queue, visible_at) WHERE dead_at IS NULL`,
       `CREATE INDEX IF NOT EXISTS ${index('dead')} ON ${t} (dead_at, id) WHERE dead_at IS NOT NULL`,
     ];
     // One statement: all rows or none. The notification is sent on commit, for the queues written.
@@ -95,8 +95,9 @@ export class Statements {
         RETURNING t.id, t.body, t.attempts, t.lease_token, picked.priority, picked.visible_at AS was_visible
       )
       SELECT id, body, attempts, lease_token FROM claimed ORDER BY priority DESC, was_visible, id`;
+    // Over every live row: one already due (another claimer held it locked) says "look again soon".
     this.nextDue = `SELECT ceil(extract(epoch FROM min(visible_at) - now()) * 1000)::float8 AS wait_ms
-      FROM ${t} WHERE queue = $1 AND dead_at IS NULL AND visible_at > now()`;
+      FROM ${t} WHERE queue = $1 AND dead_at IS NULL`;
     this.ack = `DELETE FROM ${t} AS t USING unnest($1::bigint[], $2::uuid[]) AS u(id, token), ${ASYNC_COMMIT}
       WHERE t.id = u.id AND t.lease_token = u.token RETURNING t.lease_token`;
     // greatest(): a renewal never shortens a longer extendLease().

@@ -85,7 +85,11 @@ const services = {
   postgres: {
     port: 5432,
     async start() {
-      if (!have('pg_ctlcluster') && !have('pg_ctl')) aptInstall('postgresql');
+      if (!have('pg_ctlcluster')) {
+        aptInstall('postgresql');
+        // Debian's package creates a cluster and may have started it already.
+        if (await portOpen(5432)) return;
+      }
       const clusters = have('pg_lsclusters') ? execSync('pg_lsclusters -h', { encoding: 'utf8' }).trim() : '';
       const first = clusters.split('\n')[0]?.split(/\s+/);
       if (first && first.length >= 2) run(`pg_ctlcluster ${first[0]} ${first[1]} start`);

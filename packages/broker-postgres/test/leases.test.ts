@@ -1,4 +1,4 @@
-import { type Delivery, signature } from '@machinery/core';
+import { type Delivery, defineTask, Server, signature, silentLogger } from '@machinery/core';
 import { Closer, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { PostgresBroker, type PostgresBrokerOptions } from '../src/index.js';
@@ -220,4 +220,19 @@ it('an unsettled delivery of a closed broker comes back to another consumer', as
   expect((again[0] as Delivery).redelivered).toBe(true);
   expect((again[0] as Delivery).attempt).toBe(2);
   await (again[0] as Delivery).ack();
+});
+
+it('exposes the lease token to task code as this.token, and it fences the row the task holds', async () => {
+  const b = broker();
+  const server = closer.add(new Server({ broker: b, logger: silentLogger }));
+  const seen: { token: string; leased: unknown[] }[] = [];
+  const withToken = defineTask('with_token', async function () {
+    const { rows } = await raw.query(`SELECT lease_token FROM ${table()}`);
+    seen.push({ token: this.token, leased: rows.map((r: { lease_token: unknown }) => r.lease_token) });
+  });
+  server.register(withToken);
+  await server.worker({ concurrency: 1, handleSignals: false }).start();
+  await server.send(withToken.signature());
+  await eventually(() => expect(seen).toHaveLength(1));
+  expect(seen[0]?.leased).toEqual([seen[0]?.token]);
 });

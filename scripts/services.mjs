@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Starts the services the integration tests need, on loopback, when they are not already running,
-// and waits until each answers. Usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs ...]
+// and waits until each answers. Usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs|postgres ...]
 import { execSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -82,6 +82,40 @@ const services = {
     },
     timeoutMs: 20_000,
   },
+  postgres: {
+    port: 5432,
+    async start() {
+      if (!have('pg_ctlcluster')) {
+        aptInstall('postgresql');
+        // Debian's package creates a cluster and may have started it already.
+        if (await portOpen(5432)) return;
+      }
+      const clusters = have('pg_lsclusters') ? execSync('pg_lsclusters -h', { encoding: 'utf8' }).trim() : '';
+      const first = clusters.split('\n')[0]?.split(/\s+/);
+      if (first && first.length >= 2) run(`pg_ctlcluster ${first[0]} ${first[1]} start`);
+      else run('service postgresql start');
+    },
+    // The tests connect as role machinery (password machinery) to database machinery_test; both are
+    // created once, idempotently, through the local superuser (peer authentication as postgres).
+    async prepare() {
+      if (process.getuid?.() !== 0) {
+        console.log(
+          '[services] not root: cannot check the PostgreSQL role "machinery" and database "machinery_test"; create them as the postgres superuser if the tests cannot connect.',
+        );
+        return;
+      }
+      const sql = [
+        "SELECT 'CREATE ROLE machinery LOGIN PASSWORD ''machinery''' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'machinery')\\gexec",
+        "SELECT 'CREATE DATABASE machinery_test OWNER machinery' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'machinery_test')\\gexec",
+      ].join('\n');
+      execSync('su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -d postgres"', {
+        input: `${sql}\n`,
+        stdio: ['pipe', 'ignore', 'inherit'],
+        shell: '/bin/sh',
+      });
+    },
+    timeoutMs: 60_000,
+  },
   sqs: {
     port: 4566,
     async start() {
@@ -110,21 +144,27 @@ async function up(names) {
   for (const name of names) {
     const svc = services[name];
     if (!svc) throw new Error(`Unknown service "${name}"; known: ${Object.keys(services).join(', ')}`);
-    if (await portOpen(svc.port)) continue;
-    console.log(`[services] ${name} is not running on 127.0.0.1:${svc.port}; starting it`);
-    try {
-      await svc.start();
-      await waitForPort(name, svc.port, svc.timeoutMs);
-    } catch (err) {
-      throw new Error(`Could not start ${name}: ${err.message}`);
+    if (!(await portOpen(svc.port))) {
+      console.log(`[services] ${name} is not running on 127.0.0.1:${svc.port}; starting it`);
+      try {
+        await svc.start();
+        await waitForPort(name, svc.port, svc.timeoutMs);
+      } catch (err) {
+        throw new Error(`Could not start ${name}: ${err.message}`);
+      }
+      console.log(`[services] ${name} is up`);
     }
-    console.log(`[services] ${name} is up`);
+    try {
+      await svc.prepare?.();
+    } catch (err) {
+      throw new Error(`Could not prepare ${name}: ${err.message}`);
+    }
   }
 }
 
 const [command = 'up', ...rest] = process.argv.slice(2);
 if (command !== 'up') {
-  console.error('usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs ...]');
+  console.error('usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs|postgres ...]');
   process.exit(2);
 }
 up(rest.length > 0 ? rest : Object.keys(services)).catch((err) => {

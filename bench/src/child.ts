@@ -20,6 +20,8 @@ async function load(): Promise<WorkerRunner> {
       return (await import('./systems/machinery-amqp.js')).machineryAmqpWorker;
     case 'raw-amqp':
       return (await import('./systems/raw-amqp.js')).rawAmqpWorker;
+    case 'machinery-postgres':
+      return (await import('./postgres-bench.js')).postgresWorker;
   }
 }
 

@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { redisBench } from './redis-bench.js';
 
-// `pnpm bench [--quick] [--only redis|amqp] [--runs N] [--no-crash] [--write]`: this project side by side
+// `pnpm bench [--quick] [--only redis|amqp|postgres] [--postgres] [--runs N] [--no-crash] [--write]`: this project side by side
 // with BullMQ and the raw clients on the same services, in one run. --write puts the report in
 // bench/RESULTS.md together with the command that produced it.
 
@@ -43,6 +43,16 @@ if (!only || only === 'redis') {
 if (!only || only === 'amqp') {
   const { amqpBench } = await import('./amqp-bench.js');
   sections.push(`## RabbitMQ\n\n${await amqpBench({ amqpUrl, tasks: quick ? 5000 : 20_000, runs, log })}`);
+}
+
+// PostgreSQL (PostgresBroker beside RedisBroker) only when asked for: --postgres or --only postgres.
+if (only === 'postgres' || flag('--postgres')) {
+  const { postgresBench } = await import('./postgres-bench.js');
+  const postgresUrl =
+    process.env.POSTGRES_URL ?? 'postgres://machinery:machinery@127.0.0.1:5432/machinery_test';
+  sections.push(
+    `## PostgreSQL (${postgresUrl.replace(/\/\/[^@]*@/, '//')})\n\n${await postgresBench({ postgresUrl, redisUrl, tasks: quick ? 5000 : 20_000, runs, log })}`,
+  );
 }
 
 const command = `pnpm bench${args.length > 0 ? ` ${args.filter((a) => a !== '--write').join(' ')}` : ''}`;

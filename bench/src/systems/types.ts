@@ -10,6 +10,8 @@ export interface WorkerConfig {
   mode: 'noop' | 'latency' | 'hang';
   redisUrl: string;
   amqpUrl: string;
+  /** Only for `machinery-postgres`. */
+  postgresUrl?: string;
 }
 
 /** Lines the worker child writes to stdout (JSON). */
@@ -19,7 +21,14 @@ export type ChildMessage =
   | { event: 'done'; elapsedMs: number; completed: number; peakRss: number; startLatencies: number[] };
 
 /** The systems compared. */
-export type SystemName = 'machinery' | 'bullmq' | 'bee-queue' | 'raw-redis' | 'machinery-amqp' | 'raw-amqp';
+export type SystemName =
+  | 'machinery'
+  | 'bullmq'
+  | 'bee-queue'
+  | 'raw-redis'
+  | 'machinery-amqp'
+  | 'raw-amqp'
+  | 'machinery-postgres';
 
 /** Producer side of a system, in the parent process. */
 export interface Producer {

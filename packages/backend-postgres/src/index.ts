@@ -1,0 +1,2 @@
+export type { PostgresBackendOptions } from './options.js';
+export { PostgresBackend } from './postgres-backend.js';

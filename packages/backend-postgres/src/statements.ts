@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import { escapeIdentifier } from 'pg';
+
+/**
+ * Every SQL statement of the backend, for one results table: one row per key (task UUID or group
+ * UUID) holding Go Machinery's JSON (TaskState or GroupMeta), with its expiry and the chord guard.
+ */
+export class Statements {
+  readonly table: string;
+  /** The `LISTEN` channel: completed states notify it with the task UUID as payload. */
+  readonly channel: string;
+  readonly lockKey: string;
+  readonly createSchema: string;
+  readonly createTable: string[];
+  readonly read: string;
+  readonly readMany: string;
+  readonly write: string;
+  readonly writeNotify: string;
+  readonly triggerChord: string;
+  readonly chordWinner: string;
+  readonly purge: string;
+  readonly sweep: string;
+
+  constructor(
+    readonly schema: string,
+    tableName: string,
+  ) {
+    const t = `${escapeIdentifier(schema)}.${escapeIdentifier(tableName)}`;
+    this.table = t;
+    this.channel = `machinery_${createHash('sha1').update(`${schema}.${tableName}`).digest('hex').slice(0, 20)}`;
+    this.lockKey = `machinery:${schema}.${tableName}`;
+    this.createSchema = `CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(schema)}`;
+    this.createTable = [
+      `CREATE TABLE IF NOT EXISTS ${t} (
+        key text PRIMARY KEY,
+        value text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        chord_triggered boolean NOT NULL DEFAULT false,
+        chord_winner text
+      )`,
+      `CREATE INDEX IF NOT EXISTS ${escapeIdentifier(`${tableName.slice(0, 50)}_expiry`)} ON ${t} (expires_at)`,
+    ];
+    const live = 'expires_at > now()';
+    this.read = `SELECT value FROM ${t} WHERE key = $1 AND ${live}`;
+    this.readMany = `SELECT key, value FROM ${t} WHERE key = ANY($1::text[]) AND ${live}`;
+    // A write replaces the row whole: a new state (or group) starts with a fresh chord guard.
+    this.write = `INSERT INTO ${t} (key, value, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
+        chord_triggered = false, chord_winner = NULL`;
+    // The notification is sent on commit: a waiter reading the state then finds it.
+    this.writeNotify = `WITH w AS (${this.write} RETURNING key) SELECT pg_notify('${this.channel}', key) FROM w`;
+    this.triggerChord = `UPDATE ${t} SET chord_triggered = true, chord_winner = $2, value = $3
+      WHERE key = $1 AND ${live} AND NOT chord_triggered RETURNING key`;
+    this.chordWinner = `SELECT chord_triggered, chord_winner FROM ${t} WHERE key = $1 AND ${live}`;
+    this.purge = `DELETE FROM ${t} WHERE key = $1`;
+    // Bounded, so one sweep never holds many row locks.
+    this.sweep = `DELETE FROM ${t} WHERE ctid IN (SELECT ctid FROM ${t} WHERE expires_at <= now() LIMIT 1000)`;
+  }
+}

@@ -1,0 +1,35 @@
+import { PostgresBroker } from '@machinery/broker-postgres';
+import { backendSuite, scenarioSuite } from '@machinery/testing';
+import { afterAll } from 'vitest';
+import { PostgresBackend } from '../src/index.js';
+import { dropAllConnections, dropSchema, injectRaw, POSTGRES_URL, rawPool, schemaOf } from './helpers.js';
+
+const raw = rawPool();
+afterAll(() => raw.end());
+
+backendSuite({
+  name: 'PostgresBackend',
+  create: ({ namespace, resultsExpireIn }) =>
+    new PostgresBackend({
+      url: POSTGRES_URL,
+      schema: schemaOf(namespace),
+      ...(resultsExpireIn !== undefined ? { resultsExpireIn } : {}),
+    }),
+  cleanup: ({ namespace }) => dropSchema(raw, namespace),
+});
+
+// Only PostgreSQL: broker and backend in one database, as a user who runs nothing else would.
+scenarioSuite({
+  name: 'PostgresBroker + PostgresBackend',
+  create: ({ namespace, redeliveryTimeoutMs }) => ({
+    broker: new PostgresBroker({
+      url: POSTGRES_URL,
+      schema: schemaOf(namespace),
+      leaseMs: redeliveryTimeoutMs,
+    }),
+    backend: new PostgresBackend({ url: POSTGRES_URL, schema: schemaOf(namespace) }),
+  }),
+  injectRaw: ({ namespace }, queue, body) => injectRaw(raw, namespace, queue, body),
+  restartBroker: () => dropAllConnections(raw),
+  cleanup: ({ namespace }) => dropSchema(raw, namespace),
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
+    // The crash test runs worker processes and the restart scenario drops every connection of the
+    // test role: one file at a time keeps them from disturbing each other.
+    fileParallelism: false,
+  },
+});

@@ -118,7 +118,14 @@ describe('Worker', () => {
     await worker.start();
     await (await server.send(ok.signature())).get({ timeoutMs: 2000 });
     await until(() => seen.length === 6);
-    expect(seen).toEqual(['received', 'middleware:before', 'started', 'run', 'middleware:after', 'succeeded']);
+    expect(seen).toEqual([
+      'received',
+      'middleware:before',
+      'started',
+      'run',
+      'middleware:after',
+      'succeeded',
+    ]);
   });
 
   it('stop() returns fetched but unstarted tasks to the broker and waits for running ones', async () => {

@@ -111,18 +111,18 @@ export class Server {
    * a publish middleware's error, or the broker's/backend's error when either is unreachable (the task
    * is then not sent).
    */
-  async send<R>(sig: TaskSignature<R>): Promise<AsyncResult<R>> {
-    await this.sender.send(sig, 'send');
-    return new AsyncResult<R>(sig.uuid, sig.name, this.backend);
+  async send<R>(signature: TaskSignature<R>): Promise<AsyncResult<R>> {
+    await this.sender.send(signature, 'send');
+    return new AsyncResult<R>(signature.uuid, signature.name, this.backend);
   }
 
   /**
    * Sends many independent tasks in one bulk publish (all-or-none on brokers with `atomicBulkPublish`);
    * nothing is published when a publish middleware throws for any of them.
    */
-  async sendMany<R>(sigs: readonly TaskSignature<R>[]): Promise<AsyncResult<R>[]> {
-    await this.sender.sendMany(sigs, 'send');
-    return sigs.map((s) => new AsyncResult<R>(s.uuid, s.name, this.backend));
+  async sendMany<R>(signatures: readonly TaskSignature<R>[]): Promise<AsyncResult<R>[]> {
+    await this.sender.sendMany(signatures, 'send');
+    return signatures.map((s) => new AsyncResult<R>(s.uuid, s.name, this.backend));
   }
 
   /**
@@ -130,43 +130,43 @@ export class Server {
    * @throws MachineryError `ERR_INVALID_ARGUMENT` when a publish middleware drops a member (a group is
    * sent whole or not at all).
    */
-  async sendGroup<R>(g: Group<R>, options: SendGroupOptions = {}): Promise<GroupAsyncResult<R>> {
-    return this.sendGroupFrom(g, options, 'send');
+  async sendGroup<R>(group: Group<R>, options: SendGroupOptions = {}): Promise<GroupAsyncResult<R>> {
+    return this.sendGroupFrom(group, options, 'send');
   }
 
   /** Sends a chain: publishes its first link, which carries the rest in `onSuccess`. */
-  async sendChain<R>(c: Chain<R>): Promise<ChainAsyncResult<R>> {
-    return this.sendChainFrom(c, 'send');
+  async sendChain<R>(chain: Chain<R>): Promise<ChainAsyncResult<R>> {
+    return this.sendChainFrom(chain, 'send');
   }
 
   /**
    * Sends a chord: its group, whose members trigger the callback once all have succeeded.
    * @throws MachineryError `ERR_INVALID_ARGUMENT` without a backend (chords need one).
    */
-  async sendChord<R>(c: Chord<R>, options: SendGroupOptions = {}): Promise<ChordAsyncResult<R>> {
-    return this.sendChordFrom(c, options, 'send');
+  async sendChord<R>(chord: Chord<R>, options: SendGroupOptions = {}): Promise<ChordAsyncResult<R>> {
+    return this.sendChordFrom(chord, options, 'send');
   }
 
   private async sendGroupFrom<R>(
-    g: Group<R>,
+    group: Group<R>,
     options: SendGroupOptions,
     origin: PublishOrigin,
   ): Promise<GroupAsyncResult<R>> {
-    await this.sender.sendGroup(g, options, origin);
+    await this.sender.sendGroup(group, options, origin);
     return new GroupAsyncResult<R>(
-      g.groupUUID,
-      g.tasks.map((t) => new AsyncResult<R>(t.uuid, t.name, this.backend)),
+      group.groupUUID,
+      group.tasks.map((t) => new AsyncResult<R>(t.uuid, t.name, this.backend)),
     );
   }
 
-  private async sendChainFrom<R>(c: Chain<R>, origin: PublishOrigin): Promise<ChainAsyncResult<R>> {
-    const [first] = c.tasks;
+  private async sendChainFrom<R>(chain: Chain<R>, origin: PublishOrigin): Promise<ChainAsyncResult<R>> {
+    const [first] = chain.tasks;
     await this.sender.send(first as Signature, origin);
-    return new ChainAsyncResult<R>(c.tasks.map((t) => new AsyncResult(t.uuid, t.name, this.backend)));
+    return new ChainAsyncResult<R>(chain.tasks.map((t) => new AsyncResult(t.uuid, t.name, this.backend)));
   }
 
   private async sendChordFrom<R>(
-    c: Chord<R>,
+    chord: Chord<R>,
     options: SendGroupOptions,
     origin: PublishOrigin,
   ): Promise<ChordAsyncResult<R>> {
@@ -175,11 +175,11 @@ export class Server {
         'Chords need a result backend to know when the group is complete. Pass one to new Server().',
       );
     }
-    if (c.callback.headers === null) c.callback.headers = {};
-    const groupResult = await this.sendGroupFrom(c.group, options, origin);
+    if (chord.callback.headers === null) chord.callback.headers = {};
+    const groupResult = await this.sendGroupFrom(chord.group, options, origin);
     return new ChordAsyncResult<R>(
       groupResult,
-      new AsyncResult<R>(c.callback.uuid, c.callback.name, this.backend),
+      new AsyncResult<R>(chord.callback.uuid, chord.callback.name, this.backend),
     );
   }
 

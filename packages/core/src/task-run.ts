@@ -19,6 +19,7 @@ export interface TaskRunHost {
 export type RunStatus = RunOutcome['status'];
 
 const NO_HEADERS: Readonly<Headers> = Object.freeze({});
+const NO_RESULTS: readonly TaskResult[] = Object.freeze([]);
 
 /**
  * One delivery on its way through a worker: the task's context (`this` in a task function), the
@@ -33,7 +34,7 @@ export class TaskRun implements TaskMiddlewareContext {
   status: RunStatus | undefined;
   /** `succeeded`: what the task returned and the results to store. */
   value: unknown;
-  results: readonly TaskResult[] = [];
+  results: readonly TaskResult[] = NO_RESULTS;
   /** `failed`: what was thrown, and whether retries are ruled out. */
   error: unknown;
   finalFailure = false;

@@ -176,16 +176,23 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     if (this.phase === 'stopping') await this.stopping;
     if (this.phase !== 'idle') return;
     this.phase = 'starting';
+    let consumer: Consumer;
     try {
       await this.checkBackend();
-      this.consumer = await this.broker.consume(this.queue, (delivery) => this.onDelivery(delivery), {
+      consumer = await this.broker.consume(this.queue, (delivery) => this.onDelivery(delivery), {
         concurrency: this.concurrency,
         prefetch: this.prefetch,
       });
     } catch (err) {
-      this.phase = 'idle';
+      if (this.phase === 'starting') this.phase = 'idle';
       throw err;
     }
+    if (this.phase !== 'starting') {
+      // stop() was called while starting: deliveries meanwhile were handed back by onDelivery.
+      await consumer.stop();
+      return;
+    }
+    this.consumer = consumer;
     this.phase = 'running';
     if (this.handleSignals) this.installSignals();
     this.logger.info({ concurrency: this.concurrency }, 'worker started');

@@ -239,6 +239,27 @@ describe('Worker', () => {
     expect(worker.isRunning).toBe(false);
   });
 
+  it('stop() while start() checks the backend leaves the worker stopped and takes no task', async () => {
+    const backend = new MemoryBackend();
+    const answer = gate();
+    const getState = backend.getState.bind(backend);
+    backend.getState = async (uuid) => {
+      await answer.promise;
+      return getState(uuid);
+    };
+    const server = make({ backend });
+    const t = defineTask('t', () => 1);
+    server.register(t);
+    await server.broker.publish(t.signature());
+    const worker = server.worker({ handleSignals: false });
+    const starting = worker.start();
+    await worker.stop();
+    answer.open();
+    await starting;
+    expect(worker.isRunning).toBe(false);
+    expect(await server.broker.pendingTasks()).toHaveLength(1);
+  });
+
   it('retries a task that throws a RetryLater from another copy of core (recognised by brand)', async () => {
     const server = make();
     let runs = 0;

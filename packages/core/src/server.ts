@@ -11,7 +11,8 @@ import { Sender, type SendGroupOptions } from './sender.js';
 import type { Signature } from './signature.js';
 import type { TaskDefinition, TaskSignature } from './task.js';
 import { type AnyTaskDefinition, TaskRegistry } from './task-registry.js';
-import { Worker, type WorkerOptions } from './worker.js';
+import { Worker } from './worker.js';
+import type { WorkerOptions } from './worker-options.js';
 import type { Chain, Chord, Group } from './workflow.js';
 
 /** Options for {@link Server}. */

@@ -151,7 +151,7 @@ export class DeliveryPipeline implements TaskRunHost {
       }
     }
 
-    // 4. What the outcome means.
+    // A delivery handed back (by a middleware, or by the worker stopping) stores nothing.
     if (run.status === 'handedBack') {
       await delivery.nack({ requeue: true, delayMs: run.delayMs });
       if (this.events.hasListeners('handedBack')) {

@@ -15,7 +15,10 @@ export interface WorkerEvents {
   failed: { signature: Signature; error: string; durationMs: number };
   /** The task failed; `RETRY` is stored and it was sent again to run after `delayMs`. */
   retried: { signature: Signature; error: string; delayMs: number };
-  /** The delivery went back to the broker without an outcome (a middleware's `handBack`, or a stopping worker), to come again after `delayMs`. */
+  /**
+   * The delivery went back to the broker without an outcome (a middleware's `handBack`, or a stopping
+   * worker), to come again after `delayMs`.
+   */
   handedBack: { signature: Signature; delayMs: number };
   /** A redelivered task was already complete and was acknowledged without running again. */
   duplicate: { signature: Signature; state: TaskState['state'] };

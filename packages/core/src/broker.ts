@@ -46,7 +46,10 @@ export interface Delivery {
   readonly signature: Signature;
   /** The queue it was consumed from. */
   readonly queue: string;
-  /** 1 on the first delivery; higher when the broker knows it delivered this message before. */
+  /**
+   * How many times the broker has handed out this message: 1 the first time, one more for each
+   * redelivery it knows of (crash, lost lease, requeue). A retry is a new message and starts at 1.
+   */
   readonly attempt: number;
   /** True when the broker knows this message may have been delivered before (crash, lost lease). */
   readonly redelivered: boolean;

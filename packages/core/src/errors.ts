@@ -10,7 +10,7 @@
  * | `ERR_TASK_ALREADY_REGISTERED` | a second task was registered under an existing name |
  * | `ERR_TASK_FAILED` | the task ended in `FAILURE`; `message` is the stored error |
  * | `ERR_TASK_TIMEOUT` | the task ran longer than its `timeoutMs` |
- * | `ERR_TASK_ABORTED` | the task was aborted (worker stop or revoke) |
+ * | `ERR_TASK_ABORTED` | the task was aborted (worker stop, or a worker middleware ended it) |
  * | `ERR_RETRY_LATER` | control flow: the task asked to run again later |
  * | `ERR_RESULT_TIMEOUT` | `AsyncResult.get()` waited longer than `timeoutMs` |
  * | `ERR_PAYLOAD_TOO_LARGE` | an encoded message exceeds the configured maximum |
@@ -83,7 +83,9 @@ export class DecodeError extends MachineryError {
 
 /**
  * Throw (or return) this from a task to run it again after `delayMs` without consuming a retry —
- * the equivalent of Go Machinery's `ErrRetryTaskLater`.
+ * the equivalent of Go Machinery's `ErrRetryTaskLater`. The worker recognises it by its code
+ * (`isMachineryError(err, 'ERR_RETRY_LATER')`) and reads `delayMs`, so one made by another copy of
+ * core counts too.
  */
 export class RetryLater extends MachineryError {
   constructor(

@@ -66,13 +66,24 @@ export type { MemoryBrokerOptions } from './memory/memory-broker.js';
 export { MemoryBroker, MemoryBrokerStore } from './memory/memory-broker.js';
 export type { MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryLock, MemoryLockStore } from './memory/memory-lock.js';
+export type {
+  MiddlewareOptions,
+  PublishContext,
+  PublishMiddleware,
+  PublishOrigin,
+  RunOutcome,
+  TaskMiddleware,
+  TaskMiddlewareContext,
+} from './middleware.js';
 export { redactText, redactUrl } from './redact.js';
 export type { ExponentialRetryOptions, RetryDelay, RetryStrategy } from './retry.js';
 export { backoffDelay, exponentialRetry, fibonacciNext, fibonacciRetry } from './retry.js';
 export type { Schedulable, ScheduleHandle } from './scheduler.js';
 export { parseDuration } from './scheduler.js';
+export type { SenderOptions, SendGroupOptions } from './sender.js';
+export { Sender } from './sender.js';
 export { SequentialByKey } from './sequential-by-key.js';
-export type { SendGroupOptions, ServerOptions } from './server.js';
+export type { ServerOptions } from './server.js';
 export { Server } from './server.js';
 export type { Headers, Signature, SignatureOptions } from './signature.js';
 export { chordUUID, copySignature, groupUUID, signature, taskUUID } from './signature.js';
@@ -89,8 +100,11 @@ export type {
   Tuple,
 } from './task.js';
 export { defineTask, isTuple, tuple } from './task.js';
+export type { AnyTaskDefinition } from './task-registry.js';
+export { TaskRegistry } from './task-registry.js';
 export { formatTime, PreciseDate, parseTime } from './time.js';
-export type { TaskOutcome, WorkerEvents, WorkerOptions } from './worker.js';
 export { Worker } from './worker.js';
+export type { WorkerEvents } from './worker-events.js';
+export type { WorkerDependencies, WorkerOptions } from './worker-options.js';
 export type { Chain, Chord, Group } from './workflow.js';
 export { chain, chord, group } from './workflow.js';

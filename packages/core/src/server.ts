@@ -5,10 +5,14 @@ import { invalidArgument, MachineryError } from './errors.js';
 import type { Lock } from './lock.js';
 import { childLogger, type Logger, resolveLogger } from './logger.js';
 import { MemoryLock } from './memory/memory-lock.js';
+import type { MiddlewareOptions, PublishOrigin, TaskMiddleware } from './middleware.js';
 import { type Schedulable, type ScheduleHandle, Scheduler } from './scheduler.js';
-import { type Signature, taskUUID } from './signature.js';
+import { Sender, type SendGroupOptions } from './sender.js';
+import type { Signature } from './signature.js';
 import type { TaskDefinition, TaskSignature } from './task.js';
-import { Worker, type WorkerOptions } from './worker.js';
+import { type AnyTaskDefinition, TaskRegistry } from './task-registry.js';
+import { Worker } from './worker.js';
+import type { WorkerOptions } from './worker-options.js';
 import type { Chain, Chord, Group } from './workflow.js';
 
 /** Options for {@link Server}. */
@@ -21,17 +25,12 @@ export interface ServerOptions {
   lock?: Lock;
   /** pino-compatible logger (default: warnings and errors to stderr). */
   logger?: Logger;
-  /** Called before each task is published by `send` (Go's pre-publish handler); may modify it. */
-  onBeforePublish?: (signature: Signature) => void | Promise<void>;
-}
-
-/** Options for sending groups and chords. */
-export interface SendGroupOptions {
   /**
-   * Publish at most this many members at once. Unset or 0 publishes all members in one bulk call,
-   * which is all-or-none on brokers that declare `atomicBulkPublish`.
+   * Middleware, each list outermost first: `publish` wraps every publication (sends, schedules, and
+   * the callbacks and retries of this server's workers), `task` wraps every task execution on this
+   * server's workers.
    */
-  sendConcurrency?: number;
+  middleware?: MiddlewareOptions;
 }
 
 /**
@@ -52,10 +51,11 @@ export class Server {
   readonly backend: Backend | undefined;
   readonly lock: Lock;
   readonly logger: Logger;
-  private readonly tasks = new Map<string, TaskDefinition<never[], unknown>>();
+  private readonly tasks = new TaskRegistry();
+  private readonly sender: Sender;
+  private readonly taskMiddleware: readonly TaskMiddleware[] | undefined;
   private readonly scheduler: Scheduler;
   private readonly workers = new Set<Worker>();
-  private readonly onBeforePublish: ServerOptions['onBeforePublish'];
   private closing: Promise<void> | undefined;
 
   constructor(options: ServerOptions) {
@@ -66,35 +66,32 @@ export class Server {
     this.backend = options.backend;
     this.lock = options.lock ?? new MemoryLock();
     this.logger = resolveLogger(options.logger);
-    this.onBeforePublish = options.onBeforePublish;
+    this.sender = new Sender({
+      broker: this.broker,
+      backend: this.backend,
+      logger: this.logger,
+      middleware: options.middleware?.publish,
+    });
+    this.taskMiddleware = options.middleware?.task;
     this.scheduler = new Scheduler(
-      (t) => this.sendAny(t),
+      (target) => this.sendTarget(target, 'schedule'),
       this.lock,
       childLogger(this.logger, { component: 'scheduler' }),
     );
   }
 
   /**
-   * Registers tasks by name so workers of this server can run them.
+   * Registers tasks by name so workers of this server can run them (also workers already running).
    * @throws MachineryError `ERR_TASK_ALREADY_REGISTERED` when another task already has the name.
    */
   // biome-ignore lint/suspicious/noExplicitAny: any task signature is accepted here; types stay on the definition.
   register(...tasks: TaskDefinition<any, any>[]): this {
-    for (const task of tasks) {
-      const existing = this.tasks.get(task.name);
-      if (existing && existing !== task) {
-        throw new MachineryError(
-          'ERR_TASK_ALREADY_REGISTERED',
-          `A different task is already registered as "${task.name}".`,
-        );
-      }
-      this.tasks.set(task.name, task);
-    }
+    this.tasks.add(...tasks);
     return this;
   }
 
   /** The task registered under `name`, if any. */
-  getTask(name: string): TaskDefinition<never[], unknown> | undefined {
+  getTask(name: string): AnyTaskDefinition | undefined {
     return this.tasks.get(name);
   }
 
@@ -103,112 +100,98 @@ export class Server {
     return this.tasks.has(name);
   }
 
-  /** Names of all registered tasks. */
+  /** Names of all registered tasks, in registration order. */
   registeredTaskNames(): string[] {
-    return [...this.tasks.keys()];
-  }
-
-  private prepare(sig: Signature): void {
-    if (typeof sig?.name !== 'string' || sig.name === '') {
-      throw invalidArgument('Cannot send a signature without a task name.');
-    }
-    if (sig.uuid === '') sig.uuid = taskUUID();
-    // Go's SendTask always leaves Headers as {} (its tracing injection), never null.
-    if (sig.headers === null) sig.headers = {};
-  }
-
-  private async beforePublish(sig: Signature): Promise<void> {
-    if (this.onBeforePublish) await this.onBeforePublish(sig);
+    return this.tasks.names();
   }
 
   /**
-   * Sends one task: stores `PENDING` (when a backend is set), then publishes it.
+   * Sends one task: publish middleware, then `PENDING` stored (when a backend is set), then published.
+   * A publish middleware that drops the task leaves the result without a state: it never completes.
    * @throws MachineryError `ERR_INVALID_ARGUMENT` for an invalid signature, `ERR_PAYLOAD_TOO_LARGE`,
-   * or the broker's/backend's error when either is unreachable (the task is then not sent).
+   * a publish middleware's error, or the broker's/backend's error when either is unreachable (the task
+   * is then not sent).
    */
-  async send<R>(sig: TaskSignature<R>): Promise<AsyncResult<R>> {
-    this.prepare(sig);
-    await this.beforePublish(sig);
-    if (this.backend) await this.backend.setStatePending(sig);
-    await this.broker.publish(sig);
-    return new AsyncResult<R>(sig.uuid, sig.name, this.backend);
+  async send<R>(signature: TaskSignature<R>): Promise<AsyncResult<R>> {
+    await this.sender.send(signature, 'send');
+    return new AsyncResult<R>(signature.uuid, signature.name, this.backend);
   }
 
   /**
-   * Sends many independent tasks in one bulk publish (all-or-none on brokers with `atomicBulkPublish`).
+   * Sends many independent tasks in one bulk publish (all-or-none on brokers with `atomicBulkPublish`);
+   * nothing is published when a publish middleware throws for any of them.
    */
-  async sendMany<R>(sigs: readonly TaskSignature<R>[]): Promise<AsyncResult<R>[]> {
-    for (const sig of sigs) {
-      this.prepare(sig);
-      await this.beforePublish(sig);
-    }
-    if (this.backend) {
-      const backend = this.backend;
-      await Promise.all(sigs.map((s) => backend.setStatePending(s)));
-    }
-    await this.broker.publishMany(sigs);
-    return sigs.map((s) => new AsyncResult<R>(s.uuid, s.name, this.backend));
+  async sendMany<R>(signatures: readonly TaskSignature<R>[]): Promise<AsyncResult<R>[]> {
+    await this.sender.sendMany(signatures, 'send');
+    return signatures.map((s) => new AsyncResult<R>(s.uuid, s.name, this.backend));
   }
 
-  /** Sends a group: records its members, stores `PENDING` for each, publishes them. */
-  async sendGroup<R>(g: Group<R>, options: SendGroupOptions = {}): Promise<GroupAsyncResult<R>> {
-    const backend = this.backend;
-    for (const sig of g.tasks) this.prepare(sig);
-    if (backend) {
-      await backend.initGroup(
-        g.groupUUID,
-        g.tasks.map((t) => t.uuid),
-      );
-      await Promise.all(g.tasks.map((t) => backend.setStatePending(t)));
-    }
-    const limit = options.sendConcurrency ?? 0;
-    if (limit <= 0) {
-      await this.broker.publishMany(g.tasks);
-    } else {
-      let next = 0;
-      const lanes = Array.from({ length: Math.min(limit, g.tasks.length) }, async () => {
-        while (next < g.tasks.length) await this.broker.publish(g.tasks[next++] as Signature);
-      });
-      await Promise.all(lanes);
-    }
-    return new GroupAsyncResult<R>(
-      g.groupUUID,
-      g.tasks.map((t) => new AsyncResult<R>(t.uuid, t.name, backend)),
-    );
+  /**
+   * Sends a group: records its members, stores `PENDING` for each, publishes them.
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` when a publish middleware drops a member (a group is
+   * sent whole or not at all).
+   */
+  async sendGroup<R>(group: Group<R>, options: SendGroupOptions = {}): Promise<GroupAsyncResult<R>> {
+    return this.sendGroupFrom(group, options, 'send');
   }
 
   /** Sends a chain: publishes its first link, which carries the rest in `onSuccess`. */
-  async sendChain<R>(c: Chain<R>): Promise<ChainAsyncResult<R>> {
-    const [first] = c.tasks;
-    await this.send(first as Signature);
-    return new ChainAsyncResult<R>(c.tasks.map((t) => new AsyncResult(t.uuid, t.name, this.backend)));
+  async sendChain<R>(chain: Chain<R>): Promise<ChainAsyncResult<R>> {
+    return this.sendChainFrom(chain, 'send');
   }
 
   /**
    * Sends a chord: its group, whose members trigger the callback once all have succeeded.
    * @throws MachineryError `ERR_INVALID_ARGUMENT` without a backend (chords need one).
    */
-  async sendChord<R>(c: Chord<R>, options: SendGroupOptions = {}): Promise<ChordAsyncResult<R>> {
+  async sendChord<R>(chord: Chord<R>, options: SendGroupOptions = {}): Promise<ChordAsyncResult<R>> {
+    return this.sendChordFrom(chord, options, 'send');
+  }
+
+  private async sendGroupFrom<R>(
+    group: Group<R>,
+    options: SendGroupOptions,
+    origin: PublishOrigin,
+  ): Promise<GroupAsyncResult<R>> {
+    await this.sender.sendGroup(group, options, origin);
+    return new GroupAsyncResult<R>(
+      group.groupUUID,
+      group.tasks.map((t) => new AsyncResult<R>(t.uuid, t.name, this.backend)),
+    );
+  }
+
+  private async sendChainFrom<R>(chain: Chain<R>, origin: PublishOrigin): Promise<ChainAsyncResult<R>> {
+    const [first] = chain.tasks;
+    await this.sender.send(first as Signature, origin);
+    return new ChainAsyncResult<R>(chain.tasks.map((t) => new AsyncResult(t.uuid, t.name, this.backend)));
+  }
+
+  private async sendChordFrom<R>(
+    chord: Chord<R>,
+    options: SendGroupOptions,
+    origin: PublishOrigin,
+  ): Promise<ChordAsyncResult<R>> {
     if (!this.backend) {
       throw invalidArgument(
         'Chords need a result backend to know when the group is complete. Pass one to new Server().',
       );
     }
-    if (c.callback.headers === null) c.callback.headers = {};
-    const groupResult = await this.sendGroup(c.group, options);
+    if (chord.callback.headers === null) chord.callback.headers = {};
+    const groupResult = await this.sendGroupFrom(chord.group, options, origin);
     return new ChordAsyncResult<R>(
       groupResult,
-      new AsyncResult<R>(c.callback.uuid, c.callback.name, this.backend),
+      new AsyncResult<R>(chord.callback.uuid, chord.callback.name, this.backend),
     );
   }
 
-  private async sendAny(target: Schedulable): Promise<unknown> {
+  private async sendTarget(target: Schedulable, origin: PublishOrigin): Promise<unknown> {
     if ('kind' in target) {
-      if (target.kind === 'group') return this.sendGroup(target);
-      if (target.kind === 'chain') return this.sendChain(target);
-      return this.sendChord(target);
+      if (target.kind === 'group') return this.sendGroupFrom(target, {}, origin);
+      if (target.kind === 'chain') return this.sendChainFrom(target, origin);
+      return this.sendChordFrom(target, {}, origin);
     }
-    return this.send(target);
+    await this.sender.send(target, origin);
+    return new AsyncResult(target.uuid, target.name, this.backend);
   }
 
   /** The result of a task by its UUID. */
@@ -252,9 +235,23 @@ export class Server {
     return this.scheduler.remove(name);
   }
 
-  /** Creates a worker for this server's tasks (call `start()` on it). */
+  /**
+   * Creates a worker for this server's tasks, middleware and adapters (call `start()` on it). With
+   * `handleSignals`, a signal that stops it also closes this server when nothing else handles it.
+   */
   worker(options: WorkerOptions = {}): Worker {
-    const worker = new Worker(this, options);
+    const worker = new Worker(
+      {
+        broker: this.broker,
+        backend: this.backend,
+        tasks: this.tasks,
+        sender: this.sender,
+        logger: this.logger,
+        middleware: this.taskMiddleware,
+        closeOnSignal: () => this.close(),
+      },
+      options,
+    );
     this.workers.add(worker);
     return worker;
   }

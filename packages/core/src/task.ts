@@ -8,9 +8,16 @@ import { type Signature, type SignatureOptions, signature } from './signature.js
 export interface TaskContext {
   /** The signature being run (treat as read-only). */
   readonly signature: Signature;
-  /** 1 for the first run; counts retries and redeliveries. */
+  /**
+   * How many times the broker has handed out this message: 1 the first time, one more for each
+   * redelivery (a crashed or stopped worker, a lost lease, a hand-back). A retry is sent as a new
+   * message and starts at 1 again; `signature.retryCount` counts the retries left.
+   */
   readonly attempt: number;
-  /** Aborted on timeout, on revoke and when the worker is forced to stop. */
+  /**
+   * Aborted on timeout, when the worker is forced to stop, and when a worker middleware ends the task
+   * (`fail`, `handBack`, `succeed`). Revocation by UUID is not there yet.
+   */
   readonly signal: AbortSignal;
   /** A child of the worker's logger bound to this task. */
   readonly logger: Logger;

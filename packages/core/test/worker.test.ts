@@ -6,6 +6,7 @@ import {
   defineTask,
   encodeSignature,
   group,
+  isMachineryError,
   MemoryBackend,
   MemoryBroker,
   MemoryBrokerStore,
@@ -14,7 +15,6 @@ import {
   signature,
   silentLogger,
   TaskStatus,
-  type WorkerOptions,
 } from '../src/index.js';
 
 const servers: Server[] = [];
@@ -90,26 +90,42 @@ describe('Worker', () => {
     expect(peak).toBe(3);
   });
 
-  it('emits typed events and calls hooks in order', async () => {
-    const server = make();
+  it('emits typed events in order, with task middleware around the run', async () => {
     const seen: string[] = [];
-    const ok = defineTask('ok', () => 1);
+    const broker = new MemoryBroker();
+    const server = new Server({
+      broker,
+      backend: new MemoryBackend(),
+      logger: silentLogger,
+      middleware: {
+        task: [
+          async (_ctx, next) => {
+            seen.push('middleware:before');
+            await next();
+            seen.push('middleware:after');
+          },
+        ],
+      },
+    });
+    servers.push(server);
+    const ok = defineTask('ok', () => {
+      seen.push('run');
+      return 1;
+    });
     server.register(ok);
-    const options: WorkerOptions = {
-      handleSignals: false,
-      onBeforeTask: () => {
-        seen.push('before');
-      },
-      onAfterTask: (_s, outcome) => {
-        seen.push(`after:${outcome.status}`);
-      },
-    };
-    const worker = server.worker(options);
+    const worker = server.worker({ handleSignals: false });
     for (const e of ['received', 'started', 'succeeded'] as const) worker.on(e, () => seen.push(e));
     await worker.start();
     await (await server.send(ok.signature())).get({ timeoutMs: 2000 });
-    await until(() => seen.length === 5);
-    expect(seen).toEqual(['received', 'started', 'before', 'succeeded', 'after:succeeded']);
+    await until(() => seen.length === 6);
+    expect(seen).toEqual([
+      'received',
+      'middleware:before',
+      'started',
+      'run',
+      'middleware:after',
+      'succeeded',
+    ]);
   });
 
   it('stop() returns fetched but unstarted tasks to the broker and waits for running ones', async () => {
@@ -160,20 +176,7 @@ describe('Worker', () => {
     expect((await server.broker.pendingTasks()).map((s) => s.uuid)).toEqual([r.taskUUID]);
   });
 
-  it('stops on SIGTERM when signal handling is on, and removes its handlers', async () => {
-    const server = make();
-    const before = process.listenerCount('SIGTERM');
-    const worker = server.worker({ handleSignals: true });
-    await worker.start();
-    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
-    const stopped = new Promise<void>((resolve) => worker.once('stopped', () => resolve()));
-    process.emit('SIGTERM');
-    await stopped;
-    expect(worker.isRunning).toBe(false);
-    expect(process.listenerCount('SIGTERM')).toBe(before);
-  });
-
-  it('returns a task to the broker when its outcome cannot be stored', async () => {
+  it('returns a task to the broker when its outcome cannot be stored, and reports success only once stored', async () => {
     const backend = new MemoryBackend();
     let failWrites = true;
     const original = backend.setStateSuccess.bind(backend);
@@ -190,12 +193,95 @@ describe('Worker', () => {
     server.register(t);
     const worker = server.worker({ handleSignals: false });
     const errors: unknown[] = [];
+    const succeeded: unknown[] = [];
     worker.on('error', (e) => errors.push(e.error));
+    worker.on('succeeded', (e) => succeeded.push(e.results[0]?.value));
     await worker.start();
     const r = await server.send(t.signature());
     expect(await r.get({ timeoutMs: 5000 })).toBe(2);
     expect(runs).toBe(2);
     expect(String(errors[0])).toMatch(/backend unavailable/);
+    await until(() => succeeded.length === 1);
+    // The first run's success was never stored, so it was never announced.
+    expect(succeeded).toEqual([2]);
+  });
+
+  it('refuses to start when the result backend fails a test read, and takes no task', async () => {
+    const backend = new MemoryBackend();
+    backend.getState = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    };
+    const server = make({ backend });
+    const t = defineTask('never', () => 1);
+    server.register(t);
+    await server.broker.publish(t.signature());
+    const worker = server.worker({ handleSignals: false });
+    let caught: unknown;
+    try {
+      await worker.start();
+    } catch (err) {
+      caught = err;
+    }
+    expect(isMachineryError(caught, 'ERR_CONNECTION')).toBe(true);
+    expect((caught as Error).message).toMatch(
+      /cannot start: the result backend failed a test read: connect ECONNREFUSED.*Check that the result backend is running/,
+    );
+    expect(worker.isRunning).toBe(false);
+    expect(await server.broker.pendingTasks()).toHaveLength(1);
+  });
+
+  it('refuses to start when the result backend does not answer in time', async () => {
+    const backend = new MemoryBackend();
+    backend.getState = () => new Promise(() => {});
+    const server = make({ backend });
+    const worker = server.worker({ handleSignals: false, backendCheckTimeoutMs: 50 });
+    await expect(worker.start()).rejects.toThrow(/did not answer a test read within 50 ms/);
+    expect(worker.isRunning).toBe(false);
+  });
+
+  it('stop() while start() checks the backend leaves the worker stopped and takes no task', async () => {
+    const backend = new MemoryBackend();
+    const answer = gate();
+    const getState = backend.getState.bind(backend);
+    backend.getState = async (uuid) => {
+      await answer.promise;
+      return getState(uuid);
+    };
+    const server = make({ backend });
+    const t = defineTask('t', () => 1);
+    server.register(t);
+    await server.broker.publish(t.signature());
+    const worker = server.worker({ handleSignals: false });
+    const starting = worker.start();
+    await worker.stop();
+    answer.open();
+    await starting;
+    expect(worker.isRunning).toBe(false);
+    expect(await server.broker.pendingTasks()).toHaveLength(1);
+  });
+
+  it('retries a task that throws a RetryLater from another copy of core (recognised by brand)', async () => {
+    const server = make();
+    let runs = 0;
+    const t = defineTask('later', () => {
+      runs++;
+      if (runs === 1) {
+        throw Object.assign(new Error('not yet'), {
+          code: 'ERR_RETRY_LATER',
+          delayMs: 10,
+          [Symbol.for('machinery.error')]: true,
+        });
+      }
+      return 'done';
+    });
+    server.register(t);
+    const worker = server.worker({ handleSignals: false });
+    const retried: { delayMs: number; retryCount: number }[] = [];
+    worker.on('retried', (e) => retried.push({ delayMs: e.delayMs, retryCount: e.signature.retryCount }));
+    await worker.start();
+    const r = await server.send(t.signatureWith({ retryCount: 0 }));
+    expect(await r.get({ timeoutMs: 5000 })).toBe('done');
+    expect(retried).toEqual([{ delayMs: 10, retryCount: 0 }]);
   });
 
   it('acknowledges a redelivered task that is already complete without running it, and sends its missing callbacks', async () => {

@@ -7,7 +7,7 @@ import { sqsTools } from './sqs.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-// Its own SQS server, as in scenario-memcache.test.ts, so the broker-restart scenario can run.
+// Its own SQS server, as in conformance-memcache-backend.test.ts, so the broker-restart scenario can run.
 let sqs: PrivateFauxqs;
 let tools: ReturnType<typeof sqsTools>;
 beforeAll(async () => {

@@ -37,15 +37,12 @@ const cleanup = async ({ namespace }) => {
 const injectRaw = async ({ namespace }, queue, body) => brokerStore(namespace).injectRaw(queue, body);
 const broker = ({ namespace, redeliveryTimeoutMs }) =>
   new Broker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs });
-// A short lease keeps the run quick; the suites scale their waits with it.
-const redeliveryTimeoutMs = 300;
 
 brokerSuite({
   name: `MemoryBroker ${name || '(unbroken)'}`,
   create: broker,
   injectRaw,
   cleanup,
-  redeliveryTimeoutMs,
 });
 
 scenarioSuite({
@@ -57,5 +54,4 @@ scenarioSuite({
   }),
   injectRaw,
   cleanup,
-  redeliveryTimeoutMs,
 });

@@ -13,9 +13,15 @@ export interface BrokerCapabilities {
   readonly priorities: boolean;
   /** FIFO message groups (`brokerMessageGroupId`). */
   readonly fifoGroups: boolean;
-  /** A delivery not acknowledged in time (crashed consumer) is delivered again. */
+  /**
+   * A delivery whose broker instance went away unsettled (closed, crashed, connection lost) is
+   * delivered again after the redelivery timeout.
+   */
   readonly redelivery: boolean;
-  /** `Delivery.extendLease` works. */
+  /**
+   * `Delivery.extendLease` works. The broker keeps held leases alive by itself either way (see
+   * {@link Delivery}); this is for callers that want to move a deadline explicitly.
+   */
   readonly leaseRenewal: boolean;
   /** `publishMany` is all-or-none. */
   readonly atomicBulkPublish: boolean;
@@ -38,8 +44,21 @@ export interface NackOptions {
 }
 
 /**
- * One task handed to a consumer. Exactly one of `ack()` / `nack()` settles it; settling twice, or
- * after the lease was lost, is a no-op that resolves `false`.
+ * One task handed to a consumer, held under a lease until it is settled.
+ *
+ * The lease contract, which every broker keeps and `brokerSuite` checks:
+ * - **The broker keeps every unsettled delivery's lease alive while the broker instance that made it
+ *   is open** — while its consumer runs and after `Consumer.stop()` — however long the task runs. The
+ *   Redis broker renews its leases, the SQS broker runs a visibility heartbeat, the AMQP broker holds
+ *   the message by its channel. The Worker never calls {@link Delivery.extendLease}: no other consumer
+ *   gets a task while its holder still runs it.
+ * - After `close()`, a crash or a lost connection, unsettled deliveries are delivered again once the
+ *   redelivery timeout (lease, visibility timeout) has passed — or at once where the service notices.
+ * - Exactly one of `ack()` / `nack()` settles a delivery, even when calls race. Settling twice, or
+ *   after the lease was lost (the instance was closed, or the task went to another consumer), is a
+ *   no-op that resolves `false` — never an error, and never a change to the task another consumer
+ *   now holds: the lease {@link Delivery.token} fences stale deliveries.
+ * - `attempt` counts deliveries of this message, across requeues and lost leases.
  */
 export interface Delivery {
   /** The decoded task message. */
@@ -58,11 +77,20 @@ export interface Delivery {
    * task code can pass it to external systems so they can reject writes from a stale attempt.
    */
   readonly token: string;
-  /** The task is done (its outcome is stored): remove it from the broker. */
+  /**
+   * The task is done (its outcome is stored): remove it from the broker. Resolves `true` when this call
+   * settled the delivery, `false` when it was settled already or its lease was lost.
+   */
   ack(): Promise<boolean>;
-  /** Give the task back (requeue, optionally delayed) or dead-letter it (`requeue: false`). */
+  /**
+   * Give the task back (requeue, optionally delayed) or dead-letter it (`requeue: false`). Resolves as
+   * {@link Delivery.ack} does; a `false` nack changes nothing.
+   */
   nack(options?: NackOptions): Promise<boolean>;
-  /** Extend the lease by `ms` from now; resolves `false` when the lease was already lost. */
+  /**
+   * Extend the lease by `ms` from now; resolves `false` when the lease was already lost. Not needed to
+   * keep a running task's lease: the broker does that itself.
+   */
   extendLease?(ms: number): Promise<boolean>;
 }
 
@@ -76,7 +104,11 @@ export interface ConsumeOptions {
 
 /** A running consumption started by {@link Broker.consume}. */
 export interface Consumer {
-  /** Stop fetching. Resolves once no further delivery will be made; unsettled deliveries stay valid. */
+  /**
+   * Stop fetching. Resolves once no further delivery will be made — including deliveries already
+   * fetched but not yet handed over, which are handed over before or given back — and unsettled
+   * deliveries stay valid, their leases kept alive, until they are settled.
+   */
   stop(): Promise<void>;
 }
 
@@ -94,7 +126,8 @@ export interface DeadLetter {
 
 /**
  * Moves task messages from producers to workers. Implementations never run user code.
- * A third-party broker implements this and runs `brokerSuite` from `@machinery/testing`.
+ * A third-party broker implements this, keeps the lease contract described at {@link Delivery}, and
+ * runs `brokerSuite` from `@machinery/testing` (guide: `docs/writing-an-adapter.md`).
  */
 export interface Broker {
   readonly capabilities: BrokerCapabilities;
@@ -116,7 +149,10 @@ export interface Broker {
     onDelivery: (delivery: Delivery) => void,
     options: ConsumeOptions,
   ): Promise<Consumer>;
-  /** Tasks waiting in `queue` (default queue when omitted), oldest first, without removing them. */
+  /**
+   * Tasks waiting in `queue` (default queue when omitted), oldest first, without removing them. Tasks
+   * in flight (delivered, unsettled) are not waiting and are not listed.
+   */
   pendingTasks(queue?: string, limit?: number): Promise<Signature[]>;
   /** Tasks waiting for their ETA, earliest first. */
   delayedTasks(limit?: number): Promise<Signature[]>;
@@ -124,6 +160,10 @@ export interface Broker {
   deadLetters(limit?: number): Promise<DeadLetter[]>;
   /** Moves dead letters back to their queues; returns how many moved. */
   requeueDeadLetters(limit?: number): Promise<number>;
-  /** Releases connections and timers. Idempotent. Unsettled deliveries are redelivered later. */
+  /**
+   * Releases connections and timers, and ends every consumer of this instance: once it resolves, none
+   * of them gets another delivery. Idempotent. Unsettled deliveries can no longer be settled (they
+   * resolve `false`) and are delivered again after the redelivery timeout.
+   */
   close(): Promise<void>;
 }

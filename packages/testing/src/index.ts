@@ -1,7 +1,7 @@
 export type { BackendSuiteOptions } from './backend-suite.js';
 export { backendSuite } from './backend-suite.js';
-export type { BrokerSuiteOptions } from './broker-suite.js';
-export { brokerSuite } from './broker-suite.js';
+export type { BrokerGroup, BrokerGroupName, BrokerSuiteOptions } from './broker-suite.js';
+export { brokerGroups, brokerSuite } from './broker-suite.js';
 export type { AdapterContext, AdapterFactory } from './context.js';
 export type { SuiteBaseOptions } from './harness.js';
 export type { EventuallyOptions } from './helpers.js';

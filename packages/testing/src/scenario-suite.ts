@@ -243,6 +243,31 @@ export function scenarioSuite(options: ScenarioSuiteOptions): void {
     );
 
     it(
+      'runs a task that outlasts several redelivery timeouts once, while a second worker waits',
+      async () => {
+        const { redeliveryTimeoutMs } = harness().ctx;
+        let runs = 0;
+        // The broker keeps the lease of a running task alive by itself: the Worker never extends it.
+        const long = defineTask('outlasts_lease', async () => {
+          runs++;
+          await new Promise((resolve) => setTimeout(resolve, redeliveryTimeoutMs * 3 + 500));
+          return 'done';
+        });
+        const first = await process();
+        first.register(long);
+        await startWorker(first, { concurrency: 1 });
+        const result = await first.send(long.signature());
+        await eventually(() => expect(runs).toBe(1));
+        const second = await process();
+        second.register(long);
+        await startWorker(second, { concurrency: 1 });
+        expect(await result.get(GET)).toBe('done');
+        expect(runs).toBe(1);
+      },
+      timeout,
+    );
+
+    it(
       'keeps consuming after a malformed message',
       async (t) => {
         t.skip(!options.injectRaw, 'the harness gives no injectRaw()');

@@ -14,6 +14,10 @@ backendSuite({
       prefix: prefixOf(namespace),
       ...(resultsExpireIn !== undefined ? { resultsExpireIn } : {}),
     }),
+  // What a Go Machinery worker does: SET … EX, and no message.
+  writeRaw: async ({ namespace }, uuid, json) => {
+    await shared.set(prefixOf(namespace) + uuid, json, 'EX', 3600);
+  },
   cleanup: ({ namespace }) => deleteKeys(shared, prefixOf(namespace)),
 });
 

@@ -6,8 +6,8 @@ import {
   redactText,
   type TaskState,
 } from '@machinery/core';
-import type { Cluster, Redis } from 'ioredis';
-import { dropConnection, duplicateForSubscribe } from './connection.js';
+import { dropRedisConnection, trackRedisConnectionErrors } from '@machinery/redis-connection';
+import { Cluster, type Redis } from 'ioredis';
 
 /** First pause between two re-reads of an awaited key; it doubles after each read. */
 const FIRST_REREAD_MS = 50;
@@ -270,9 +270,19 @@ export class CompletionWaiters {
     const waiters = [...this.channels.values()].flatMap((e) => [...e.waiters]);
     this.channels.clear();
     for (const w of waiters) w.reject(closedError());
-    if (this.subscriber) dropConnection(this.subscriber);
+    if (this.subscriber) dropRedisConnection(this.subscriber);
     this.subscriber = undefined;
   }
+}
+
+/** A connection for pub/sub, duplicated from `client` (same server, TLS and credentials). */
+function duplicateForSubscribe(client: Redis | Cluster): Redis | Cluster {
+  const sub =
+    client instanceof Cluster
+      ? client.duplicate()
+      : client.duplicate({ enableAutoPipelining: false, replyMapping: 'legacy' });
+  trackRedisConnectionErrors(sub);
+  return sub;
 }
 
 /** The state in `value` if it is completed; throws `DecodeError` for a value that is not a TaskState. */

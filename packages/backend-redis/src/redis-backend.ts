@@ -20,17 +20,17 @@ import {
   type TaskState,
   TaskStatus,
 } from '@machinery/core';
+import {
+  createRedisClient,
+  DEFAULT_REDIS_URL,
+  describeRedisClient,
+  dropRedisConnection,
+  hasHashTag,
+  LuaScript,
+  redisConnectionError,
+} from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { CompletionWaiters } from './completion-waiters.js';
-import {
-  connectionError,
-  createClient,
-  DEFAULT_REDIS_URL,
-  describeClient,
-  dropConnection,
-  hasHashTag,
-} from './connection.js';
-import { LuaScript } from './lua-script.js';
 import type { RedisBackendOptions } from './options.js';
 import { TRIGGER_CHORD } from './scripts.js';
 import { StateWriter, type WriteMode } from './state-writer.js';
@@ -89,7 +89,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
       this.client = options.client;
       this.ownsClient = false;
     } else {
-      this.client = createClient(options.url, options.clientOptions);
+      this.client = createRedisClient(options.url, options.clientOptions);
       this.ownsClient = true;
       this.client.on('error', (err: Error) => {
         this.logger.debug({ err: redactText(err.message) }, 'Redis connection error');
@@ -102,7 +102,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
         `A Redis Cluster needs a key prefix with a hash tag, e.g. prefix: '{results}:', so that a group and its members share one slot (got prefix ${JSON.stringify(this.prefix)}).`,
       );
     }
-    this.where = options.client ? describeClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
+    this.where = options.client ? describeRedisClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
     this.writer = new StateWriter(this.client, this.ttl);
     this.waiters = new CompletionWaiters(
       this.client,
@@ -126,7 +126,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     try {
       return await fn();
     } catch (err) {
-      throw connectionError(what, this.where, err, this.client);
+      throw redisConnectionError(what, this.where, err, this.client);
     }
   }
 
@@ -257,7 +257,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return this.waiters.wait(taskUUID, signal).catch((err: unknown) => {
       // The caller's abort reason passes through as it is; a Redis failure is explained (and redacted).
       if (err === signal.reason || isMachineryError(err)) throw err;
-      throw connectionError(`Waiting for the result of task ${taskUUID}`, this.where, err, this.client);
+      throw redisConnectionError(`Waiting for the result of task ${taskUUID}`, this.where, err, this.client);
     });
   }
 
@@ -290,7 +290,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
         // Already disconnected.
       }
     }
-    dropConnection(this.client);
+    dropRedisConnection(this.client);
   }
 }
 

@@ -1,5 +1,5 @@
+import { LuaScript } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
-import { LuaScript } from './lua-script.js';
 import { SET_STATES } from './scripts.js';
 
 const setStatesScript = new LuaScript(SET_STATES);

@@ -1,10 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import {
-  redisConnectionError as connectionError,
-  dropRedisConnection as dropConnection,
-  LuaScript,
-} from '@machinery/backend-redis';
-import {
   type Consumer,
   type Delivery,
   decodeSignature,
@@ -13,6 +8,7 @@ import {
   redactText,
   type Signature,
 } from '@machinery/core';
+import { dropRedisConnection, LuaScript, redisConnectionError } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { duplicateForBlocking } from './connection.js';
 import { type BrokerContext, jitter, nextBackoff, unixNanos, withTimeout } from './context.js';
@@ -373,7 +369,7 @@ export class RedisConsumer implements Consumer {
         if (got < claimN) this.mode = 'block';
       }
     } catch (err) {
-      const error = connectionError('Settling deliveries', this.ctx.where, err, this.ctx.client);
+      const error = redisConnectionError('Settling deliveries', this.ctx.where, err, this.ctx.client);
       for (const op of ops) op.reject(error);
       if (claimN > 0) this.outstanding -= claimN;
     } finally {
@@ -390,7 +386,7 @@ export class RedisConsumer implements Consumer {
         Number(await extendScript.run(this.ctx.client, [this.keys.leases], [Math.ceil(ms), token])) === 1
       );
     } catch (err) {
-      throw connectionError('Extending a lease', this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError('Extending a lease', this.ctx.where, err, this.ctx.client);
     }
   }
 
@@ -466,7 +462,7 @@ export class RedisConsumer implements Consumer {
       .run(this.ctx.client, [this.keys.queue, this.keys.consumers, this.staging], [this.id])
       .catch((err: unknown) => this.ctx.reportError(`leaving "${this.queue}"`, err));
     await withTimeout(leaving, grace);
-    if (this.blocking) dropConnection(this.blocking);
+    if (this.blocking) dropRedisConnection(this.blocking);
     this.blocking = undefined;
     if (this.held.size === 0) this.stopRenewing();
     this.onStopped(this);
@@ -478,7 +474,7 @@ export class RedisConsumer implements Consumer {
     if (!conn) return;
     if (!wait) {
       // Not waiting (yet): the connection may still be setting up; nothing on it is worth keeping.
-      dropConnection(conn);
+      dropRedisConnection(conn);
       return;
     }
     let unblocked = false;
@@ -501,7 +497,7 @@ export class RedisConsumer implements Consumer {
       return;
     // No permission for CLIENT UNBLOCK, or no answer: drop the connection. A task BLMOVE staged just
     // before goes back to the queue with the staging list.
-    dropConnection(conn);
+    dropRedisConnection(conn);
     await withTimeout(wait, UNBLOCK_GRACE_MS);
   }
 

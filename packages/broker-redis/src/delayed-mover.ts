@@ -1,4 +1,4 @@
-import { LuaScript } from '@machinery/backend-redis';
+import { LuaScript } from '@machinery/redis-connection';
 import { type BrokerContext, jitter, nextBackoff, unixNanos, withTimeout } from './context.js';
 import { MOVE_DUE } from './scripts.js';
 

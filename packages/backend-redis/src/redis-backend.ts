@@ -6,19 +6,23 @@ import {
   DecodeError,
   decodeGroupMeta,
   decodeTaskState,
+  decodeTaskStatus,
   encodeGroupMeta,
-  encodeTaskState,
+  encodeTaskStateParts,
   type GroupMeta,
+  isCompleted,
   isMachineryError,
+  keepsEarlierState,
   type Logger,
   MachineryError,
+  nextTaskState,
   redactText,
   resolveLogger,
   type Signature,
   type StateUpdate,
   StateWritingBackend,
   type TaskState,
-  TaskStatus,
+  type TaskStatus,
 } from '@machinery/core';
 import {
   createRedisClient,
@@ -169,8 +173,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     for (const v of values) {
       if (v === null) continue;
       present++;
-      const state = stateOf(v);
-      if (state !== TaskStatus.SUCCESS && state !== TaskStatus.FAILURE) return false;
+      if (!isCompleted(decodeTaskStatus(v))) return false;
     }
     return present >= groupTaskCount;
   }
@@ -217,33 +220,16 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     }
   }
 
-  private async write(sig: Signature, state: TaskState, mode: WriteMode, publish: boolean): Promise<void> {
-    const parts = splitState(encodeTaskState(state));
-    const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
-    await this.call(`Storing state ${state.state} of task ${sig.uuid}`, () =>
+  protected async writeState(sig: Signature, status: TaskStatus, update: StateUpdate): Promise<void> {
+    // The state as if nothing were stored yet; when core's rule keeps the earlier name and creation
+    // time, the write script puts the stored ones in their place, in the same atomic step.
+    const parts = encodeTaskStateParts(nextTaskState(sig, status, update));
+    const mode: WriteMode = keepsEarlierState(status) ? 'keepEarlier' : 'replace';
+    // Completed states are published for waiters.
+    const channel = isCompleted(status) ? `${this.prefix}machinery:done:${sig.uuid}` : '';
+    await this.call(`Storing state ${status} of task ${sig.uuid}`, () =>
       this.writer.write(this.prefix + sig.uuid, mode, parts, channel),
     );
-  }
-
-  private fresh(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): TaskState {
-    return {
-      taskUUID: sig.uuid,
-      taskName: sig.name,
-      state,
-      results: null,
-      error: '',
-      createdAt: new Date(),
-      ttl: 0,
-      ...extra,
-    };
-  }
-
-  protected writeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
-    // Go writes PENDING afresh (a new CreatedAt, also on every retry); later states keep name and
-    // creation time. Final states are published for waiters.
-    const fresh = state === TaskStatus.PENDING;
-    const final = state === TaskStatus.SUCCESS || state === TaskStatus.FAILURE;
-    return this.write(sig, this.fresh(sig, state, extra), fresh ? 'f' : 'm', final);
   }
 
   async getState(taskUUID: string): Promise<TaskState | undefined> {
@@ -292,33 +278,4 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     }
     dropRedisConnection(this.client);
   }
-}
-
-/**
- * Splits our own encoding of a TaskState around its `TaskName` and `CreatedAt` values, so the write
- * script can put the previous ones in their place. Positions come from the known key order; the
- * values before them are JSON strings, in which a quote is always escaped.
- */
-function splitState(json: string): [string, string, string, string, string] {
-  const nameAt = json.indexOf('"TaskName":') + '"TaskName":'.length;
-  const stateAt = json.indexOf(',"State":', nameAt);
-  const createdAt = json.lastIndexOf('"CreatedAt":') + '"CreatedAt":'.length;
-  const ttlAt = json.lastIndexOf(',"TTL":');
-  return [
-    json.slice(0, nameAt),
-    json.slice(nameAt, stateAt),
-    json.slice(stateAt, createdAt),
-    json.slice(createdAt, ttlAt),
-    json.slice(ttlAt),
-  ];
-}
-
-const STATE_KEY = '"State":"';
-
-/** The `State` of a stored TaskState without decoding its results. */
-function stateOf(json: string): string {
-  const at = json.indexOf(STATE_KEY);
-  if (at < 0) return decodeTaskState(json).state;
-  const start = at + STATE_KEY.length;
-  return json.slice(start, json.indexOf('"', start));
 }

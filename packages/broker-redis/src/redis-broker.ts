@@ -289,7 +289,7 @@ export class RedisBroker implements Broker {
     limit = Number.POSITIVE_INFINITY,
   ): Promise<Signature[]> {
     try {
-      const bodies = await this.client.lrange(this.ctx.keys.queue(queue).queue, 0, stop(limit));
+      const bodies = await this.client.lrange(this.ctx.keys.queue(queue).queue, 0, lastIndex(limit));
       return decodeAll(bodies);
     } catch (err) {
       throw redisConnectionError('Listing pending tasks', this.ctx.where, err, this.ctx.client);
@@ -298,7 +298,7 @@ export class RedisBroker implements Broker {
 
   async delayedTasks(limit = Number.POSITIVE_INFINITY): Promise<Signature[]> {
     try {
-      const bodies = await this.client.zrange(this.ctx.keys.delayed, 0, String(stop(limit)));
+      const bodies = await this.client.zrange(this.ctx.keys.delayed, 0, String(lastIndex(limit)));
       return decodeAll(bodies);
     } catch (err) {
       throw redisConnectionError('Listing delayed tasks', this.ctx.where, err, this.ctx.client);
@@ -308,7 +308,7 @@ export class RedisBroker implements Broker {
   async deadLetters(limit = Number.POSITIVE_INFINITY): Promise<DeadLetter[]> {
     let entries: string[];
     try {
-      entries = await this.client.lrange(this.ctx.keys.dead, 0, stop(limit));
+      entries = await this.client.lrange(this.ctx.keys.dead, 0, lastIndex(limit));
     } catch (err) {
       throw redisConnectionError('Listing dead letters', this.ctx.where, err, this.ctx.client);
     }
@@ -363,7 +363,8 @@ function etaScore(eta: Date): string {
   return unixNanos(eta.getTime(), eta instanceof PreciseDate ? eta.subMillisecondNanos : 0);
 }
 
-function stop(limit: number): number {
+/** The last index an LRANGE/ZRANGE of `limit` entries reads (-1: to the end). */
+function lastIndex(limit: number): number {
   return limit === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.floor(limit)) - 1;
 }
 

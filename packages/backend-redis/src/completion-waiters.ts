@@ -15,7 +15,7 @@ const FIRST_REREAD_MS = 50;
 const MAX_REREAD_MS = 1000;
 /** Keys due within this many ms of a read join it, so waiters started close together share reads. */
 const GATHER_MS = 20;
-/** Most keys read by one `MGET`. */
+/** Most keys read by one `MGET`, and most channels in one `SUBSCRIBE` or `UNSUBSCRIBE`. */
 const MAX_KEYS_PER_READ = 1000;
 
 interface Waiter {
@@ -51,6 +51,10 @@ export class CompletionWaiters {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private reading = false;
+  /** Channels to subscribe to and to leave, sent together once per event-loop turn. */
+  private readonly toSubscribe = new Map<string, Channel>();
+  private readonly toUnsubscribe = new Set<string>();
+  private subscriptionsScheduled = false;
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -119,18 +123,53 @@ export class CompletionWaiters {
       pauseMs: FIRST_REREAD_MS,
     };
     this.channels.set(channel, entry);
-    this.connection()
-      .subscribe(channel)
-      .then(
-        () => {
-          if (this.channels.get(channel) !== entry) return;
-          entry.subscribed = true;
-          this.readSoon(entry);
-        },
-        (err: unknown) => {
-          if (this.channels.get(channel) === entry) this.fail(channel, entry, err);
-        },
-      );
+    // Sent again even if an UNSUBSCRIBE of it is queued or in flight: they arrive in order.
+    this.toUnsubscribe.delete(channel);
+    this.toSubscribe.set(channel, entry);
+    this.scheduleSubscriptions();
+  }
+
+  private scheduleSubscriptions(): void {
+    if (this.subscriptionsScheduled) return;
+    this.subscriptionsScheduled = true;
+    setImmediate(() => this.sendSubscriptions());
+  }
+
+  /**
+   * Sends the subscriptions and unsubscriptions of one event-loop turn as one `SUBSCRIBE` and one
+   * `UNSUBSCRIBE` (per 1000 channels): awaiting 10,000 results costs a few commands, not 20,000.
+   */
+  private sendSubscriptions(): void {
+    this.subscriptionsScheduled = false;
+    if (this.closed) return;
+    const leaving = [...this.toUnsubscribe];
+    this.toUnsubscribe.clear();
+    for (let i = 0; i < leaving.length; i += MAX_KEYS_PER_READ) {
+      this.subscriber?.unsubscribe(...leaving.slice(i, i + MAX_KEYS_PER_READ)).catch(() => {
+        // Gone with the connection: nothing stays subscribed.
+      });
+    }
+    const joining = [...this.toSubscribe];
+    this.toSubscribe.clear();
+    for (let i = 0; i < joining.length; i += MAX_KEYS_PER_READ) {
+      const batch = joining.slice(i, i + MAX_KEYS_PER_READ);
+      this.connection()
+        .subscribe(...batch.map(([channel]) => channel))
+        .then(
+          () => {
+            for (const [channel, entry] of batch) {
+              if (this.channels.get(channel) !== entry) continue;
+              entry.subscribed = true;
+              entry.nextReadAt = Date.now();
+            }
+            this.plan();
+          },
+          (err: unknown) => {
+            for (const [channel, entry] of batch)
+              if (this.channels.get(channel) === entry) this.fail(channel, entry, err);
+          },
+        );
+    }
   }
 
   private readSoon(entry: Channel): void {
@@ -148,9 +187,10 @@ export class CompletionWaiters {
 
   private release(channel: string): void {
     this.channels.delete(channel);
-    this.subscriber?.unsubscribe(channel).catch(() => {
-      // Gone with the connection: nothing stays subscribed.
-    });
+    // Not subscribed yet: nothing to undo.
+    if (this.toSubscribe.delete(channel)) return;
+    this.toUnsubscribe.add(channel);
+    this.scheduleSubscriptions();
   }
 
   private onMessage(channel: string, message: string): void {
@@ -269,6 +309,8 @@ export class CompletionWaiters {
     this.timer = undefined;
     const waiters = [...this.channels.values()].flatMap((e) => [...e.waiters]);
     this.channels.clear();
+    this.toSubscribe.clear();
+    this.toUnsubscribe.clear();
     for (const w of waiters) w.reject(closedError());
     if (this.subscriber) dropRedisConnection(this.subscriber);
     this.subscriber = undefined;

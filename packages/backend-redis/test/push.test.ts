@@ -20,17 +20,21 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-it('waitForState is pushed, and the re-reads of many awaited keys share one MGET each', async () => {
+it('many waits subscribe together, and the re-reads of their keys share one MGET each', async () => {
   const prefix = prefixOf(uniqueNamespace());
   const waiter = closer.add(new RedisBackend({ url: redis.url, prefix }));
   const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
   const sigs = Array.from({ length: 50 }, (_, i) => signature('add', [i, 2], { headers: {} }));
   for (const sig of sigs) await writer.setStatePending(sig);
+  await raw.config('RESETSTAT');
   const waiting = sigs.map((sig) => waiter.waitForState(sig.uuid, new AbortController().signal));
   const channels = sigs.map((sig) => `${prefix}machinery:done:${sig.uuid}`);
   await eventually(async () =>
     expect(await raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 1])),
   );
+  // The waits of one event-loop turn subscribe together.
+  const subscribes = /cmdstat_subscribe:calls=(\d+)/.exec(await raw.info('commandstats'));
+  expect(Number(subscribes?.[1])).toBeLessThan(sigs.length);
   await raw.config('RESETSTAT');
   await observeFor(300);
   const stats = await raw.info('commandstats');
@@ -40,13 +44,16 @@ it('waitForState is pushed, and the re-reads of many awaited keys share one MGET
   expect(calls('get')).toBe(0);
   expect(calls('mget')).toBeGreaterThan(0);
   expect(calls('mget')).toBeLessThan(sigs.length);
-  for (const sig of sigs) await writer.setStateSuccess(sig, [toResult(3)]);
+  // Stored together (one script call), so the completions arrive together.
+  await Promise.all(sigs.map((sig) => writer.setStateSuccess(sig, [toResult(3)])));
   const states = await Promise.all(waiting);
   expect(states.map((s) => s.state)).toEqual(sigs.map(() => TaskStatus.SUCCESS));
-  // The channels are released once nobody waits.
+  // The channels are released once nobody waits, together too.
   await eventually(async () =>
     expect(await raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 0])),
   );
+  const unsubscribes = /cmdstat_unsubscribe:calls=(\d+)/.exec(await raw.info('commandstats'));
+  expect(Number(unsubscribes?.[1])).toBeLessThan(sigs.length);
 });
 
 it('a completion written while the subscriber connection was down still wakes the waiter', async () => {

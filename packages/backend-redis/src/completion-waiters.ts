@@ -15,6 +15,10 @@ const FIRST_REREAD_MS = 50;
 const MAX_REREAD_MS = 1000;
 /** Keys due within this many ms of a read join it, so waiters started close together share reads. */
 const GATHER_MS = 20;
+/** How long the listening mark lives; it is renewed about every second while anyone waits. */
+const LISTENING_MARK_MS = 3000;
+/** Least pause between two renewals of the listening mark. */
+const LISTENING_RENEW_MS = 1000;
 /** Most keys read by one `MGET`, and most channels in one `SUBSCRIBE` or `UNSUBSCRIBE`. */
 const MAX_KEYS_PER_READ = 1000;
 
@@ -55,10 +59,17 @@ export class CompletionWaiters {
   private readonly toSubscribe = new Map<string, Channel>();
   private readonly toUnsubscribe = new Set<string>();
   private subscriptionsScheduled = false;
+  /** When the listening mark was last set (ms since epoch). */
+  private markedAt = 0;
 
+  /**
+   * @param listeningKey Set (with a short expiry) while this process awaits any result, so that
+   *   writers publish completions only while someone listens.
+   */
   constructor(
     private readonly client: Redis | Cluster,
     private readonly channelPrefix: string,
+    private readonly listeningKey: string,
     private readonly readKeys: (uuids: readonly string[]) => Promise<(string | null)[]>,
     private readonly logger: Logger,
   ) {}
@@ -142,6 +153,7 @@ export class CompletionWaiters {
   private sendSubscriptions(): void {
     this.subscriptionsScheduled = false;
     if (this.closed) return;
+    this.markListening();
     const leaving = [...this.toUnsubscribe];
     this.toUnsubscribe.clear();
     for (let i = 0; i < leaving.length; i += MAX_KEYS_PER_READ) {
@@ -218,6 +230,27 @@ export class CompletionWaiters {
     for (const w of waiters) w.reject(err);
   }
 
+  /** True while someone in this process awaits the result of `uuid`. */
+  isAwaiting(uuid: string): boolean {
+    return this.channels.has(this.channelPrefix + uuid);
+  }
+
+  /**
+   * Keeps the listening mark set while anyone here waits (renewed at most once a second: the reads
+   * run at least that often while anyone waits). A writer that has not seen it yet skips the publish;
+   * the re-reads deliver that completion instead.
+   */
+  private markListening(): void {
+    if (this.channels.size === 0) return;
+    const now = Date.now();
+    if (now - this.markedAt < LISTENING_RENEW_MS) return;
+    this.markedAt = now;
+    this.client.set(this.listeningKey, '1', 'PX', LISTENING_MARK_MS).catch((err: unknown) => {
+      this.markedAt = 0;
+      this.logger.debug({ err: redactText(String(err)) }, 'marking results as awaited failed');
+    });
+  }
+
   /** Sets the timer for the earliest read due, unless a read is running (it plans again when done). */
   private plan(): void {
     if (this.closed || this.reading) return;
@@ -236,6 +269,7 @@ export class CompletionWaiters {
   private readDue(): void {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
+    this.markListening();
     const until = Date.now() + GATHER_MS;
     const due: [string, Channel][] = [];
     for (const [channel, entry] of this.channels) {

@@ -41,6 +41,12 @@ import { StateWriter, type WriteMode } from './state-writer.js';
 
 const triggerChordScript = new LuaScript(TRIGGER_CHORD);
 
+/**
+ * How long a writer trusts what it last read of the listening mark: a waiter that appeared since is
+ * woken by its re-reads instead of a message, at most this long.
+ */
+const LISTENING_CHECK_MS = 500;
+
 /** How long `triggerChord` waits for Go Machinery's chord mutex (Go's redsync default expiry is 8 s). */
 const CHORD_MUTEX_WAIT_MS = 10_000;
 
@@ -75,6 +81,10 @@ export class RedisBackend extends StateWritingBackend implements Backend {
   private readonly waiters: CompletionWaiters;
   private readonly writer: StateWriter;
   private closing: Promise<void> | undefined;
+  /** Whether a backend of this prefix awaited results when the listening mark was last read. */
+  private listening = true;
+  private listeningReadAt = Number.NEGATIVE_INFINITY;
+  private listeningRead: Promise<void> | undefined;
 
   constructor(options: RedisBackendOptions = {}) {
     super();
@@ -111,6 +121,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     this.waiters = new CompletionWaiters(
       this.client,
       `${this.prefix}machinery:done:`,
+      this.listeningKey(),
       (uuids) => this.client.mget(uuids.map((u) => this.prefix + u)),
       this.logger,
     );
@@ -185,6 +196,41 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return out;
   }
 
+  /** Set by every backend of this prefix while it awaits results (see `CompletionWaiters`). */
+  private listeningKey(): string {
+    return `${this.prefix}machinery:listening`;
+  }
+
+  /**
+   * Whether to publish the completion of `uuid`: when this backend awaits it, or when any backend
+   * of the prefix awaited results at the last look at the listening mark. That look is taken in the
+   * background at most every {@link LISTENING_CHECK_MS} (a task costs no extra command, and a write
+   * never waits for it, so one task's writes keep their order); until the first answer, completions
+   * are published. Nobody listening, nothing is published; a waiter that started since is woken by
+   * its re-reads.
+   */
+  private someoneListens(uuid: string): boolean {
+    if (this.waiters.isAwaiting(uuid)) return true;
+    if (this.listeningRead === undefined && Date.now() - this.listeningReadAt >= LISTENING_CHECK_MS) {
+      this.listeningRead = this.client
+        .exists(this.listeningKey())
+        .then(
+          (n) => {
+            this.listening = n === 1;
+            this.listeningReadAt = Date.now();
+          },
+          () => {
+            // Unknown: publish; the writes report the connection problem themselves.
+            this.listening = true;
+          },
+        )
+        .finally(() => {
+          this.listeningRead = undefined;
+        });
+    }
+    return this.listening;
+  }
+
   /** Where the winner of a group's chord trigger is kept (beside the GroupMeta, same expiry). */
   private chordTriggerKey(groupUUID: string): string {
     return `${this.prefix}${groupUUID}:chord_trigger`;
@@ -225,8 +271,9 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     // time, the write script puts the stored ones in their place, in the same atomic step.
     const parts = encodeTaskStateParts(nextTaskState(sig, status, update));
     const mode: WriteMode = keepsEarlierState(status) ? 'keepEarlier' : 'replace';
-    // Completed states are published for waiters.
-    const channel = isCompleted(status) ? `${this.prefix}machinery:done:${sig.uuid}` : '';
+    // Completed states are published while anyone waits for results.
+    const publish = isCompleted(status) && this.someoneListens(sig.uuid);
+    const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
     await this.call(`Storing state ${status} of task ${sig.uuid}`, () =>
       this.writer.write(this.prefix + sig.uuid, mode, parts, channel),
     );

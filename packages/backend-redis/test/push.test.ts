@@ -87,6 +87,47 @@ it('many waiters on one task share one subscription, and an aborted waiter leave
   expect(state.error).toBe('boom');
 });
 
+const publishes = async (): Promise<number> =>
+  Number(/cmdstat_publish:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+
+it('a completion is published only while some backend awaits results', async () => {
+  const prefix = prefixOf(uniqueNamespace());
+  const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  // Nobody waits: once the writer has looked, completions go without a message.
+  await eventually(async () => {
+    await raw.config('RESETSTAT');
+    await writer.setStateSuccess(signature('add', [1], { headers: {} }), [toResult(1)]);
+    expect(await publishes()).toBe(0);
+  });
+  // A waiter elsewhere marks the prefix as listened to; the writer publishes again once it has seen it.
+  const waiter = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  const awaited = signature('add', [2], { headers: {} });
+  const waiting = waiter.waitForState(awaited.uuid, new AbortController().signal);
+  await eventually(async () => expect(await raw.exists(`${prefix}machinery:listening`)).toBe(1));
+  await eventually(async () => {
+    await raw.config('RESETSTAT');
+    await writer.setStateSuccess(signature('add', [3], { headers: {} }), [toResult(3)]);
+    expect(await publishes()).toBe(1);
+  });
+  await writer.setStateSuccess(awaited, [toResult(2)]);
+  expect((await waiting).state).toBe(TaskStatus.SUCCESS);
+});
+
+it('a waiter the writer has not seen yet is still woken (by its re-reads)', async () => {
+  const prefix = prefixOf(uniqueNamespace());
+  const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  await eventually(async () => {
+    await raw.config('RESETSTAT');
+    await writer.setStateSuccess(signature('add', [1], { headers: {} }), [toResult(1)]);
+    expect(await publishes()).toBe(0);
+  });
+  const waiter = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  const sig = signature('add', [4], { headers: {} });
+  const waiting = waiter.waitForState(sig.uuid, new AbortController().signal);
+  await writer.setStateSuccess(sig, [toResult(4)]);
+  expect((await waiting).state).toBe(TaskStatus.SUCCESS);
+});
+
 it('a released lock is never one that expired and was taken by another holder', async () => {
   const prefix = prefixOf(uniqueNamespace());
   const a = closer.add(new RedisLock({ url: redis.url, prefix }));

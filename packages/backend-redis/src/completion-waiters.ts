@@ -199,6 +199,12 @@ export class CompletionWaiters {
 
   private release(channel: string): void {
     this.channels.delete(channel);
+    // Nobody waits any more: no timer keeps the process alive.
+    if (this.channels.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+    }
     // Not subscribed yet: nothing to undo.
     if (this.toSubscribe.delete(channel)) return;
     this.toUnsubscribe.add(channel);

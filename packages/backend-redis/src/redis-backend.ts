@@ -47,6 +47,15 @@ const triggerChordScript = new LuaScript(TRIGGER_CHORD);
  */
 const LISTENING_CHECK_MS = 500;
 
+/** The replies of the TRIGGER_CHORD script. */
+const ChordTrigger = {
+  won: 1,
+  alreadyTriggered: 0,
+  noGroup: -1,
+  goMutexHeld: -2,
+  noFlag: -3,
+} as const;
+
 /** How long `triggerChord` waits for Go Machinery's chord mutex (Go's redsync default expiry is 8 s). */
 const CHORD_MUTEX_WAIT_MS = 10_000;
 
@@ -247,15 +256,15 @@ export class RedisBackend extends StateWritingBackend implements Backend {
           triggerChordScript.run(this.client, keys, [this.ttl, token]),
         ),
       );
-      if (result === 1) return true;
-      if (result === 0) return false;
-      if (result === -1) {
+      if (result === ChordTrigger.won) return true;
+      if (result === ChordTrigger.alreadyTriggered) return false;
+      if (result === ChordTrigger.noGroup) {
         throw new MachineryError('ERR_NOT_FOUND', `Group ${groupUUID} is unknown or its metadata expired.`);
       }
-      if (result === -3) {
+      if (result === ChordTrigger.noFlag) {
         throw new DecodeError(`Group metadata of ${groupUUID} has no ChordTriggered flag`, 'ChordTriggered');
       }
-      // -2: a Go worker holds its global chord mutex; its critical section is short.
+      // ChordTrigger.goMutexHeld: a Go worker holds its global chord mutex; its critical section is short.
       if (Date.now() > deadline) {
         throw new MachineryError(
           'ERR_CONNECTION',

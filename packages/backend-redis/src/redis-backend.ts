@@ -6,36 +6,55 @@ import {
   DecodeError,
   decodeGroupMeta,
   decodeTaskState,
+  decodeTaskStatus,
   encodeGroupMeta,
-  encodeTaskState,
+  encodeTaskStateParts,
   type GroupMeta,
+  isCompleted,
   isMachineryError,
+  keepsEarlierState,
   type Logger,
   MachineryError,
+  nextTaskState,
   redactText,
   resolveLogger,
   type Signature,
   type StateUpdate,
   StateWritingBackend,
   type TaskState,
-  TaskStatus,
+  type TaskStatus,
 } from '@machinery/core';
+import {
+  createRedisClient,
+  DEFAULT_REDIS_URL,
+  describeRedisClient,
+  dropRedisConnection,
+  hasHashTag,
+  LuaScript,
+  redisConnectionError,
+} from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { CompletionWaiters } from './completion-waiters.js';
-import {
-  connectionError,
-  createClient,
-  DEFAULT_REDIS_URL,
-  describeClient,
-  dropConnection,
-  hasHashTag,
-} from './connection.js';
-import { LuaScript } from './lua-script.js';
 import type { RedisBackendOptions } from './options.js';
 import { TRIGGER_CHORD } from './scripts.js';
 import { StateWriter, type WriteMode } from './state-writer.js';
 
 const triggerChordScript = new LuaScript(TRIGGER_CHORD);
+
+/**
+ * How long a writer trusts what it last read of the listening mark: a waiter that appeared since is
+ * woken by its re-reads instead of a message, at most this long.
+ */
+const LISTENING_CHECK_MS = 500;
+
+/** The replies of the TRIGGER_CHORD script. */
+const ChordTrigger = {
+  won: 1,
+  alreadyTriggered: 0,
+  noGroup: -1,
+  goMutexHeld: -2,
+  noFlag: -3,
+} as const;
 
 /** How long `triggerChord` waits for Go Machinery's chord mutex (Go's redsync default expiry is 8 s). */
 const CHORD_MUTEX_WAIT_MS = 10_000;
@@ -71,6 +90,10 @@ export class RedisBackend extends StateWritingBackend implements Backend {
   private readonly waiters: CompletionWaiters;
   private readonly writer: StateWriter;
   private closing: Promise<void> | undefined;
+  /** Whether a backend of this prefix awaited results when the listening mark was last read. */
+  private listening = true;
+  private listeningReadAt = Number.NEGATIVE_INFINITY;
+  private listeningRead: Promise<void> | undefined;
 
   constructor(options: RedisBackendOptions = {}) {
     super();
@@ -89,7 +112,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
       this.client = options.client;
       this.ownsClient = false;
     } else {
-      this.client = createClient(options.url, options.clientOptions);
+      this.client = createRedisClient(options.url, options.clientOptions);
       this.ownsClient = true;
       this.client.on('error', (err: Error) => {
         this.logger.debug({ err: redactText(err.message) }, 'Redis connection error');
@@ -102,11 +125,12 @@ export class RedisBackend extends StateWritingBackend implements Backend {
         `A Redis Cluster needs a key prefix with a hash tag, e.g. prefix: '{results}:', so that a group and its members share one slot (got prefix ${JSON.stringify(this.prefix)}).`,
       );
     }
-    this.where = options.client ? describeClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
+    this.where = options.client ? describeRedisClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
     this.writer = new StateWriter(this.client, this.ttl);
     this.waiters = new CompletionWaiters(
       this.client,
       `${this.prefix}machinery:done:`,
+      this.listeningKey(),
       (uuids) => this.client.mget(uuids.map((u) => this.prefix + u)),
       this.logger,
     );
@@ -126,7 +150,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     try {
       return await fn();
     } catch (err) {
-      throw connectionError(what, this.where, err, this.client);
+      throw redisConnectionError(what, this.where, err, this.client);
     }
   }
 
@@ -169,8 +193,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     for (const v of values) {
       if (v === null) continue;
       present++;
-      const state = stateOf(v);
-      if (state !== TaskStatus.SUCCESS && state !== TaskStatus.FAILURE) return false;
+      if (!isCompleted(decodeTaskStatus(v))) return false;
     }
     return present >= groupTaskCount;
   }
@@ -180,6 +203,41 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     const out: TaskState[] = [];
     for (const v of values) if (v !== null) out.push(decodeTaskState(v));
     return out;
+  }
+
+  /** Set by every backend of this prefix while it awaits results (see `CompletionWaiters`). */
+  private listeningKey(): string {
+    return `${this.prefix}machinery:listening`;
+  }
+
+  /**
+   * Whether to publish the completion of `uuid`: when this backend awaits it, or when any backend
+   * of the prefix awaited results at the last look at the listening mark. That look is taken in the
+   * background at most every {@link LISTENING_CHECK_MS} (a task costs no extra command, and a write
+   * never waits for it, so one task's writes keep their order); until the first answer, completions
+   * are published. Nobody listening, nothing is published; a waiter that started since is woken by
+   * its re-reads.
+   */
+  private someoneListens(uuid: string): boolean {
+    if (this.waiters.isAwaiting(uuid)) return true;
+    if (this.listeningRead === undefined && Date.now() - this.listeningReadAt >= LISTENING_CHECK_MS) {
+      this.listeningRead = this.client
+        .exists(this.listeningKey())
+        .then(
+          (n) => {
+            this.listening = n === 1;
+            this.listeningReadAt = Date.now();
+          },
+          () => {
+            // Unknown: publish; the writes report the connection problem themselves.
+            this.listening = true;
+          },
+        )
+        .finally(() => {
+          this.listeningRead = undefined;
+        });
+    }
+    return this.listening;
   }
 
   /** Where the winner of a group's chord trigger is kept (beside the GroupMeta, same expiry). */
@@ -198,15 +256,15 @@ export class RedisBackend extends StateWritingBackend implements Backend {
           triggerChordScript.run(this.client, keys, [this.ttl, token]),
         ),
       );
-      if (result === 1) return true;
-      if (result === 0) return false;
-      if (result === -1) {
+      if (result === ChordTrigger.won) return true;
+      if (result === ChordTrigger.alreadyTriggered) return false;
+      if (result === ChordTrigger.noGroup) {
         throw new MachineryError('ERR_NOT_FOUND', `Group ${groupUUID} is unknown or its metadata expired.`);
       }
-      if (result === -3) {
+      if (result === ChordTrigger.noFlag) {
         throw new DecodeError(`Group metadata of ${groupUUID} has no ChordTriggered flag`, 'ChordTriggered');
       }
-      // -2: a Go worker holds its global chord mutex; its critical section is short.
+      // ChordTrigger.goMutexHeld: a Go worker holds its global chord mutex; its critical section is short.
       if (Date.now() > deadline) {
         throw new MachineryError(
           'ERR_CONNECTION',
@@ -217,33 +275,17 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     }
   }
 
-  private async write(sig: Signature, state: TaskState, mode: WriteMode, publish: boolean): Promise<void> {
-    const parts = splitState(encodeTaskState(state));
+  protected async writeState(sig: Signature, status: TaskStatus, update: StateUpdate): Promise<void> {
+    // The state as if nothing were stored yet; when core's rule keeps the earlier name and creation
+    // time, the write script puts the stored ones in their place, in the same atomic step.
+    const parts = encodeTaskStateParts(nextTaskState(sig, status, update));
+    const mode: WriteMode = keepsEarlierState(status) ? 'keepEarlier' : 'replace';
+    // Completed states are published while anyone waits for results.
+    const publish = isCompleted(status) && this.someoneListens(sig.uuid);
     const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
-    await this.call(`Storing state ${state.state} of task ${sig.uuid}`, () =>
+    await this.call(`Storing state ${status} of task ${sig.uuid}`, () =>
       this.writer.write(this.prefix + sig.uuid, mode, parts, channel),
     );
-  }
-
-  private fresh(sig: Signature, state: TaskStatus, extra: Partial<TaskState> = {}): TaskState {
-    return {
-      taskUUID: sig.uuid,
-      taskName: sig.name,
-      state,
-      results: null,
-      error: '',
-      createdAt: new Date(),
-      ttl: 0,
-      ...extra,
-    };
-  }
-
-  protected writeState(sig: Signature, state: TaskStatus, extra: StateUpdate): Promise<void> {
-    // Go writes PENDING afresh (a new CreatedAt, also on every retry); later states keep name and
-    // creation time. Final states are published for waiters.
-    const fresh = state === TaskStatus.PENDING;
-    const final = state === TaskStatus.SUCCESS || state === TaskStatus.FAILURE;
-    return this.write(sig, this.fresh(sig, state, extra), fresh ? 'f' : 'm', final);
   }
 
   async getState(taskUUID: string): Promise<TaskState | undefined> {
@@ -257,7 +299,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return this.waiters.wait(taskUUID, signal).catch((err: unknown) => {
       // The caller's abort reason passes through as it is; a Redis failure is explained (and redacted).
       if (err === signal.reason || isMachineryError(err)) throw err;
-      throw connectionError(`Waiting for the result of task ${taskUUID}`, this.where, err, this.client);
+      throw redisConnectionError(`Waiting for the result of task ${taskUUID}`, this.where, err, this.client);
     });
   }
 
@@ -290,35 +332,6 @@ export class RedisBackend extends StateWritingBackend implements Backend {
         // Already disconnected.
       }
     }
-    dropConnection(this.client);
+    dropRedisConnection(this.client);
   }
-}
-
-/**
- * Splits our own encoding of a TaskState around its `TaskName` and `CreatedAt` values, so the write
- * script can put the previous ones in their place. Positions come from the known key order; the
- * values before them are JSON strings, in which a quote is always escaped.
- */
-function splitState(json: string): [string, string, string, string, string] {
-  const nameAt = json.indexOf('"TaskName":') + '"TaskName":'.length;
-  const stateAt = json.indexOf(',"State":', nameAt);
-  const createdAt = json.lastIndexOf('"CreatedAt":') + '"CreatedAt":'.length;
-  const ttlAt = json.lastIndexOf(',"TTL":');
-  return [
-    json.slice(0, nameAt),
-    json.slice(nameAt, stateAt),
-    json.slice(stateAt, createdAt),
-    json.slice(createdAt, ttlAt),
-    json.slice(ttlAt),
-  ];
-}
-
-const STATE_KEY = '"State":"';
-
-/** The `State` of a stored TaskState without decoding its results. */
-function stateOf(json: string): string {
-  const at = json.indexOf(STATE_KEY);
-  if (at < 0) return decodeTaskState(json).state;
-  const start = at + STATE_KEY.length;
-  return json.slice(start, json.indexOf('"', start));
 }

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { type Lock, MachineryError } from '@machinery/core';
-import type { Cluster, Redis } from 'ioredis';
 import {
-  connectionError,
-  createClient,
+  createRedisClient,
   DEFAULT_REDIS_URL,
-  describeClient,
-  dropConnection,
-} from './connection.js';
-import { LuaScript } from './lua-script.js';
+  describeRedisClient,
+  dropRedisConnection,
+  LuaScript,
+  redisConnectionError,
+} from '@machinery/redis-connection';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisLockOptions } from './options.js';
 import { ACQUIRE_LOCK, RELEASE_LOCK } from './scripts.js';
 
@@ -43,9 +43,9 @@ export class RedisLock implements Lock {
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;
-      this.where = describeClient(options.client);
+      this.where = describeRedisClient(options.client);
     } else {
-      this.client = createClient(options.url, options.clientOptions);
+      this.client = createRedisClient(options.url, options.clientOptions);
       this.ownsClient = true;
       this.where = options.url ?? DEFAULT_REDIS_URL;
       this.client.on('error', () => {
@@ -69,7 +69,7 @@ export class RedisLock implements Lock {
         [token, Math.max(1, Math.ceil(ttlMs))],
       );
     } catch (err) {
-      throw connectionError(`Taking lock "${key}"`, this.where, err, this.client);
+      throw redisConnectionError(`Taking lock "${key}"`, this.where, err, this.client);
     }
     if (Number(reply) !== 1) return false;
     this.held.set(key, token);
@@ -84,7 +84,7 @@ export class RedisLock implements Lock {
     try {
       await releaseScript.run(this.client, [this.prefix + key], [token]);
     } catch (err) {
-      throw connectionError(`Releasing lock "${key}"`, this.where, err, this.client);
+      throw redisConnectionError(`Releasing lock "${key}"`, this.where, err, this.client);
     }
   }
 
@@ -102,7 +102,7 @@ export class RedisLock implements Lock {
           // Already disconnected.
         }
       }
-      dropConnection(this.client);
+      dropRedisConnection(this.client);
     })();
     return this.closing;
   }

@@ -2,15 +2,16 @@
 // field order) with a full decode as the fallback for values written in another order.
 
 /**
- * Writes a batch of task states, each with `SET … EX` in one step. A merged write (`m`) keeps
- * `TaskName` (when the new one is empty) and `CreatedAt` of the previous value; a fresh write (`f`,
+ * Writes a batch of task states, each with `SET … EX` in one step. A keeping write (`k`) keeps
+ * `TaskName` (when the new one is empty) and `CreatedAt` of the previous value; a replacing write (`r`,
  * PENDING, as Go writes it) does not. A completed state is also published to its channel.
- * KEYS: one state key per entry. ARGV: ttlSeconds, then per entry: mode, head, name (JSON), middle,
- * createdAt (JSON), tail, channel ('' = none) — the value is `head .. name .. middle .. createdAt .. tail`.
+ * KEYS: one state key per entry. ARGV: ttlSeconds, then per entry: mode, core's `TaskStateParts` (head,
+ * name as JSON, middle, createdAt as JSON, tail), channel ('' = none); the value stored is
+ * `head .. name .. middle .. createdAt .. tail`.
  * Returns one entry per key: 1, or the error text of that entry's write (the others still apply).
  */
 export const SET_STATES = String.raw`
-local function merged(old, name, created)
+local function earlier(old, name, created)
   if not old then return name, created end
   local oc = string.match(old, '"CreatedAt":("[^"\\]*"),"TTL":[-%d.eE+]*}$')
   local on = string.match(old, '^{"TaskUUID":"[^"\\]*","TaskName":("[^"\\]*")')
@@ -31,9 +32,9 @@ for i = 1, #KEYS do
   local a = 2 + (i - 1) * 7
   local name, created = ARGV[a + 2], ARGV[a + 4]
   local err = nil
-  if ARGV[a] == 'm' then
+  if ARGV[a] == 'k' then
     local old = redis.pcall('GET', KEYS[i])
-    if failed(old) then err = old.err else name, created = merged(old, name, created) end
+    if failed(old) then err = old.err else name, created = earlier(old, name, created) end
   end
   if not err then
     local value = ARGV[a + 1] .. name .. ARGV[a + 3] .. created .. ARGV[a + 5]

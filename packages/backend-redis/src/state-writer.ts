@@ -1,13 +1,21 @@
+import type { TaskStateParts } from '@machinery/core';
+import { LuaScript } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
-import { LuaScript } from './lua-script.js';
 import { SET_STATES } from './scripts.js';
 
 const setStatesScript = new LuaScript(SET_STATES);
 /** Most states written by one script call. */
 const MAX_BATCH = 500;
 
-/** `f`: a fresh write (PENDING); `m`: keep TaskName and CreatedAt of the previous value. */
-export type WriteMode = 'f' | 'm';
+/**
+ * How a write treats the state stored before it (core's `keepsEarlierState` decides): `keepEarlier`
+ * keeps its `CreatedAt`, and its `TaskName` when the new one is empty; `replace` stores the new state
+ * as it is (PENDING, as Go writes it).
+ */
+export type WriteMode = 'keepEarlier' | 'replace';
+
+/** The script's one-letter spelling of each mode (see `SET_STATES`). */
+const SCRIPT_MODE: Readonly<Record<WriteMode, string>> = { keepEarlier: 'k', replace: 'r' };
 
 interface Waiter {
   resolve(): void;
@@ -16,6 +24,8 @@ interface Waiter {
 
 interface Entry {
   readonly key: string;
+  mode: WriteMode;
+  /** The script arguments of this write: mode, the five parts, channel. */
   args: readonly string[];
   readonly waiters: Waiter[];
 }
@@ -38,18 +48,30 @@ export class StateWriter {
     private readonly ttlSeconds: number,
   ) {}
 
-  /** Queues one write; resolves once it is stored. `parts` are head, name, middle, createdAt, tail. */
-  write(key: string, mode: WriteMode, parts: readonly string[], channel: string): Promise<void> {
+  /**
+   * Queues one write of `parts` (core's `encodeTaskStateParts`) to `key`, published on `channel`
+   * unless it is `''`; resolves once it is stored.
+   */
+  write(key: string, mode: WriteMode, parts: TaskStateParts, channel: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const args = [mode, ...parts, channel];
+      const args = [
+        SCRIPT_MODE[mode],
+        parts.head,
+        parts.taskName,
+        parts.middle,
+        parts.createdAt,
+        parts.tail,
+        channel,
+      ];
       const earlier = this.queued.get(key);
-      // Only merge into merge: a fresh write (PENDING) resets CreatedAt and must stay as it is.
-      if (earlier && mode === 'm' && earlier.args[0] === 'm') {
+      // Only a keeping write replaces a keeping write: a `replace` (PENDING) resets CreatedAt, so
+      // neither it nor a write after it may be folded into the other.
+      if (earlier && mode === 'keepEarlier' && earlier.mode === 'keepEarlier') {
         earlier.args = args;
         earlier.waiters.push({ resolve, reject });
         return;
       }
-      const entry: Entry = { key, args, waiters: [{ resolve, reject }] };
+      const entry: Entry = { key, mode, args, waiters: [{ resolve, reject }] };
       this.queue.push(entry);
       this.queued.set(key, entry);
       if (!this.scheduled) {

@@ -30,6 +30,9 @@ describe('on a Redis Cluster of three private nodes', () => {
         prefix: prefixOf(namespace),
         ...(resultsExpireIn !== undefined ? { resultsExpireIn } : {}),
       }),
+    writeRaw: async ({ namespace }, uuid, json) => {
+      await shared().set(prefixOf(namespace) + uuid, json, 'EX', 3600);
+    },
     cleanup: ({ namespace }) => deleteKeys(shared(), prefixOf(namespace)),
   });
 

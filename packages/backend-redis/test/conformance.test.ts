@@ -1,5 +1,6 @@
+import { MemoryBroker, MemoryBrokerStore } from '@machinery/core';
 import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
-import { backendSuite, lockSuite } from '@machinery/testing';
+import { backendSuite, lockSuite, scenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
 
@@ -14,6 +15,10 @@ backendSuite({
       prefix: prefixOf(namespace),
       ...(resultsExpireIn !== undefined ? { resultsExpireIn } : {}),
     }),
+  // What a Go Machinery worker does: SET … EX, and no message.
+  writeRaw: async ({ namespace }, uuid, json) => {
+    await shared.set(prefixOf(namespace) + uuid, json, 'EX', 3600);
+  },
   cleanup: ({ namespace }) => deleteKeys(shared, prefixOf(namespace)),
 });
 
@@ -22,4 +27,33 @@ lockSuite({
   name: 'RedisLock',
   create: () => new RedisLock({ url: REDIS_URL }),
   cleanup: ({ namespace }) => deleteKeys(shared, `${namespace}:`),
+});
+
+// The end-to-end scenarios with results and locks in Redis; tasks travel through an in-memory broker
+// (one store per test, shared by its servers), so that this package stands alone.
+const brokers = new Map<string, MemoryBrokerStore>();
+const brokerStore = (namespace: string): MemoryBrokerStore => {
+  let store = brokers.get(namespace);
+  if (!store) {
+    store = new MemoryBrokerStore();
+    brokers.set(namespace, store);
+  }
+  return store;
+};
+
+scenarioSuite({
+  name: 'MemoryBroker + RedisBackend + RedisLock',
+  create: ({ namespace, redeliveryTimeoutMs }) => ({
+    broker: new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
+    backend: new RedisBackend({ url: REDIS_URL, prefix: prefixOf(namespace) }),
+    lock: new RedisLock({ url: REDIS_URL, prefix: prefixOf(namespace) }),
+  }),
+  injectRaw: async ({ namespace }, queue, body) => {
+    brokerStore(namespace).injectRaw(queue, body);
+  },
+  cleanup: async ({ namespace }) => {
+    brokers.get(namespace)?.dispose();
+    brokers.delete(namespace);
+    await deleteKeys(shared, prefixOf(namespace));
+  },
 });

@@ -20,37 +20,40 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-it('waitForState is pushed: a waiter is woken by the completion, with no polling reads', async () => {
+it('many waits subscribe together, and the re-reads of their keys share one MGET each', async () => {
   const prefix = prefixOf(uniqueNamespace());
   const waiter = closer.add(new RedisBackend({ url: redis.url, prefix }));
   const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
-  const sig = signature('add', [1, 2], { headers: {} });
-  await writer.setStatePending(sig);
-  const controller = new AbortController();
-  const waiting = waiter.waitForState(sig.uuid, controller.signal);
-  // Subscribed, and the one read that closes the race done:
+  const sigs = Array.from({ length: 50 }, (_, i) => signature('add', [i, 2], { headers: {} }));
+  for (const sig of sigs) await writer.setStatePending(sig);
+  await raw.config('RESETSTAT');
+  const waiting = sigs.map((sig) => waiter.waitForState(sig.uuid, new AbortController().signal));
+  const channels = sigs.map((sig) => `${prefix}machinery:done:${sig.uuid}`);
   await eventually(async () =>
-    expect(await raw.pubsub('NUMSUB', `${prefix}machinery:done:${sig.uuid}`)).toEqual([
-      `${prefix}machinery:done:${sig.uuid}`,
-      1,
-    ]),
+    expect(await raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 1])),
   );
+  // The waits of one event-loop turn subscribe together.
+  const subscribes = /cmdstat_subscribe:calls=(\d+)/.exec(await raw.info('commandstats'));
+  expect(Number(subscribes?.[1])).toBeLessThan(sigs.length);
   await raw.config('RESETSTAT');
   await observeFor(300);
-  const gets = /cmdstat_(get|mget):calls=(\d+)/g;
-  expect(
-    [...(await raw.info('commandstats')).matchAll(gets)].map((m) => Number(m[2])).reduce((a, b) => a + b, 0),
-  ).toBe(0);
-  await writer.setStateSuccess(sig, [toResult(3)]);
-  const state = await waiting;
-  expect(state.state).toBe(TaskStatus.SUCCESS);
-  // The channel is released once nobody waits.
+  const stats = await raw.info('commandstats');
+  const calls = (command: string) =>
+    Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  // The keys are re-read while they wait, all of them together: far fewer reads than keys.
+  expect(calls('get')).toBe(0);
+  expect(calls('mget')).toBeGreaterThan(0);
+  expect(calls('mget')).toBeLessThan(sigs.length);
+  // Stored together (one script call), so the completions arrive together.
+  await Promise.all(sigs.map((sig) => writer.setStateSuccess(sig, [toResult(3)])));
+  const states = await Promise.all(waiting);
+  expect(states.map((s) => s.state)).toEqual(sigs.map(() => TaskStatus.SUCCESS));
+  // The channels are released once nobody waits, together too.
   await eventually(async () =>
-    expect(await raw.pubsub('NUMSUB', `${prefix}machinery:done:${sig.uuid}`)).toEqual([
-      `${prefix}machinery:done:${sig.uuid}`,
-      0,
-    ]),
+    expect(await raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 0])),
   );
+  const unsubscribes = /cmdstat_unsubscribe:calls=(\d+)/.exec(await raw.info('commandstats'));
+  expect(Number(unsubscribes?.[1])).toBeLessThan(sigs.length);
 });
 
 it('a completion written while the subscriber connection was down still wakes the waiter', async () => {
@@ -82,6 +85,47 @@ it('many waiters on one task share one subscription, and an aborted waiter leave
   const state = await second;
   expect(state.state).toBe(TaskStatus.FAILURE);
   expect(state.error).toBe('boom');
+});
+
+const publishes = async (): Promise<number> =>
+  Number(/cmdstat_publish:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+
+it('a completion is published only while some backend awaits results', async () => {
+  const prefix = prefixOf(uniqueNamespace());
+  const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  // Nobody waits: once the writer has looked, completions go without a message.
+  await eventually(async () => {
+    await raw.config('RESETSTAT');
+    await writer.setStateSuccess(signature('add', [1], { headers: {} }), [toResult(1)]);
+    expect(await publishes()).toBe(0);
+  });
+  // A waiter elsewhere marks the prefix as listened to; the writer publishes again once it has seen it.
+  const waiter = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  const awaited = signature('add', [2], { headers: {} });
+  const waiting = waiter.waitForState(awaited.uuid, new AbortController().signal);
+  await eventually(async () => expect(await raw.exists(`${prefix}machinery:listening`)).toBe(1));
+  await eventually(async () => {
+    await raw.config('RESETSTAT');
+    await writer.setStateSuccess(signature('add', [3], { headers: {} }), [toResult(3)]);
+    expect(await publishes()).toBe(1);
+  });
+  await writer.setStateSuccess(awaited, [toResult(2)]);
+  expect((await waiting).state).toBe(TaskStatus.SUCCESS);
+});
+
+it('a waiter the writer has not seen yet is still woken (by its re-reads)', async () => {
+  const prefix = prefixOf(uniqueNamespace());
+  const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  await eventually(async () => {
+    await raw.config('RESETSTAT');
+    await writer.setStateSuccess(signature('add', [1], { headers: {} }), [toResult(1)]);
+    expect(await publishes()).toBe(0);
+  });
+  const waiter = closer.add(new RedisBackend({ url: redis.url, prefix }));
+  const sig = signature('add', [4], { headers: {} });
+  const waiting = waiter.waitForState(sig.uuid, new AbortController().signal);
+  await writer.setStateSuccess(sig, [toResult(4)]);
+  expect((await waiting).state).toBe(TaskStatus.SUCCESS);
 });
 
 it('a released lock is never one that expired and was taken by another holder', async () => {

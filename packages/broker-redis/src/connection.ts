@@ -1,4 +1,4 @@
-import { trackRedisConnectionErrors } from '@machinery/backend-redis';
+import { trackRedisConnectionErrors } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 
 /**

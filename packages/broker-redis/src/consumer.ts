@@ -1,10 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import {
-  redisConnectionError as connectionError,
-  dropRedisConnection as dropConnection,
-  LuaScript,
-} from '@machinery/backend-redis';
-import {
   type Consumer,
   type Delivery,
   decodeSignature,
@@ -13,9 +8,10 @@ import {
   redactText,
   type Signature,
 } from '@machinery/core';
+import { dropRedisConnection, LuaScript, redisConnectionError } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { duplicateForBlocking } from './connection.js';
-import { type BrokerContext, jitter, nextBackoff, unixNanos, withTimeout } from './context.js';
+import { type BrokerContext, retryPause, unixNanos, withTimeout } from './context.js';
 import type { QueueKeys } from './keys.js';
 import { CLAIM, EXTEND, REAP, RENEW, SETTLE, UNSTAGE } from './scripts.js';
 
@@ -26,13 +22,27 @@ const extendScript = new LuaScript(EXTEND);
 const reapScript = new LuaScript(REAP);
 const unstageScript = new LuaScript(UNSTAGE);
 
-/** Settle kinds understood by the SETTLE script. */
-type SettleKind = 'a' | 'r' | 'l' | 'd' | 'x';
+/**
+ * What settling a lease does with its task: `ack` removes it; `requeue` puts it back at the head of
+ * its queue; `release` does too without counting the delivery (claimed after `stop()`); `delay` moves
+ * it to the delayed set; `deadLetter` moves it to the dead letters.
+ */
+type Settlement = 'ack' | 'requeue' | 'release' | 'delay' | 'deadLetter';
+
+/** The SETTLE script's one-letter spelling of each settlement (see scripts.ts). */
+const SCRIPT_SETTLEMENT: Readonly<Record<Settlement, string>> = {
+  ack: 'a',
+  requeue: 'r',
+  release: 'l',
+  delay: 'd',
+  deadLetter: 'x',
+};
 
 interface PendingOp {
-  readonly kind: SettleKind;
+  readonly settlement: Settlement;
   readonly token: string;
-  readonly arg: string;
+  /** For `delay` the due time in Unix nanoseconds, for `deadLetter` the reason; otherwise `''`. */
+  readonly detail: string;
   resolve(ok: boolean): void;
   reject(err: unknown): void;
 }
@@ -61,15 +71,16 @@ class RedisDelivery implements Delivery {
   }
 
   ack(): Promise<boolean> {
-    return this.consumer.settle(this.token, 'a', '');
+    return this.consumer.settle(this.token, 'ack', '');
   }
 
   nack(options: NackOptions = {}): Promise<boolean> {
-    if (options.requeue === false) return this.consumer.settle(this.token, 'x', options.reason ?? 'rejected');
+    if (options.requeue === false)
+      return this.consumer.settle(this.token, 'deadLetter', options.reason ?? 'rejected');
     if (options.delayMs !== undefined && options.delayMs > 0) {
-      return this.consumer.settle(this.token, 'd', unixNanos(Date.now() + options.delayMs));
+      return this.consumer.settle(this.token, 'delay', unixNanos(Date.now() + options.delayMs));
     }
-    return this.consumer.settle(this.token, 'r', '');
+    return this.consumer.settle(this.token, 'requeue', '');
   }
 
   extendLease(ms: number): Promise<boolean> {
@@ -115,8 +126,10 @@ export class RedisConsumer implements Consumer {
   private blockWait: Promise<unknown> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
-  private fetchBackoffMs = 0;
-  private reapBackoffMs = 0;
+  /** Claims that failed in a row (0 after a success): the length of the next pause. */
+  private fetchFailures = 0;
+  /** Reaper sweeps that failed in a row. */
+  private reapFailures = 0;
   /** Ends a back-off pause early (set while one runs). */
   private wakeUp: (() => void) | undefined;
 
@@ -184,7 +197,7 @@ export class RedisConsumer implements Consumer {
       await this.fetchFailed(err);
       return;
     }
-    this.fetchBackoffMs = 0;
+    this.fetchFailures = 0;
     const got = this.accept(reply, start, n);
     this.mode = got < n ? 'block' : 'drain';
   }
@@ -228,7 +241,7 @@ export class RedisConsumer implements Consumer {
     }
     await this.blockWait;
     this.blockWait = undefined;
-    this.fetchBackoffMs = 0;
+    this.fetchFailures = 0;
     const got = this.accept(reply, start, n);
     if (got >= n) this.mode = 'drain';
   }
@@ -254,13 +267,13 @@ export class RedisConsumer implements Consumer {
   private async fetchFailed(err: unknown): Promise<void> {
     if (this.stopped) return;
     this.ctx.reportError(`claiming tasks from "${this.queue}"`, err);
-    this.fetchBackoffMs = nextBackoff(this.fetchBackoffMs);
+    this.fetchFailures++;
     // The pause ends early when the consumer stops, so no timer outlives it.
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.wakeUp = undefined;
         resolve();
-      }, jitter(this.fetchBackoffMs));
+      }, retryPause(this.fetchFailures));
       this.wakeUp = () => {
         clearTimeout(timer);
         this.wakeUp = undefined;
@@ -284,7 +297,7 @@ export class RedisConsumer implements Consumer {
       const body = String(flat[3 * i + 2]);
       this.held.add(token);
       if (this.stopped) {
-        void this.settle(token, 'l', '').catch(() => {});
+        void this.settle(token, 'release', '').catch(() => {});
         continue;
       }
       let signature: Signature;
@@ -297,7 +310,9 @@ export class RedisConsumer implements Consumer {
           'dead-lettering an undecodable message (see deadLetters())',
         );
         this.ctx.logger.debug({ queue: this.queue, reason: errorText(err) }, 'undecodable message');
-        this.settle(token, 'x', errorText(err)).catch((e) => this.ctx.reportError('dead-lettering', e));
+        this.settle(token, 'deadLetter', errorText(err)).catch((e) =>
+          this.ctx.reportError('dead-lettering', e),
+        );
         continue;
       }
       const delivery = new RedisDelivery(signature, this.queue, attempt, token, this);
@@ -318,12 +333,12 @@ export class RedisConsumer implements Consumer {
    * Queues a settle operation for the next batch. Resolves `true` when the token still held the
    * lease, `false` when it was settled before or lost (another worker has the task now).
    */
-  settle(token: string, kind: SettleKind, arg: string): Promise<boolean> {
+  settle(token: string, settlement: Settlement, detail: string): Promise<boolean> {
     if (!this.held.delete(token)) return Promise.resolve(false);
     this.outstanding--;
     if (this.closed) return Promise.resolve(false);
     return new Promise((resolve, reject) => {
-      this.ops.push({ kind, token, arg, resolve, reject });
+      this.ops.push({ settlement, token, detail, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // setImmediate gathers every settle of this event-loop turn — tasks that finish together
@@ -347,7 +362,7 @@ export class RedisConsumer implements Consumer {
     let claimN = 0;
     let start = 0;
     const args: (string | number)[] = [ops.length, this.queue];
-    for (const op of ops) args.push(op.kind, op.token, op.arg);
+    for (const op of ops) args.push(SCRIPT_SETTLEMENT[op.settlement], op.token, op.detail);
     if (!this.stopped && this.fetching === undefined && this.mode === 'drain') {
       claimN = Math.min(this.capacity - this.outstanding, this.ctx.options.batchSize);
     }
@@ -373,7 +388,7 @@ export class RedisConsumer implements Consumer {
         if (got < claimN) this.mode = 'block';
       }
     } catch (err) {
-      const error = connectionError('Settling deliveries', this.ctx.where, err, this.ctx.client);
+      const error = redisConnectionError('Settling deliveries', this.ctx.where, err, this.ctx.client);
       for (const op of ops) op.reject(error);
       if (claimN > 0) this.outstanding -= claimN;
     } finally {
@@ -390,7 +405,7 @@ export class RedisConsumer implements Consumer {
         Number(await extendScript.run(this.ctx.client, [this.keys.leases], [Math.ceil(ms), token])) === 1
       );
     } catch (err) {
-      throw connectionError('Extending a lease', this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError('Extending a lease', this.ctx.where, err, this.ctx.client);
     }
   }
 
@@ -419,8 +434,8 @@ export class RedisConsumer implements Consumer {
         (next) => this.scheduleReap(next),
         (err) => {
           this.ctx.reportError(`returning expired leases of "${this.queue}"`, err);
-          this.reapBackoffMs = nextBackoff(this.reapBackoffMs);
-          this.scheduleReap(jitter(this.reapBackoffMs));
+          this.reapFailures++;
+          this.scheduleReap(retryPause(this.reapFailures));
         },
       );
     }, delayMs);
@@ -433,7 +448,7 @@ export class RedisConsumer implements Consumer {
       [this.keys.queue, this.keys.leases, this.keys.inflight, this.ctx.keys.attempts, this.keys.consumers],
       [REAP_LIMIT, this.keys.staging],
     )) as [number, string | number, number];
-    this.reapBackoffMs = 0;
+    this.reapFailures = 0;
     const [reaped, earliest, now] = reply;
     if (reaped > 0)
       this.ctx.logger.warn({ queue: this.queue, reaped }, 'returned expired leases to the queue');
@@ -466,7 +481,7 @@ export class RedisConsumer implements Consumer {
       .run(this.ctx.client, [this.keys.queue, this.keys.consumers, this.staging], [this.id])
       .catch((err: unknown) => this.ctx.reportError(`leaving "${this.queue}"`, err));
     await withTimeout(leaving, grace);
-    if (this.blocking) dropConnection(this.blocking);
+    if (this.blocking) dropRedisConnection(this.blocking);
     this.blocking = undefined;
     if (this.held.size === 0) this.stopRenewing();
     this.onStopped(this);
@@ -478,7 +493,7 @@ export class RedisConsumer implements Consumer {
     if (!conn) return;
     if (!wait) {
       // Not waiting (yet): the connection may still be setting up; nothing on it is worth keeping.
-      dropConnection(conn);
+      dropRedisConnection(conn);
       return;
     }
     let unblocked = false;
@@ -501,7 +516,7 @@ export class RedisConsumer implements Consumer {
       return;
     // No permission for CLIENT UNBLOCK, or no answer: drop the connection. A task BLMOVE staged just
     // before goes back to the queue with the staging list.
-    dropConnection(conn);
+    dropRedisConnection(conn);
     await withTimeout(wait, UNBLOCK_GRACE_MS);
   }
 

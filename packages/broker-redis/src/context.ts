@@ -1,4 +1,4 @@
-import type { Logger } from '@machinery/core';
+import { backoffDelay, type Logger } from '@machinery/core';
 import type { Cluster, Redis } from 'ioredis';
 import type { Keys } from './keys.js';
 import type { ResolvedBrokerOptions } from './options.js';
@@ -20,15 +20,12 @@ export function unixNanos(ms: number, subMillisecondNanos = 0): string {
   return (BigInt(Math.floor(ms)) * 1_000_000n + BigInt(subMillisecondNanos)).toString();
 }
 
-/** The next pause of a retried background loop: doubles from 100 ms to 2 s, with jitter. */
-export function nextBackoff(previousMs: number): number {
-  const base = previousMs <= 0 ? 100 : Math.min(2000, previousMs * 2);
-  return base;
-}
-
-/** `ms` with ±25 % jitter. */
-export function jitter(ms: number): number {
-  return Math.round(ms * (0.75 + Math.random() * 0.5));
+/**
+ * The pause of a background loop (claim, reaper, delayed mover) before its `failures`-th retry in a
+ * row: core's capped, jittered back-off, from 100 ms to 2 s.
+ */
+export function retryPause(failures: number): number {
+  return backoffDelay(failures, 100, 2000);
 }
 
 /** `p`, or `undefined` once `ms` passed without it settling. */

@@ -1,5 +1,5 @@
-import { LuaScript } from '@machinery/backend-redis';
-import { type BrokerContext, jitter, nextBackoff, unixNanos, withTimeout } from './context.js';
+import { LuaScript } from '@machinery/redis-connection';
+import { type BrokerContext, retryPause, unixNanos, withTimeout } from './context.js';
 import { MOVE_DUE } from './scripts.js';
 
 const moveScript = new LuaScript(MOVE_DUE);
@@ -17,7 +17,8 @@ export class DelayedMover {
   private dueAt = Number.POSITIVE_INFINITY;
   private running: Promise<void> | undefined;
   private active = false;
-  private backoffMs = 0;
+  /** Runs that failed in a row. */
+  private failures = 0;
 
   constructor(private readonly ctx: BrokerContext) {}
 
@@ -66,14 +67,14 @@ export class DelayedMover {
         [keys.delayed, keys.dead],
         [unixNanos(Date.now()), keys.prefix, options.defaultQueue, MOVE_LIMIT],
       )) as [number, string | number];
-      this.backoffMs = 0;
+      this.failures = 0;
       if (Number(moved) >= MOVE_LIMIT) next = 0;
       else if (Number(earliest) < 0) next = options.delayedPollMs;
       else next = Math.min(options.delayedPollMs, Number(earliest) / 1e6 - Date.now());
     } catch (err) {
       this.ctx.reportError('moving due delayed tasks', err);
-      this.backoffMs = nextBackoff(this.backoffMs);
-      next = jitter(this.backoffMs);
+      this.failures++;
+      next = retryPause(this.failures);
     }
     // A poke during the run may have planned an earlier wake-up; keep the earlier one.
     if (Date.now() + next < this.dueAt) this.schedule(next);

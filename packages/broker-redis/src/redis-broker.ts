@@ -1,13 +1,4 @@
 import {
-  redisConnectionError as connectionError,
-  createRedisClient as createClient,
-  DEFAULT_REDIS_URL,
-  describeRedisClient as describeClient,
-  dropRedisConnection as dropConnection,
-  hasHashTag,
-  LuaScript,
-} from '@machinery/backend-redis';
-import {
   type Broker,
   type BrokerCapabilities,
   type ConsumeOptions,
@@ -25,6 +16,15 @@ import {
   resolveLogger,
   type Signature,
 } from '@machinery/core';
+import {
+  createRedisClient,
+  DEFAULT_REDIS_URL,
+  describeRedisClient,
+  dropRedisConnection,
+  hasHashTag,
+  LuaScript,
+  redisConnectionError,
+} from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { RedisConsumer } from './consumer.js';
 import { type BrokerContext, unixNanos, withTimeout } from './context.js';
@@ -134,7 +134,7 @@ export class RedisBroker implements Broker {
       this.client = options.client;
       this.ownsClient = false;
     } else {
-      this.client = createClient(options.url, options.clientOptions);
+      this.client = createRedisClient(options.url, options.clientOptions);
       this.ownsClient = true;
       this.watch(this.client);
     }
@@ -152,7 +152,7 @@ export class RedisBroker implements Broker {
         `A Redis Cluster needs a key prefix with a hash tag, e.g. prefix: '{machinery}:', so that a queue, its leases and the delayed set share one slot (got prefix ${JSON.stringify(resolved.prefix)}).`,
       );
     }
-    const where = options.client ? describeClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
+    const where = options.client ? describeRedisClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
     this.ctx = {
       client: this.client,
       keys: new Keys(resolved.prefix, resolved.delayedTasksKey),
@@ -209,7 +209,7 @@ export class RedisBroker implements Broker {
         await this.client.rpush(this.ctx.keys.queue(queue).queue, body);
       }
     } catch (err) {
-      throw connectionError(`Publishing task "${signature.name}"`, this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError(`Publishing task "${signature.name}"`, this.ctx.where, err, this.ctx.client);
     }
   }
 
@@ -251,7 +251,12 @@ export class RedisBroker implements Broker {
     try {
       await publishManyScript.run(this.client, keys, args);
     } catch (err) {
-      throw connectionError(`Publishing ${signatures.length} tasks`, this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError(
+        `Publishing ${signatures.length} tasks`,
+        this.ctx.where,
+        err,
+        this.ctx.client,
+      );
     }
     if (earliest < Number.POSITIVE_INFINITY) this.mover.poke(earliest);
   }
@@ -273,7 +278,7 @@ export class RedisBroker implements Broker {
       await consumer.start();
     } catch (err) {
       await consumer.close();
-      throw connectionError(`Starting to consume "${queue}"`, this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError(`Starting to consume "${queue}"`, this.ctx.where, err, this.ctx.client);
     }
     this.mover.start();
     return { stop: () => consumer.stop() };
@@ -284,28 +289,28 @@ export class RedisBroker implements Broker {
     limit = Number.POSITIVE_INFINITY,
   ): Promise<Signature[]> {
     try {
-      const bodies = await this.client.lrange(this.ctx.keys.queue(queue).queue, 0, stop(limit));
+      const bodies = await this.client.lrange(this.ctx.keys.queue(queue).queue, 0, lastIndex(limit));
       return decodeAll(bodies);
     } catch (err) {
-      throw connectionError('Listing pending tasks', this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError('Listing pending tasks', this.ctx.where, err, this.ctx.client);
     }
   }
 
   async delayedTasks(limit = Number.POSITIVE_INFINITY): Promise<Signature[]> {
     try {
-      const bodies = await this.client.zrange(this.ctx.keys.delayed, 0, String(stop(limit)));
+      const bodies = await this.client.zrange(this.ctx.keys.delayed, 0, String(lastIndex(limit)));
       return decodeAll(bodies);
     } catch (err) {
-      throw connectionError('Listing delayed tasks', this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError('Listing delayed tasks', this.ctx.where, err, this.ctx.client);
     }
   }
 
   async deadLetters(limit = Number.POSITIVE_INFINITY): Promise<DeadLetter[]> {
     let entries: string[];
     try {
-      entries = await this.client.lrange(this.ctx.keys.dead, 0, stop(limit));
+      entries = await this.client.lrange(this.ctx.keys.dead, 0, lastIndex(limit));
     } catch (err) {
-      throw connectionError('Listing dead letters', this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError('Listing dead letters', this.ctx.where, err, this.ctx.client);
     }
     return entries.map(parseDeadLetter);
   }
@@ -324,7 +329,7 @@ export class RedisBroker implements Broker {
       );
       return Number(moved);
     } catch (err) {
-      throw connectionError('Requeueing dead letters', this.ctx.where, err, this.ctx.client);
+      throw redisConnectionError('Requeueing dead letters', this.ctx.where, err, this.ctx.client);
     }
   }
 
@@ -349,7 +354,7 @@ export class RedisBroker implements Broker {
           // Already disconnected: nothing to flush.
         }
       }
-      dropConnection(this.client);
+      dropRedisConnection(this.client);
     }
   }
 }
@@ -358,7 +363,8 @@ function etaScore(eta: Date): string {
   return unixNanos(eta.getTime(), eta instanceof PreciseDate ? eta.subMillisecondNanos : 0);
 }
 
-function stop(limit: number): number {
+/** The last index an LRANGE/ZRANGE of `limit` entries reads (-1: to the end). */
+function lastIndex(limit: number): number {
   return limit === Number.POSITIVE_INFINITY ? -1 : Math.max(0, Math.floor(limit)) - 1;
 }
 

@@ -106,9 +106,10 @@ return claim(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), A
 /**
  * Settles a batch of deliveries and claims the next tasks in the same round trip.
  * KEYS: queue, leases, inflight, attempts, staging, delayed, dead.
- * ARGV: nOps, queueName, then per op (kind, token, arg), then claimN, leaseMs, tokenPrefix, tokenStart.
- * Kinds: `a` ack; `r` requeue at the head; `l` release (requeue at the head, not counted as a delivery);
- * `d` delay (arg = score in Unix ns); `x` dead-letter (arg = reason). An op applies only while its
+ * ARGV: nOps, queueName, then per op (kind, token, detail), then claimN, leaseMs, tokenPrefix, tokenStart.
+ * Kinds (the consumer's `Settlement`s): `a` ack; `r` requeue at the head; `l` release (requeue at the
+ * head, not counted as a delivery); `d` delay (detail = score in Unix ns); `x` dead-letter (detail =
+ * reason). An op applies only while its
  * token still holds the lease — a stale worker's settle is refused (fencing), and a replayed settle
  * applies nothing twice. Returns `{{ok, …}, {index, attempt, body, …}}`.
  */
@@ -117,7 +118,7 @@ local nOps = tonumber(ARGV[1])
 local flags = {}
 local at = nil
 for i = 0, nOps - 1 do
-  local kind, token, arg = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
+  local kind, token, detail = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
   local ok = 0
   if redis.call('ZREM', KEYS[2], token) == 1 then
     ok = 1
@@ -137,11 +138,11 @@ for i = 0, nOps - 1 do
           redis.call('LPUSH', KEYS[1], body)
           remember(body, attempt - 1)
         elseif kind == 'd' then
-          redis.call('ZADD', KEYS[6], arg, body)
+          redis.call('ZADD', KEYS[6], detail, body)
           remember(body, attempt)
         else
           at = at or nowMs()
-          redis.call('RPUSH', KEYS[7], cjson.encode({queue = ARGV[2], reason = arg, at = at, body = body}))
+          redis.call('RPUSH', KEYS[7], cjson.encode({queue = ARGV[2], reason = detail, at = at, body = body}))
         end
       end
     end

@@ -1,4 +1,4 @@
-import { RedisBackend, RedisLock } from '@machinery/backend-redis';
+import { MemoryBackend, MemoryBackendStore, MemoryLock, MemoryLockStore } from '@machinery/core';
 import { deleteKeys, PrivateRedis, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { brokerSuite, scenarioSuite } from '@machinery/testing';
 import type { Redis } from 'ioredis';
@@ -18,8 +18,20 @@ brokerSuite({
   cleanup: ({ namespace }) => deleteKeys(shared, prefixOf(namespace)),
 });
 
-// The scenarios include a broker restart, so they run against a redis-server of their own.
+// The scenarios include a broker restart, so they run against a redis-server of their own. Results
+// and locks are kept in memory, one store per test shared by its servers: this package proves the
+// broker; @machinery/backend-redis runs the same scenarios for the Redis backend and lock.
 describe('on a private redis-server', () => {
+  const backends = new Map<string, MemoryBackendStore>();
+  const locks = new Map<string, MemoryLockStore>();
+  const storeOf = <T>(map: Map<string, T>, namespace: string, make: () => T): T => {
+    let store = map.get(namespace);
+    if (!store) {
+      store = make();
+      map.set(namespace, store);
+    }
+    return store;
+  };
   let server: PrivateRedis | undefined;
   let raw: Redis | undefined;
   const url = () => (server as PrivateRedis).url;
@@ -33,16 +45,20 @@ describe('on a private redis-server', () => {
   });
 
   scenarioSuite({
-    name: 'RedisBroker + RedisBackend',
+    name: 'RedisBroker + MemoryBackend',
     create: ({ namespace, redeliveryTimeoutMs }) => ({
       broker: new RedisBroker({ url: url(), prefix: prefixOf(namespace), leaseMs: redeliveryTimeoutMs }),
-      backend: new RedisBackend({ url: url(), prefix: prefixOf(namespace) }),
-      lock: new RedisLock({ url: url(), prefix: prefixOf(namespace) }),
+      backend: new MemoryBackend({ store: storeOf(backends, namespace, () => new MemoryBackendStore()) }),
+      lock: new MemoryLock({ store: storeOf(locks, namespace, () => new MemoryLockStore()) }),
     }),
     injectRaw: async ({ namespace }, queue, body) => {
       await (raw as Redis).rpush(prefixOf(namespace) + queue, body);
     },
     restartBroker: () => (server as PrivateRedis).restart(),
-    cleanup: ({ namespace }) => deleteKeys(raw as Redis, prefixOf(namespace)),
+    cleanup: async ({ namespace }) => {
+      backends.delete(namespace);
+      locks.delete(namespace);
+      await deleteKeys(raw as Redis, prefixOf(namespace));
+    },
   });
 });

@@ -1,4 +1,3 @@
-import { hasHashTag } from '@machinery/backend-redis';
 import { isMachineryError } from '@machinery/core';
 import { describe, expect, it } from 'vitest';
 import { RedisBroker, type RedisBrokerOptions } from '../src/index.js';
@@ -28,13 +27,5 @@ describe('RedisBroker options', () => {
     const err = refusal(options as RedisBrokerOptions);
     expect(isMachineryError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect((err as Error).message).toMatch(message);
-  });
-
-  it('recognises a hash tag in a prefix', () => {
-    expect(hasHashTag('{machinery}:')).toBe(true);
-    expect(hasHashTag('app:{q1}:')).toBe(true);
-    expect(hasHashTag('')).toBe(false);
-    expect(hasHashTag('{}:')).toBe(false);
-    expect(hasHashTag('machinery:')).toBe(false);
   });
 });

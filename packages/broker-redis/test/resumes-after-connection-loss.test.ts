@@ -1,5 +1,4 @@
-import { RedisBackend } from '@machinery/backend-redis';
-import { defineTask, Server, silentLogger } from '@machinery/core';
+import { defineTask, MemoryBackend, MemoryBackendStore, Server, silentLogger } from '@machinery/core';
 import { PrivateRedis, prefixOf } from '@machinery/test-services';
 import { uniqueNamespace } from '@machinery/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,10 +19,12 @@ const double = defineTask('double', (n: number) => n * 2);
 describe('after a Redis restart', () => {
   it('the worker resumes consuming by itself, and a task sent during the outage runs once Redis is back', async () => {
     const prefix = prefixOf(uniqueNamespace());
+    // Results in memory, shared by both servers: the restart wipes the broker's data, not theirs.
+    const results = new MemoryBackendStore();
     const make = () => {
       const server = new Server({
         broker: new RedisBroker({ url: redis.url, prefix, leaseMs: 1000, logger: silentLogger }),
-        backend: new RedisBackend({ url: redis.url, prefix, logger: silentLogger }),
+        backend: new MemoryBackend({ store: results }),
         logger: silentLogger,
       });
       server.register(double);
@@ -59,7 +60,7 @@ describe('while Redis is down', () => {
     const prefix = prefixOf(uniqueNamespace());
     const server = new Server({
       broker: new RedisBroker({ url: redis.url, prefix, leaseMs: 1000, logger: silentLogger }),
-      backend: new RedisBackend({ url: redis.url, prefix, logger: silentLogger }),
+      backend: new MemoryBackend(),
       logger: silentLogger,
     });
     server.register(double);

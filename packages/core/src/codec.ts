@@ -2,7 +2,7 @@ import type { Arg, TaskResult } from './arg.js';
 import { DecodeError, MachineryError } from './errors.js';
 import { encodeJson, encodeNumber, encodeString, type JsonValue, parseJson } from './json.js';
 import type { Headers, Signature } from './signature.js';
-import { type GroupMeta, isTaskStatus, type TaskState } from './state.js';
+import { type GroupMeta, isTaskStatus, type TaskState, type TaskStatus } from './state.js';
 import { formatTime, parseTime } from './time.js';
 
 // The codec is the only module that knows Machinery's wire format: Go's encoding/json of the Go structs,
@@ -114,13 +114,40 @@ export function encodeSignatureCompact(sig: Signature): string {
   return `${out}}`;
 }
 
+/**
+ * A task state's JSON cut around the values of `TaskName` and `CreatedAt`:
+ * `head + taskName + middle + createdAt + tail` is exactly {@link encodeTaskState}. A store that keeps
+ * the earlier name and creation time inside the server (the Redis backend's write script) puts the
+ * stored values in place of these two without parsing JSON.
+ */
+export interface TaskStateParts {
+  /** Everything up to the `TaskName` value: `{"TaskUUID":"…","TaskName":`. */
+  readonly head: string;
+  /** The `TaskName` value, a JSON string (`""` when the writer does not know the name). */
+  readonly taskName: string;
+  /** From after the name up to the `CreatedAt` value: `,"State":…,"CreatedAt":`. */
+  readonly middle: string;
+  /** The `CreatedAt` value, a JSON string (RFC 3339 with nanoseconds). */
+  readonly createdAt: string;
+  /** The rest: `,"TTL":…}`. */
+  readonly tail: string;
+}
+
+/** Encodes a task state as Go's `TaskState` JSON, cut into {@link TaskStateParts}. */
+export function encodeTaskStateParts(s: TaskState): TaskStateParts {
+  return {
+    head: `{"TaskUUID":${encodeString(s.taskUUID)},"TaskName":`,
+    taskName: encodeString(s.taskName),
+    middle: `,"State":"${s.state}","Results":${encodeResults(s.results)},"Error":${encodeString(s.error)},"CreatedAt":`,
+    createdAt: `"${formatTime(s.createdAt)}"`,
+    tail: `,"TTL":${encodeNumber(s.ttl)}}`,
+  };
+}
+
 /** Encodes a task state as Go's `TaskState` JSON. */
 export function encodeTaskState(s: TaskState): string {
-  return (
-    `{"TaskUUID":${encodeString(s.taskUUID)},"TaskName":${encodeString(s.taskName)},"State":"${s.state}"` +
-    `,"Results":${encodeResults(s.results)},"Error":${encodeString(s.error)}` +
-    `,"CreatedAt":"${formatTime(s.createdAt)}","TTL":${encodeNumber(s.ttl)}}`
-  );
+  const p = encodeTaskStateParts(s);
+  return p.head + p.taskName + p.middle + p.createdAt + p.tail;
 }
 
 /** Encodes group metadata as Go's `GroupMeta` JSON. */
@@ -301,6 +328,24 @@ export function decodeTaskState(body: string): TaskState {
       typeof createdAt === 'string' ? parseTime(createdAt, 'CreatedAt') : parseTime('0001-01-01T00:00:00Z'),
     ttl: typeof ttl === 'number' ? ttl : 0,
   };
+}
+
+const STATE_FIELD = '"State":"';
+
+/**
+ * The `State` of a stored TaskState without decoding its results, for reads of many states (is a group
+ * complete?). Found by the `"State":"` pattern, which no JSON string value can contain (its quotes are
+ * escaped); anything unexpected falls back to {@link decodeTaskState}.
+ * @throws DecodeError as {@link decodeTaskState}, when the fallback cannot read `body`.
+ */
+export function decodeTaskStatus(body: string): TaskStatus {
+  const at = body.indexOf(STATE_FIELD);
+  if (at >= 0) {
+    const start = at + STATE_FIELD.length;
+    const status = body.slice(start, body.indexOf('"', start));
+    if (isTaskStatus(status)) return status;
+  }
+  return decodeTaskState(body).state;
 }
 
 /**

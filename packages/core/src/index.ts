@@ -29,17 +29,19 @@ export type {
   Delivery,
   NackOptions,
 } from './broker.js';
-export type { DecodeOptions, WireFormat } from './codec.js';
+export type { DecodeOptions, TaskStateParts, WireFormat } from './codec.js';
 export {
   DEFAULT_MAX_MESSAGE_BYTES,
   decodeGroupMeta,
   decodeSignature,
   decodeTaskState,
+  decodeTaskStatus,
   encodeForPublish,
   encodeGroupMeta,
   encodeSignature,
   encodeSignatureCompact,
   encodeTaskState,
+  encodeTaskStateParts,
   signatureFromJson,
 } from './codec.js';
 export type { ErrorCode } from './errors.js';

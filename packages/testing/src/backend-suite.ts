@@ -1,10 +1,30 @@
-import { argValue, type Backend, type Signature, signature, TaskStatus, toResult } from '@machinery/core';
+import {
+  AsyncResult,
+  argValue,
+  type Backend,
+  encodeTaskState,
+  type Signature,
+  signature,
+  type TaskResult,
+  TaskStatus,
+  toResult,
+} from '@machinery/core';
 import { describe, expect, it } from 'vitest';
+import type { AdapterContext } from './context.js';
 import { type SuiteBaseOptions, useHarness } from './harness.js';
-import { eventually } from './helpers.js';
+import { eventually, observeFor } from './helpers.js';
 
 /** Options for {@link backendSuite}. */
-export type BackendSuiteOptions = SuiteBaseOptions<Backend>;
+export interface BackendSuiteOptions extends SuiteBaseOptions<Backend> {
+  /**
+   * Stores `json` (a TaskState in Go Machinery's JSON) under the state key of task `uuid`, bypassing the
+   * backend: what another writer — a Go Machinery worker — does, with no notification of any kind. A
+   * backend that pushes results and whose store other programs write to provides it; the suite then
+   * checks that a waiting `get()` still sees such a state. Without it that test is skipped with that
+   * reason.
+   */
+  writeRaw?: (ctx: AdapterContext, uuid: string, json: string) => Promise<void>;
+}
 
 function sig(name = 'add', extra: Partial<Signature> = {}): Signature {
   return signature(name, [1, 2], { headers: {}, ...extra });
@@ -261,6 +281,42 @@ export function backendSuite(options: BackendSuiteOptions): void {
         const never = backend.waitForState?.(`${s.uuid}_never`, controller.signal);
         controller.abort(new Error('stop waiting'));
         await expect(never).rejects.toThrow('stop waiting');
+      },
+      timeout,
+    );
+
+    it(
+      'get() resolves for a state another writer stored without notifying',
+      async (t) => {
+        const h = harness();
+        const backend = await h.make();
+        t.skip(
+          !backend.capabilities.pushResults || !backend.waitForState,
+          'backend declares no pushed results (get() polls)',
+        );
+        t.skip(!options.writeRaw, 'the harness gives no writeRaw()');
+        const s = sig();
+        const stored = (status: TaskStatus, results: TaskResult[] | null) =>
+          encodeTaskState({
+            taskUUID: s.uuid,
+            taskName: s.name,
+            state: status,
+            results,
+            error: '',
+            createdAt: new Date(),
+            ttl: 0,
+          });
+        await options.writeRaw?.(h.ctx, s.uuid, stored(TaskStatus.STARTED, null));
+        let settled = false;
+        const result = new AsyncResult<number>(s.uuid, s.name, backend);
+        const got = result.get({ timeoutMs: 10_000 }).finally(() => {
+          settled = true;
+        });
+        // Long enough for the waiter to have read the key (and seen it running) before the write.
+        await observeFor(300);
+        expect(settled).toBe(false);
+        await options.writeRaw?.(h.ctx, s.uuid, stored(TaskStatus.SUCCESS, [toResult(42)]));
+        expect(await got).toBe(42);
       },
       timeout,
     );

@@ -1,53 +1,5 @@
-import { backoffDelay, isMachineryError, MachineryError, redactText, redactUrl } from '@machinery/core';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
-
-/** Default Redis URL: the local server. */
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
-
-/**
- * Reconnect delay after the `attempt`-th failure: exponential from 100 ms, capped at 2 s, jittered so
- * that many processes do not reconnect in lockstep after a restart.
- */
-export function reconnectDelay(attempt: number): number {
-  return backoffDelay(attempt, 100, 2000);
-}
-
-/**
- * Creates a client the backend or lock owns: auto-pipelining on, capped jittered reconnects. Its
- * connection errors are redacted as they happen, and the last one is kept for error messages.
- * @throws MachineryError `ERR_INVALID_ARGUMENT` for a URL ioredis cannot parse (Node's own error
- *   would carry the whole URL, password included).
- */
-export function createClient(url: string | undefined, options: RedisOptions | undefined): Redis {
-  const target = url ?? DEFAULT_REDIS_URL;
-  let client: Redis;
-  try {
-    // Replies are read in RESP2 shapes whatever protocol the options pick.
-    client = new Redis(target, {
-      enableAutoPipelining: false,
-      retryStrategy: reconnectDelay,
-      ...options,
-      replyMapping: 'legacy',
-    });
-  } catch (err) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      `Cannot use the Redis URL ${redactUrl(target)}: ${redactText(err instanceof Error ? err.message : String(err))}. Expected redis://[user:password@]host[:port][/db], or rediss://… for TLS; percent-encode special characters of the password.`,
-    );
-  }
-  trackConnectionErrors(client);
-  return client;
-}
-
-/** A connection for pub/sub, duplicated from `client`. */
-export function duplicateForSubscribe(client: Redis | Cluster): Redis | Cluster {
-  const sub =
-    client instanceof Cluster
-      ? client.duplicate()
-      : client.duplicate({ enableAutoPipelining: false, replyMapping: 'legacy' });
-  trackConnectionErrors(sub);
-  return sub;
-}
+import { isMachineryError, MachineryError, redactText, redactUrl } from '@machinery/core';
+import type { Cluster, Redis } from 'ioredis';
 
 /** The last connection error of each tracked client, until it is ready again. */
 const lastConnectionErrors = new WeakMap<Redis | Cluster, Error>();
@@ -57,7 +9,7 @@ const lastConnectionErrors = new WeakMap<Redis | Cluster, Error>();
  * first, and ioredis rejects the queued commands with the same error object), and remembers the last
  * one until the client is ready again, so that a command failing later can say why.
  */
-export function trackConnectionErrors(client: Redis | Cluster): void {
+export function trackRedisConnectionErrors(client: Redis | Cluster): void {
   client.on('error', (err: unknown) => {
     redactRedisError(err);
     if (err instanceof Error) lastConnectionErrors.set(client, err);
@@ -124,21 +76,12 @@ export function redactRedisError<T>(err: T): T {
   return err;
 }
 
-/** Where a client points, for messages (no credentials). */
-export function describeClient(client: Redis | Cluster): string {
-  if (client instanceof Cluster) return 'Redis Cluster';
-  const o = client.options;
-  if (o.sentinels && o.sentinels.length > 0) return `Redis Sentinel group "${o.name ?? ''}"`;
-  if (o.path) return `Redis at ${o.path}`;
-  return `Redis at ${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
-}
-
 /**
  * Turns a client error into a `MachineryError` (`ERR_CONNECTION`) that says what failed, without
  * secrets. Given the `client`, a command that failed because the client could not (re)connect also
  * names the last connection error (a refused connection, an untrusted certificate, a wrong password).
  */
-export function connectionError(
+export function redisConnectionError(
   what: string,
   where: string,
   err: unknown,
@@ -170,24 +113,4 @@ function isTlsError(err: unknown): boolean {
     typeof code === 'string' &&
     /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS|ERR_SSL|EPROTO/.test(code)
   );
-}
-
-/** True when `prefix` contains a Redis Cluster hash tag (`{…}` with something between the braces). */
-export function hasHashTag(prefix: string): boolean {
-  const open = prefix.indexOf('{');
-  if (open < 0) return false;
-  const close = prefix.indexOf('}', open + 1);
-  return close > open + 1;
-}
-
-/**
- * Closes a connection at once and fails whatever it still had queued. ioredis leaves queued commands
- * pending forever when `disconnect()` is called while it is reconnecting (its close handler, which
- * fails them, has already run), so they are failed here the way ioredis itself does.
- */
-export function dropConnection(conn: Redis | Cluster): void {
-  conn.disconnect();
-  const flush = (conn as unknown as { flushQueue?: (err: Error) => void }).flushQueue;
-  if (conn.status !== 'end' && typeof flush === 'function')
-    flush.call(conn, new Error('Connection is closed.'));
 }

@@ -14,8 +14,10 @@ export const SCRIPTS = {
 
 /** How a run of an app ended. */
 export interface AppExit {
-  /** Exit code; `null` when it had to be killed. */
+  /** Exit code; `null` when it ended by a signal or had to be killed. */
   code: number | null;
+  /** The signal that ended it, if one did. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** True when it was still running after the bound and was killed. */
@@ -52,9 +54,9 @@ async function exitOf(
     hung = true;
     child.kill('SIGKILL');
   }, boundMs);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
-  return { code: hung ? null : code, stdout: out.stdout(), stderr: out.stderr(), hung };
+  return { code: hung ? null : code, signal, stdout: out.stdout(), stderr: out.stderr(), hung };
 }
 
 /**

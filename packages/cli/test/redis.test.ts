@@ -19,7 +19,7 @@ function queue(label: string): string {
 afterAll(async () => {
   // Only what these tests created: their queues, and their entries in the shared delayed set.
   for (const q of queues) await redis.del(q, `${q}:leases`, `${q}:inflight`, `${q}:consumers`);
-  for (const member of await redis.zrange('delayed_tasks', 0, -1)) {
+  for (const member of await redis.zrange('delayed_tasks', '0', '-1')) {
     if (queues.some((q) => member.includes(q))) await redis.zrem('delayed_tasks', member);
   }
   redis.disconnect();

@@ -25,8 +25,9 @@ export interface CommandContext {
   /** Parse tokens of the command line, for commands that need the order of options and positionals. */
   readonly tokens: readonly ArgToken[];
   /**
-   * Opens the broker, backend and lock from `--broker`/`--backend`/`--lock` or the environment. The
-   * caller closes it after the command, whatever happens; `defaultQueue` overrides the broker's.
+   * Opens the broker, backend and lock from `--broker`/`--backend`/`--lock` or the environment
+   * (once per `defaultQueue`, which overrides the broker's). The caller closes every connection
+   * after the command, whatever happens.
    */
   connect(options?: { defaultQueue?: string }): Promise<Connection>;
 }

@@ -87,14 +87,21 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     return ExitCode.OK;
   }
 
-  let connection: Connection | undefined;
+  // One connection per default queue asked for (almost always one): an SQS broker reads the
+  // dead-letter queue of its default queue, so a command reading several opens one per queue.
+  const connections = new Map<string, Promise<Connection>>();
   const ctx: CommandContext = {
     args: parsed.args,
     options: parsed.values,
     tokens: parsed.tokens,
-    async connect(extra = {}) {
-      connection ??= await openConnection(parsed.values, env, extra);
-      return connection;
+    connect(extra = {}) {
+      const key = extra.defaultQueue ?? '';
+      let opening = connections.get(key);
+      if (!opening) {
+        opening = openConnection(parsed.values, env, extra);
+        connections.set(key, opening);
+      }
+      return opening;
     },
   };
   try {
@@ -105,7 +112,10 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   } catch (err) {
     return fail(err);
   } finally {
-    if (connection) await closeWithin(connection, CLOSE_TIMEOUT_MS);
+    const opened = await Promise.allSettled(connections.values());
+    await Promise.all(
+      opened.map((o) => (o.status === 'fulfilled' ? closeWithin(o.value, CLOSE_TIMEOUT_MS) : undefined)),
+    );
   }
 }
 

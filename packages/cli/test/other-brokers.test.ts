@@ -1,4 +1,7 @@
+import { connect } from '@machinery/connect';
+import { signature, silentLogger } from '@machinery/core';
 import { deleteQueues } from '@machinery/test-services';
+import { eventually } from '@machinery/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AMQP, MEMCACHE, machinery, SQS, uniqueQueue } from './machinery.js';
 
@@ -13,9 +16,6 @@ describe('machinery on RabbitMQ', () => {
     const q = uniqueQueue('amqp');
     amqpQueues.push(q);
     const env = { BROKER_URL: AMQP };
-    // The worker side declares a queue; sending first to a queue nobody declared would be unroutable.
-    const declared = await machinery(['pending', '--queue', q], env);
-    expect(declared.code).toBe(0);
     const sent = await machinery(['send', 'add', '1', '2', '--queue', q], env);
     expect(sent.code).toBe(0);
     const uuid = sent.stdout.trim();
@@ -71,5 +71,44 @@ describe('machinery on SQS with a Memcache backend', () => {
     const dead = await machinery(['dead-letters', '--queue', q, '--json'], env);
     expect(dead.code).toBe(0);
     expect(JSON.parse(dead.stdout).deadLetters).toEqual([]);
+  });
+
+  it('status reads the dead letters of every --queue, each from its own dead-letter queue', async () => {
+    const [q1, q2] = [uniqueQueue('sqs1'), uniqueQueue('sqs2')];
+    // A consumer that rejects the task: the broker moves it to q2's dead-letter queue.
+    const c = await connect({ broker: SQS, backend: MEMCACHE, logger: silentLogger });
+    try {
+      await c.broker.publish(signature('add', [1], { routingKey: q2 }));
+      const consumer = await c.broker.consume(
+        q2,
+        (d) => void d.nack({ requeue: false, reason: 'rejected by the test' }),
+        {
+          concurrency: 1,
+          prefetch: 0,
+        },
+      );
+      try {
+        await eventually(async () => expect(await c.broker.deadLetters()).toHaveLength(1), {
+          timeoutMs: 15_000,
+        });
+      } finally {
+        await consumer.stop();
+      }
+    } finally {
+      await c.close();
+    }
+    const status = await machinery(['status', '--queue', `${q1},${q2}`, '--json'], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).queues).toMatchObject([
+      { queue: q1, deadLetters: { count: 0, complete: true } },
+      { queue: q2, deadLetters: { count: 1, complete: true } },
+    ]);
+    const dead = await machinery(['dead-letters', '--queue', q2, '--json'], env);
+    expect(JSON.parse(dead.stdout).deadLetters).toMatchObject([
+      { queue: q2, reason: 'rejected by the test', task: { name: 'add', queue: q2 } },
+    ]);
+    // QUEUE names the default queue, whose dead letters requeue moves on SQS.
+    const requeued = await machinery(['requeue', '--json'], { ...env, QUEUE: q2 });
+    expect(JSON.parse(requeued.stdout)).toEqual({ requeued: 1 });
   });
 });

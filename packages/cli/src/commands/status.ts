@@ -68,8 +68,15 @@ export const statusCommand: Command = {
             ]),
           ];
 
+    // SQS keeps one dead-letter queue per queue and reads the default queue's (and those it used):
+    // another queue's dead letters need a broker whose default queue it is.
+    const perQueueDeadLetters = /^(sqs|https):/i.test(connection.urls.broker);
     const rows: QueueStatus[] = [];
     for (const queue of queues) {
+      let letters = dead;
+      if (perQueueDeadLetters && dead !== null && queue !== broker.defaultQueue) {
+        letters = await (await ctx.connect({ defaultQueue: queue })).broker.deadLetters(limit);
+      }
       rows.push({
         queue,
         pending: await pendingCount(broker, queue, limit),
@@ -78,7 +85,9 @@ export const statusCommand: Command = {
             ? null
             : countOf(delayed.filter((s) => queueOf(s.routingKey) === queue).length, delayed.length, limit),
         deadLetters:
-          dead === null ? null : countOf(dead.filter((d) => d.queue === queue).length, dead.length, limit),
+          letters === null
+            ? null
+            : countOf(letters.filter((d) => d.queue === queue).length, letters.length, limit),
         paused: null,
         workers: null,
       });

@@ -135,6 +135,16 @@ describe('machinery on Redis, end to end through the built binary', () => {
     expect(JSON.parse(status.stdout).queues[0].delayed).toEqual({ count: 1, complete: true });
   });
 
+  it('a count that reaches --limit is shown as a lower bound', async () => {
+    const q = queue('cap');
+    for (let i = 0; i < 2; i++) expect((await machinery(['send', 'noop', '--queue', q], env)).code).toBe(0);
+    const json = await machinery(['status', '--queue', q, '--limit', '1', '--json'], env);
+    expect(JSON.parse(json.stdout).queues[0].pending).toEqual({ count: 1, complete: false });
+    const human = await machinery(['status', '--queue', q, '--limit', '1'], env);
+    expect(human.stdout).toMatch(new RegExp(`^${q}\\s+1\\+\\s`, 'm'));
+    expect(human.stdout).toContain('1+ at least 1: counting stops at --limit 1');
+  });
+
   it('a bad --type or --eta exits 2 without sending', async () => {
     const badType = await machinery(['send', 'x', '--type', 'uint8:300'], env);
     expect(badType.code).toBe(2);

@@ -136,7 +136,7 @@ export const statusCommand: Command = {
         const missing = (['pending', 'delayed', 'deadLetters'] as const).filter((k) => unavailable[k]);
         for (const k of missing) out.line(`n/a (${unavailable[k]})`);
         if (rows.some((r) => [r.pending, r.delayed, r.deadLetters].some((c) => c !== null && !c.complete))) {
-          out.line(`n+ at least n: listing stopped at --limit ${limit}`);
+          out.line(`${limit}+ at least ${limit}: counting stops at --limit ${limit}`);
         }
         out.line('—   paused and workers need the control plane (not available yet)');
       },

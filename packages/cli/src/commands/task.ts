@@ -1,0 +1,236 @@
+import type { Connection } from '@machinery/connect';
+import {
+  type GroupMeta,
+  isMachineryError,
+  MachineryError,
+  type Signature,
+  type TaskState,
+} from '@machinery/core';
+import type { Command, CommandResult } from '../command.js';
+import { jsonDate, showDate, showValue, summarizeArgs, truncate } from '../format.js';
+import type { Output } from '../output.js';
+import { queueList } from '../values.js';
+
+// How far the pending and delayed listings are read to find a waiting task's arguments.
+const ARGS_SEARCH_LIMIT = 1000;
+
+/** A task's stored state as `machinery task --json` prints it. */
+export interface TaskData {
+  readonly kind: 'task';
+  readonly uuid: string;
+  readonly name: string;
+  readonly state: string;
+  readonly createdAt: string | null;
+  /**
+   * Wire arguments, known only while the task waits in a queue or for its ETA (the stored state
+   * holds no arguments); `null` otherwise.
+   */
+  readonly args: { type: string; value: unknown }[] | null;
+  /** Where the arguments were read: `pending` (in `queue`), `delayed`, or `null`. */
+  readonly argsFrom: 'pending' | 'delayed' | null;
+  readonly queue: string | null;
+  readonly eta: string | null;
+  /** Results as stored (`{ type, value }`), `null` until the task succeeded. */
+  readonly results: { type: string; value: unknown }[] | null;
+  /** The error of a `FAILURE` (or the reason of a `RETRY`), `null` when empty. */
+  readonly error: string | null;
+}
+
+/** A group as `machinery task --json` prints it. */
+export interface GroupData {
+  readonly kind: 'group';
+  readonly uuid: string;
+  readonly createdAt: string | null;
+  readonly chordTriggered: boolean;
+  /** State counts (`{ SUCCESS: 2, PENDING: 1 }`); members without a stored state count as `UNKNOWN`. */
+  readonly counts: Record<string, number>;
+  readonly members: {
+    uuid: string;
+    name: string | null;
+    state: string;
+    results: { type: string; value: unknown }[] | null;
+    error: string | null;
+  }[];
+}
+
+/** `machinery task <uuid>`: a task's state, arguments, results and error, or a group's members. */
+export const taskCommand: Command = {
+  name: 'task',
+  summary: "a task's state, args, results and error (a group UUID: its members)",
+  usage: '<uuid>',
+  description:
+    "Reads the stored state of a task from the result backend: state, task name, results, error and creation time. The arguments are not part of the stored state; they are shown while the task still waits in a queue (--queue, default the broker's) or for its ETA. A group UUID shows each member's state. Exit code 3 when the backend knows no task or group with that UUID (never sent to it, expired or purged).",
+  options: {
+    queue: {
+      type: 'string',
+      value: 'queue',
+      help: "where to look for a waiting task's arguments (default: the broker default)",
+    },
+  },
+  examples: ['machinery task task_0b5d2c1e-7f0e-4a7a-9d55-3c1f7c1f9a10', 'machinery task group_4d3c… --json'],
+  async run(ctx): Promise<CommandResult> {
+    const [uuid, ...rest] = ctx.args;
+    if (uuid === undefined || uuid === '' || rest.length > 0) {
+      throw new MachineryError('ERR_INVALID_ARGUMENT', 'task needs exactly one UUID: machinery task <uuid>.');
+    }
+    const [queue] = queueList(ctx.options);
+    const connection = await ctx.connect();
+    const backend = connection.backend;
+
+    let state: TaskState | undefined;
+    let meta: GroupMeta | undefined;
+    if (uuid.startsWith('group_')) meta = await backend.getGroupMeta(uuid);
+    if (!meta) {
+      try {
+        state = await backend.getState(uuid);
+      } catch (err) {
+        // A key that holds a group's metadata does not decode as a task state.
+        if (!isMachineryError(err, 'ERR_DECODE')) throw err;
+      }
+      if (!state) meta = await backend.getGroupMeta(uuid).catch(() => undefined);
+    }
+    if (meta) return groupResult(meta, connection);
+    if (!state) {
+      throw new MachineryError(
+        'ERR_NOT_FOUND',
+        `No task or group ${uuid} in the result backend ${connection.urls.backend}: it was never sent there, or its result expired or was purged.`,
+      );
+    }
+    return taskResult(
+      state,
+      await findWaiting(connection, uuid, state, queue),
+      `queue ${queue ?? connection.broker.defaultQueue} or among delayed tasks`,
+    );
+  },
+};
+
+interface Waiting {
+  readonly signature: Signature;
+  readonly from: 'pending' | 'delayed';
+  readonly queue: string;
+}
+
+// The stored state has no arguments; a task that has not started yet still carries them in the broker.
+async function findWaiting(
+  connection: Connection,
+  uuid: string,
+  state: TaskState,
+  queue: string | undefined,
+): Promise<Waiting | undefined> {
+  if (state.state !== 'PENDING' && state.state !== 'RETRY') return undefined;
+  const broker = connection.broker;
+  const q = queue ?? broker.defaultQueue;
+  if (broker.capabilities.pendingInspection) {
+    const found = (await broker.pendingTasks(q, ARGS_SEARCH_LIMIT)).find((s) => s.uuid === uuid);
+    if (found) return { signature: found, from: 'pending', queue: q };
+  }
+  if (broker.capabilities.delayedInspection) {
+    const found = (await broker.delayedTasks(ARGS_SEARCH_LIMIT)).find((s) => s.uuid === uuid);
+    if (found) return { signature: found, from: 'delayed', queue: found.routingKey || broker.defaultQueue };
+  }
+  return undefined;
+}
+
+function taskResult(state: TaskState, waiting: Waiting | undefined, lookedIn: string): CommandResult {
+  const sig = waiting?.signature;
+  const data: TaskData = {
+    kind: 'task',
+    uuid: state.taskUUID,
+    name: state.taskName,
+    state: state.state,
+    createdAt: jsonDate(state.createdAt),
+    args: sig ? (sig.args ?? []).map((a) => ({ type: a.type, value: a.value })) : null,
+    argsFrom: waiting?.from ?? null,
+    queue: waiting?.queue ?? null,
+    eta: jsonDate(sig?.eta),
+    results: state.results === null ? null : state.results.map((r) => ({ type: r.type, value: r.value })),
+    error: state.error === '' ? null : state.error,
+  };
+  return {
+    data,
+    render(out: Output) {
+      const rows: [string, string][] = [
+        ['uuid', data.uuid],
+        ['name', data.name || '(not stored)'],
+        ['state', data.state],
+        ['created', showDate(state.createdAt)],
+      ];
+      if (sig && waiting) {
+        rows.push(['args', summarizeArgs(sig.args, 200) || '(none)']);
+        rows.push([
+          'waiting',
+          waiting.from === 'pending'
+            ? `in queue ${waiting.queue}`
+            : `for its ETA ${showDate(sig.eta)}, then queue ${waiting.queue}`,
+        ]);
+      } else if (data.state === 'PENDING' || data.state === 'RETRY') {
+        rows.push([
+          'args',
+          `(not stored with the state, and not found waiting in ${lookedIn}: pass --queue)`,
+        ]);
+      } else {
+        rows.push(['args', '(not stored with the state; shown only while the task waits)']);
+      }
+      if (state.results !== null) {
+        rows.push([
+          'results',
+          state.results.length === 0
+            ? '(none)'
+            : state.results.map((r) => `${showValue(r)} (${r.type})`).join(', '),
+        ]);
+      }
+      if (data.error !== null) rows.push([data.state === 'RETRY' ? 'retry reason' : 'error', data.error]);
+      out.fields(rows);
+    },
+  };
+}
+
+async function groupResult(meta: GroupMeta, connection: Connection): Promise<CommandResult> {
+  const states = await Promise.all(meta.taskUUIDs.map((u) => connection.backend.getState(u)));
+  const members = meta.taskUUIDs.map((uuid, i) => {
+    const s = states[i];
+    return {
+      uuid,
+      name: s?.taskName || null,
+      state: s?.state ?? 'UNKNOWN',
+      results: s?.results ? s.results.map((r) => ({ type: r.type, value: r.value })) : null,
+      error: s?.error ? s.error : null,
+    };
+  });
+  const counts: Record<string, number> = {};
+  for (const m of members) counts[m.state] = (counts[m.state] ?? 0) + 1;
+  const data: GroupData = {
+    kind: 'group',
+    uuid: meta.groupUUID,
+    createdAt: jsonDate(meta.createdAt),
+    chordTriggered: meta.chordTriggered,
+    counts,
+    members,
+  };
+  return {
+    data,
+    render(out) {
+      out.fields([
+        ['group', data.uuid],
+        ['created', showDate(meta.createdAt)],
+        [
+          'members',
+          `${members.length} (${Object.entries(counts)
+            .map(([k, n]) => `${n} ${k}`)
+            .join(', ')})`,
+        ],
+        ['chord', meta.chordTriggered ? 'callback triggered' : 'callback not triggered (or not a chord)'],
+      ]);
+      out.line();
+      out.table(
+        [{ title: 'UUID' }, { title: 'NAME' }, { title: 'STATE' }, { title: 'RESULT / ERROR' }],
+        members.map((m) => [
+          m.uuid,
+          m.name ?? '',
+          m.state,
+          truncate(m.error ?? (m.results ? m.results.map(showValue).join(', ') : ''), 60),
+        ]),
+      );
+    },
+  };
+}

@@ -1,0 +1,24 @@
+export type {
+  ArgToken,
+  Command,
+  CommandContext,
+  CommandResult,
+  OptionSpec,
+  OptionValues,
+} from './command.js';
+export type { DeadLettersData } from './commands/dead-letters.js';
+export type { DelayedData } from './commands/delayed.js';
+export type { PendingData } from './commands/pending.js';
+export type { RequeueData } from './commands/requeue.js';
+export type { SendData } from './commands/send.js';
+export type { QueueStatus, StatusData } from './commands/status.js';
+export type { GroupData, TaskData } from './commands/task.js';
+export { COMMANDS } from './commands.js';
+export type { Env } from './connection.js';
+export type { Count } from './counts.js';
+export { ExitCode, exitCodeOf } from './exit-codes.js';
+export type { RunOptions } from './main.js';
+export { run } from './main.js';
+export type { Column, Io } from './output.js';
+export { Output } from './output.js';
+export type { DeadLetterRow, TaskRow } from './task-rows.js';

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { machinery } from './machinery.js';
+
+const COMMANDS = ['status', 'task', 'pending', 'delayed', 'dead-letters', 'requeue', 'send'];
+
+describe('help and usage errors need no service', () => {
+  it('machinery --help lists every command, the exit codes and the variables', async () => {
+    const r = await machinery(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    expect(r.stdout).toContain('BROKER_URL');
+    expect(r.stdout).toContain('3 not found');
+  });
+
+  it.each(COMMANDS)('machinery %s --help shows its usage without connecting', async (name) => {
+    // No broker is configured: a command that tried to connect would fail with exit code 2.
+    const r = await machinery([name, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Usage: machinery ${name}`));
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stderr).toBe('');
+  });
+
+  it('machinery help <command> is the same as <command> --help', async () => {
+    const a = await machinery(['help', 'send']);
+    const b = await machinery(['send', '--help']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
+  it('no command prints the help to stderr and exits 2', async () => {
+    const r = await machinery([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('Usage: machinery <command>');
+  });
+
+  it('an unknown command exits 2 naming the commands', async () => {
+    const r = await machinery(['stats']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'machinery: Unknown command "stats": use one of status, task, pending, delayed, dead-letters, requeue, send (machinery --help).',
+    );
+  });
+
+  it.each(['revoke', 'pause', 'resume', 'workers', 'events', 'purge'])(
+    'the planned command %s says what it waits for and exits 2',
+    async (name) => {
+      const r = await machinery([name, 'x']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^machinery: ${name} needs `));
+    },
+  );
+
+  it('an unknown option exits 2 and points to the command help', async () => {
+    const r = await machinery(['status', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Unknown option '--bogus'");
+    expect(r.stderr).toContain('See machinery status --help.');
+  });
+
+  it('a bad --limit exits 2 before connecting', async () => {
+    const r = await machinery(['pending', '--limit', 'ten', '--broker', 'redis://127.0.0.1:1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'machinery: --limit ten is not a positive whole number: pass e.g. --limit 100.',
+    );
+  });
+
+  it('without --broker or BROKER_URL it exits 2 and says what to set', async () => {
+    const r = await machinery(['status']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'machinery: No broker: pass --broker redis://host:6379 (or amqp://, sqs://, …) or set BROKER_URL.',
+    );
+  });
+
+  it('--json errors are JSON on stdout too', async () => {
+    const r = await machinery(['status', '--json']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      error: {
+        code: 'ERR_INVALID_ARGUMENT',
+        message: 'No broker: pass --broker redis://host:6379 (or amqp://, sqs://, …) or set BROKER_URL.',
+      },
+    });
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await machinery(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});

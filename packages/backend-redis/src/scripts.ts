@@ -8,6 +8,8 @@
  * KEYS: one state key per entry. ARGV: ttlSeconds, then per entry: mode, core's `TaskStateParts` (head,
  * name as JSON, middle, createdAt as JSON, tail), channel ('' = none); the value stored is
  * `head .. name .. middle .. createdAt .. tail`.
+ * The earlier values are read with one `MGET` for the whole batch (a key of another type is told apart
+ * from a missing one with `EXISTS`, only where the value came back missing).
  * Returns one entry per key: 1, or the error text of that entry's write (the others still apply).
  */
 export const SET_STATES = String.raw`
@@ -27,22 +29,41 @@ local function earlier(old, name, created)
   return name, created
 end
 local function failed(r) return type(r) == 'table' and r.err end
+-- The earlier values of every keeping write, read with one MGET (not one GET per task).
+local keep = {}
+for i = 1, #KEYS do
+  if ARGV[2 + (i - 1) * 7] == 'k' then keep[#keep + 1] = KEYS[i] end
+end
+local read = {}
+if #keep > 0 then
+  local values = redis.call('MGET', unpack(keep))
+  for j = 1, #keep do read[keep[j]] = values[j] end
+end
+-- What this call already wrote (a PENDING and a later state of one task can share a batch).
+local written = {}
 local out = {}
 for i = 1, #KEYS do
   local a = 2 + (i - 1) * 7
   local name, created = ARGV[a + 2], ARGV[a + 4]
   local err = nil
   if ARGV[a] == 'k' then
-    local old = redis.pcall('GET', KEYS[i])
-    if failed(old) then err = old.err else name, created = earlier(old, name, created) end
+    local old = written[KEYS[i]]
+    if old == nil then old = read[KEYS[i]] end
+    if not old and redis.call('EXISTS', KEYS[i]) == 1 then
+      -- MGET reads a key of another type as missing; GET names the error.
+      local r = redis.pcall('GET', KEYS[i])
+      if failed(r) then err = r.err end
+    end
+    if not err then name, created = earlier(old, name, created) end
   end
   if not err then
     local value = ARGV[a + 1] .. name .. ARGV[a + 3] .. created .. ARGV[a + 5]
     local r = redis.pcall('SET', KEYS[i], value, 'EX', ARGV[1])
     if failed(r) then
       err = r.err
-    elseif ARGV[a + 6] ~= '' then
-      redis.call('PUBLISH', ARGV[a + 6], value)
+    else
+      written[KEYS[i]] = value
+      if ARGV[a + 6] ~= '' then redis.call('PUBLISH', ARGV[a + 6], value) end
     end
   end
   out[i] = err or 1

@@ -36,6 +36,7 @@ import {
   type RedisBrokerOptions,
   type ResolvedBrokerOptions,
 } from './options.js';
+import { PushBatcher } from './push-batcher.js';
 import { PUBLISH_MANY, REQUEUE_DEAD } from './scripts.js';
 
 const publishManyScript = new LuaScript(PUBLISH_MANY);
@@ -123,6 +124,8 @@ export class RedisBroker implements Broker {
   private readonly ctx: BrokerContext;
   private readonly logger: Logger;
   private readonly mover: DelayedMover;
+  /** Gathers the immediate publishes of one event-loop turn into one `RPUSH` per queue. */
+  private readonly pushes: PushBatcher;
   private readonly consumers = new Set<RedisConsumer>();
   private closing: Promise<void> | undefined;
 
@@ -167,6 +170,7 @@ export class RedisBroker implements Broker {
       },
     };
     this.mover = new DelayedMover(this.ctx);
+    this.pushes = new PushBatcher(this.client);
   }
 
   private watch(client: Redis | Cluster): void {
@@ -206,7 +210,7 @@ export class RedisBroker implements Broker {
         await this.client.zadd(this.ctx.keys.delayed, etaScore(eta), body);
         this.mover.poke(eta.getTime());
       } else {
-        await this.client.rpush(this.ctx.keys.queue(queue).queue, body);
+        await this.pushes.push(this.ctx.keys.queue(queue).queue, body);
       }
     } catch (err) {
       throw redisConnectionError(`Publishing task "${signature.name}"`, this.ctx.where, err, this.ctx.client);
@@ -344,6 +348,8 @@ export class RedisBroker implements Broker {
   }
 
   private async doClose(): Promise<void> {
+    // Publishes gathered in this turn go out before anything else, so none queues behind QUIT.
+    this.pushes.flush();
     await Promise.all([...this.consumers].map((c) => c.close()));
     await this.mover.stop();
     if (this.ownsClient) {

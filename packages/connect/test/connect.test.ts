@@ -114,7 +114,7 @@ describe('connect: defaults', () => {
     } finally {
       await c.close();
     }
-    // The check at connect time created both tables, in the database of the URL.
+    // Both adapters work in the database of the URL (the check at connect time creates missing tables).
     const raw = rawPostgresPool();
     try {
       const { rows } = await raw.query(

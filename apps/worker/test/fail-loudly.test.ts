@@ -23,7 +23,7 @@ for (const app of ['producer', 'worker'] as const) {
       expectOneLineFailure(
         exit,
         2,
-        'error: BROKER_URL=kafka://user:***@127.0.0.1:9092 is not a supported broker URL: use memory://, redis://, rediss://, amqp://, amqps://, https://sqs…, sqs://.',
+        'error: BROKER_URL=kafka://user:***@127.0.0.1:9092 is not a supported broker URL: use memory://, redis://, rediss://, amqp://, amqps://, https://sqs…, sqs://, postgres://, postgresql://.',
       );
       expect(exit.stderr).not.toContain('secret');
     });
@@ -40,7 +40,7 @@ for (const app of ['producer', 'worker'] as const) {
       expectOneLineFailure(
         await runApp(app, { BROKER_URL: SQS }),
         2,
-        'error: BROKER_URL=sqs://test:***@127.0.0.1:4566?region=us-east-1 cannot store results and RESULT_BACKEND_URL is not set: set RESULT_BACKEND_URL to redis://, memcache:// or amqp://.',
+        'error: BROKER_URL=sqs://test:***@127.0.0.1:4566?region=us-east-1 cannot store results and RESULT_BACKEND_URL is not set: set RESULT_BACKEND_URL to redis://, memcache://, postgres:// or amqp://.',
       );
     });
 

@@ -12,7 +12,6 @@ import {
   type Logger,
   MachineryError,
   nextTaskState,
-  redactUrl,
   resolveLogger,
   SequentialByKey,
   type Signature,
@@ -21,9 +20,16 @@ import {
   type TaskState,
   type TaskStatus,
 } from '@machinery/core';
-import { Pool } from 'pg';
-import { databaseError, describeError } from './errors.js';
-import { Listener } from './listener.js';
+import {
+  checkPostgresName,
+  createTables,
+  describePostgresError,
+  openPostgresPool,
+  PostgresListener,
+  postgresError,
+  postgresTable,
+} from '@machinery/postgres-connection';
+import type { Pool } from 'pg';
 import type { PostgresBackendOptions } from './options.js';
 import { Statements } from './statements.js';
 
@@ -33,17 +39,6 @@ const SWEEP_EVERY_MS = 60_000;
 interface Waiter {
   resolve(state: TaskState): void;
   reject(err: unknown): void;
-}
-
-function checkName(option: string, value: string | undefined, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (value === '' || Buffer.byteLength(value) > 63 || value.includes('\0')) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      `PostgresBackend option ${option} must be 1 to 63 bytes without NUL, got ${JSON.stringify(value)}.`,
-    );
-  }
-  return value;
 }
 
 /**
@@ -72,7 +67,7 @@ export class PostgresBackend extends StateWritingBackend implements Backend {
   private readonly ttlSeconds: number;
   private readonly logger: Logger;
   private readonly where: string;
-  private readonly listener: Listener;
+  private readonly listener: PostgresListener;
   private readonly writes = new SequentialByKey();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private migrating: Promise<void> | undefined;
@@ -90,40 +85,27 @@ export class PostgresBackend extends StateWritingBackend implements Backend {
     }
     this.ttlSeconds = ttl;
     this.sql = new Statements(
-      checkName('schema', options.schema, 'public'),
-      checkName('table', options.table, 'machinery_results'),
+      postgresTable(
+        checkPostgresName('PostgresBackend', 'schema', options.schema, 'public'),
+        checkPostgresName('PostgresBackend', 'table', options.table, 'machinery_results'),
+      ),
     );
     this.logger = childLogger(resolveLogger(options.logger), { component: 'postgres-backend' });
-    if (options.pool) {
-      this.pool = options.pool;
-      this.ownsPool = false;
-    } else {
-      this.pool = new Pool({
-        ...(options.url !== undefined ? { connectionString: options.url } : {}),
-        ...options.clientOptions,
-      });
-      this.ownsPool = true;
-      this.pool.on('error', (err) => {
-        this.logger.warn(
-          { err: describeError(err) },
-          'an idle PostgreSQL connection failed; the pool replaces it',
-        );
-      });
-    }
-    this.where = options.pool
-      ? 'the given pool'
-      : options.url !== undefined
-        ? redactUrl(options.url)
-        : 'the server named by the PG* environment';
-    this.listener = new Listener(
-      this.pool,
-      this.sql.channel,
-      this.logger,
-      (uuid) => this.check(uuid),
-      () => {
+    const { pool, owned, where } = openPostgresPool(options, this.logger);
+    this.pool = pool;
+    this.ownsPool = owned;
+    this.where = where;
+    // A lost notification only delays a result until the connection is back: every waiter reads again then.
+    this.listener = new PostgresListener({
+      pool,
+      channel: this.sql.table.channel,
+      logger: this.logger,
+      onPayload: (uuid) => this.check(uuid),
+      onResumed: () => {
         for (const uuid of this.waiters.keys()) this.check(uuid);
       },
-    );
+      meanwhile: 'results are looked up again once it is back',
+    });
   }
 
   /**
@@ -131,31 +113,11 @@ export class PostgresBackend extends StateWritingBackend implements Backend {
    * many processes at once; every other method runs it first.
    */
   migrate(): Promise<void> {
-    this.migrating ??= this.createSchema().catch((err: unknown) => {
+    this.migrating ??= createTables(this.pool, this.sql.table, this.sql.createTable).catch((err: unknown) => {
       this.migrating = undefined;
-      throw databaseError(`Creating the results table ${this.sql.table}`, this.where, err);
+      throw postgresError(`Creating the results table ${this.sql.table.qualified}`, this.where, err);
     });
     return this.migrating;
-  }
-
-  private async createSchema(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.sql.lockKey]);
-      // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists.
-      const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
-        this.sql.schema,
-      ]);
-      if (rowCount === 0) await client.query(this.sql.createSchema);
-      for (const statement of this.sql.createTable) await client.query(statement);
-      await client.query('COMMIT');
-      client.release();
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release(err instanceof Error ? err : true);
-      throw err;
-    }
   }
 
   private assertOpen(): void {
@@ -173,7 +135,7 @@ export class PostgresBackend extends StateWritingBackend implements Backend {
     try {
       return (await this.pool.query(text, values)).rows;
     } catch (err) {
-      throw databaseError(what, this.where, err);
+      throw postgresError(what, this.where, err);
     }
   }
 
@@ -203,7 +165,7 @@ export class PostgresBackend extends StateWritingBackend implements Backend {
     this.pool
       .query(this.sql.sweep)
       .catch((err: unknown) =>
-        this.logger.warn({ err: describeError(err) }, 'sweeping expired results failed'),
+        this.logger.warn({ err: describePostgresError(err) }, 'sweeping expired results failed'),
       );
   }
 
@@ -323,7 +285,7 @@ export class PostgresBackend extends StateWritingBackend implements Backend {
       },
       (err: unknown) => {
         // Tried again on the next notification or reconnect; the caller's signal bounds the wait.
-        this.logger.warn({ err: describeError(err) }, 'reading a completed state failed');
+        this.logger.warn({ err: describePostgresError(err) }, 'reading a completed state failed');
       },
     );
   }

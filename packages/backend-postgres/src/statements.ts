@@ -1,16 +1,11 @@
-import { createHash } from 'node:crypto';
-import { escapeIdentifier } from 'pg';
+import type { PostgresTable } from '@machinery/postgres-connection';
 
 /**
  * Every SQL statement of the backend, for one results table: one row per key (task UUID or group
  * UUID) holding Go Machinery's JSON (TaskState or GroupMeta), with its expiry and the chord guard.
  */
 export class Statements {
-  readonly table: string;
-  /** The `LISTEN` channel: completed states notify it with the task UUID as payload. */
-  readonly channel: string;
-  readonly lockKey: string;
-  readonly createSchema: string;
+  /** `CREATE TABLE` and `CREATE INDEX`, each `IF NOT EXISTS`. */
   readonly createTable: string[];
   readonly read: string;
   readonly readMany: string;
@@ -21,15 +16,11 @@ export class Statements {
   readonly purge: string;
   readonly sweep: string;
 
-  constructor(
-    readonly schema: string,
-    tableName: string,
-  ) {
-    const t = `${escapeIdentifier(schema)}.${escapeIdentifier(tableName)}`;
-    this.table = t;
-    this.channel = `machinery_${createHash('sha1').update(`${schema}.${tableName}`).digest('hex').slice(0, 20)}`;
-    this.lockKey = `machinery:${schema}.${tableName}`;
-    this.createSchema = `CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(schema)}`;
+  /**
+   * @param table - the results table; completed states notify its channel with the task UUID as payload.
+   */
+  constructor(readonly table: PostgresTable) {
+    const t = table.qualified;
     this.createTable = [
       `CREATE TABLE IF NOT EXISTS ${t} (
         key text PRIMARY KEY,
@@ -38,7 +29,7 @@ export class Statements {
         chord_triggered boolean NOT NULL DEFAULT false,
         chord_winner text
       )`,
-      `CREATE INDEX IF NOT EXISTS ${escapeIdentifier(`${tableName.slice(0, 50)}_expiry`)} ON ${t} (expires_at)`,
+      `CREATE INDEX IF NOT EXISTS ${table.index('expiry')} ON ${t} (expires_at)`,
     ];
     const live = 'expires_at > now()';
     this.read = `SELECT value FROM ${t} WHERE key = $1 AND ${live}`;
@@ -48,7 +39,7 @@ export class Statements {
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at,
         chord_triggered = false, chord_winner = NULL`;
     // The notification is sent on commit: a waiter reading the state then finds it.
-    this.writeNotify = `WITH w AS (${this.write} RETURNING key) SELECT pg_notify('${this.channel}', key) FROM w`;
+    this.writeNotify = `WITH w AS (${this.write} RETURNING key) SELECT pg_notify('${table.channel}', key) FROM w`;
     this.triggerChord = `UPDATE ${t} SET chord_triggered = true, chord_winner = $2, value = $3
       WHERE key = $1 AND ${live} AND NOT chord_triggered RETURNING key`;
     this.chordWinner = `SELECT chord_triggered, chord_winner FROM ${t} WHERE key = $1 AND ${live}`;

@@ -1,10 +1,17 @@
 import { PostgresBroker } from '@machinery/broker-postgres';
+import {
+  dropAllPostgresConnections,
+  dropSchema,
+  injectRawTask,
+  POSTGRES_URL,
+  rawPostgresPool,
+  schemaOf,
+} from '@machinery/test-services';
 import { backendSuite, scenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { PostgresBackend } from '../src/index.js';
-import { dropAllConnections, dropSchema, injectRaw, POSTGRES_URL, rawPool, schemaOf } from './helpers.js';
 
-const raw = rawPool();
+const raw = rawPostgresPool();
 afterAll(() => raw.end());
 
 backendSuite({
@@ -29,7 +36,8 @@ scenarioSuite({
     }),
     backend: new PostgresBackend({ url: POSTGRES_URL, schema: schemaOf(namespace) }),
   }),
-  injectRaw: ({ namespace }, queue, body) => injectRaw(raw, namespace, queue, body),
-  restartBroker: () => dropAllConnections(raw),
+  injectRaw: ({ namespace }, queue, body) =>
+    injectRawTask(raw, namespace, queue, body, (pool, schema) => new PostgresBroker({ pool, schema })),
+  restartBroker: () => dropAllPostgresConnections(raw),
   cleanup: ({ namespace }) => dropSchema(raw, namespace),
 });

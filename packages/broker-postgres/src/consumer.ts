@@ -7,8 +7,8 @@ import {
   type NackOptions,
   type Signature,
 } from '@machinery/core';
+import { postgresError } from '@machinery/postgres-connection';
 import type { BrokerContext } from './context.js';
-import { databaseError } from './errors.js';
 
 /** Shortest sleep of an idle consumer: rows due but locked by another claimer are leased within it. */
 const MIN_WAIT_MS = 10;
@@ -250,7 +250,7 @@ export class PostgresConsumer implements Consumer {
           for (const a of batch) a.resolve(done.has(a.token));
         },
         (err: unknown) => {
-          const error = databaseError('Acknowledging deliveries', this.ctx.where, err);
+          const error = postgresError('Acknowledging deliveries', this.ctx.where, err);
           for (const a of batch) a.reject(error);
         },
       );
@@ -272,7 +272,7 @@ export class PostgresConsumer implements Consumer {
       const result = await this.track(this.ctx.pool.query(text, values));
       return (result.rowCount ?? 0) > 0;
     } catch (err) {
-      throw databaseError(
+      throw postgresError(
         kind === 'dead' ? 'Dead-lettering a delivery' : 'Requeueing a delivery',
         this.ctx.where,
         err,
@@ -288,7 +288,7 @@ export class PostgresConsumer implements Consumer {
       const result = await this.ctx.pool.query(this.ctx.sql.extend, [held.id, token, Math.ceil(ms)]);
       return (result.rowCount ?? 0) > 0;
     } catch (err) {
-      throw databaseError('Extending a lease', this.ctx.where, err);
+      throw postgresError('Extending a lease', this.ctx.where, err);
     }
   }
 

@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_MESSAGE_BYTES, type Logger, MachineryError, type WireFormat } from '@machinery/core';
+import { checkPostgresName } from '@machinery/postgres-connection';
 import type { Pool, PoolConfig } from 'pg';
 
 /** Options for {@link PostgresBroker}. Every field is optional. */
@@ -84,16 +85,6 @@ function positiveInt(
   return value;
 }
 
-function name(option: string, value: string | undefined, fallback: string): string {
-  if (value === undefined) return fallback;
-  // Quoted everywhere, so any text is safe; PostgreSQL cuts identifiers at 63 bytes, which would
-  // make two long names the same table.
-  if (value === '' || Buffer.byteLength(value) > 63 || value.includes('\0')) {
-    throw invalid(`${option} must be 1 to 63 bytes without NUL, got ${JSON.stringify(value)}.`);
-  }
-  return value;
-}
-
 /** Checks the options and applies the defaults. @throws MachineryError `ERR_INVALID_ARGUMENT`. */
 export function resolveOptions(options: PostgresBrokerOptions): ResolvedOptions {
   const defaultQueue = options.defaultQueue ?? 'machinery_tasks';
@@ -103,8 +94,8 @@ export function resolveOptions(options: PostgresBrokerOptions): ResolvedOptions 
     throw invalid(`wireFormat must be 'compact' or 'go', got ${String(wireFormat)}.`);
   }
   return {
-    schema: name('schema', options.schema, 'public'),
-    table: name('table', options.table, 'machinery_tasks'),
+    schema: checkPostgresName('PostgresBroker', 'schema', options.schema, 'public'),
+    table: checkPostgresName('PostgresBroker', 'table', options.table, 'machinery_tasks'),
     defaultQueue,
     leaseMs: positiveInt('leaseMs', options.leaseMs, DEFAULT_LEASE_MS, 100),
     pollIntervalMs: positiveInt('pollIntervalMs', options.pollIntervalMs, 1000),

@@ -10,15 +10,20 @@ import {
   encodeForPublish,
   type Logger,
   MachineryError,
-  redactUrl,
   resolveLogger,
   type Signature,
 } from '@machinery/core';
-import { Pool } from 'pg';
+import {
+  createTables,
+  describePostgresError,
+  openPostgresPool,
+  PostgresListener,
+  postgresError,
+  postgresTable,
+} from '@machinery/postgres-connection';
+import type { Pool } from 'pg';
 import { PostgresConsumer } from './consumer.js';
 import type { BrokerContext } from './context.js';
-import { databaseError, describeError } from './errors.js';
-import { Listener } from './listener.js';
 import { type PostgresBrokerOptions, resolveOptions } from './options.js';
 import { Statements } from './statements.js';
 
@@ -58,7 +63,7 @@ export class PostgresBroker implements Broker {
   private readonly ownsPool: boolean;
   private readonly ctx: BrokerContext;
   private readonly logger: Logger;
-  private readonly listener: Listener;
+  private readonly listener: PostgresListener;
   private readonly consumers = new Set<PostgresConsumer>();
   private migrating: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -67,48 +72,32 @@ export class PostgresBroker implements Broker {
     const resolved = resolveOptions(options);
     this.defaultQueue = resolved.defaultQueue;
     this.logger = childLogger(resolveLogger(options.logger), { component: 'postgres-broker' });
-    if (options.pool) {
-      this.pool = options.pool;
-      this.ownsPool = false;
-    } else {
-      this.pool = new Pool({
-        ...(options.url !== undefined ? { connectionString: options.url } : {}),
-        ...options.clientOptions,
-      });
-      this.ownsPool = true;
-      // Idle connections the server drops (restart, failover) are reported here; without a
-      // listener pg would throw them at the process.
-      this.pool.on('error', (err) => {
-        this.logger.warn(
-          { err: describeError(err) },
-          'an idle PostgreSQL connection failed; the pool replaces it',
-        );
-      });
-    }
-    const sql = new Statements(resolved.schema, resolved.table);
+    const { pool, owned, where } = openPostgresPool(options, this.logger);
+    this.pool = pool;
+    this.ownsPool = owned;
+    const sql = new Statements(postgresTable(resolved.schema, resolved.table));
     this.ctx = {
-      pool: this.pool,
+      pool,
       sql,
       options: resolved,
       logger: this.logger,
-      where: options.pool
-        ? 'the given pool'
-        : options.url !== undefined
-          ? redactUrl(options.url)
-          : 'the server named by the PG* environment',
-      reportError: (what, err) => this.logger.error({ err: describeError(err) }, `${what} failed`),
+      where,
+      reportError: (what, err) => this.logger.error({ err: describePostgresError(err) }, `${what} failed`),
     };
-    this.listener = new Listener(
-      this.pool,
-      sql.channel,
-      this.logger,
-      (queue) => {
+    // A publish wakes the consumers of its queue. Consumers poll as well, so a notification lost
+    // while the connection was down delays a task by at most the poll interval.
+    this.listener = new PostgresListener({
+      pool,
+      channel: sql.table.channel,
+      logger: this.logger,
+      onPayload: (queue) => {
         for (const c of this.consumers) if (c.queue === queue) c.wake();
       },
-      () => {
+      onResumed: () => {
         for (const c of this.consumers) c.wake();
       },
-    );
+      meanwhile: 'polling until it is back',
+    });
   }
 
   /**
@@ -117,30 +106,12 @@ export class PostgresBroker implements Broker {
    * so calling it is only needed to fail fast at start-up.
    */
   migrate(): Promise<void> {
-    this.migrating ??= this.createSchema().catch((err: unknown) => {
+    const { sql, where } = this.ctx;
+    this.migrating ??= createTables(this.pool, sql.table, sql.createTable).catch((err: unknown) => {
       this.migrating = undefined;
-      throw databaseError(`Creating the task table ${this.ctx.sql.table}`, this.ctx.where, err);
+      throw postgresError(`Creating the task table ${sql.table.qualified}`, where, err);
     });
     return this.migrating;
-  }
-
-  private async createSchema(): Promise<void> {
-    const { sql } = this.ctx;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [sql.lockKey]);
-      // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists.
-      const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [sql.schema]);
-      if (rowCount === 0) await client.query(sql.createSchema);
-      for (const statement of sql.createTable) await client.query(statement);
-      await client.query('COMMIT');
-      client.release();
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release(err instanceof Error ? err : true);
-      throw err;
-    }
   }
 
   private assertOpen(): void {
@@ -185,7 +156,7 @@ export class PostgresBroker implements Broker {
     try {
       await this.pool.query(this.ctx.sql.publish, [queues, bodies, priorities, etas]);
     } catch (err) {
-      throw databaseError(what, this.ctx.where, err);
+      throw postgresError(what, this.ctx.where, err);
     }
   }
 
@@ -242,7 +213,7 @@ export class PostgresBroker implements Broker {
     try {
       return (await this.pool.query(text, values)).rows;
     } catch (err) {
-      throw databaseError(what, this.ctx.where, err);
+      throw postgresError(what, this.ctx.where, err);
     }
   }
 

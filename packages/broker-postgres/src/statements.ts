@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { escapeIdentifier } from 'pg';
+import type { PostgresTable } from '@machinery/postgres-connection';
 
 /**
  * Joined into the statements that only move leases (claim, settle, renew): their commit does not
@@ -18,13 +17,7 @@ const ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS 
  * reaper is needed.
  */
 export class Statements {
-  /** `"schema"."table"`, quoted. */
-  readonly table: string;
-  /** The `LISTEN` channel of this table: publishes notify it with the queue name as payload. */
-  readonly channel: string;
-  /** Key of the advisory lock that serialises schema creation. */
-  readonly lockKey: string;
-  readonly createSchema: string;
+  /** `CREATE TABLE` and `CREATE INDEX`, each `IF NOT EXISTS`. */
   readonly createTable: string[];
   readonly publish: string;
   readonly claim: string;
@@ -40,17 +33,13 @@ export class Statements {
   readonly deadLetters: string;
   readonly requeueDead: string;
 
-  constructor(
-    readonly schema: string,
-    tableName: string,
-  ) {
-    const t = `${escapeIdentifier(schema)}.${escapeIdentifier(tableName)}`;
-    const index = (suffix: string) => escapeIdentifier(`${tableName.slice(0, 50)}_${suffix}`);
-    this.table = t;
-    // Channel names are identifiers (at most 63 bytes): a hash of the table keeps them short and distinct.
-    this.channel = `machinery_${createHash('sha1').update(`${schema}.${tableName}`).digest('hex').slice(0, 20)}`;
-    this.lockKey = `machinery:${schema}.${tableName}`;
-    this.createSchema = `CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(schema)}`;
+  /**
+   * @param table - the task table; publishes notify its channel with the queue name as payload.
+   */
+  constructor(readonly table: PostgresTable) {
+    const t = table.qualified;
+    const index = table.index;
+    const channel = table.channel;
     this.createTable = [
       `CREATE TABLE IF NOT EXISTS ${t} (
         id bigserial PRIMARY KEY,
@@ -78,7 +67,7 @@ export class Statements {
         FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[]) AS u(q, b, p, v)
         RETURNING queue
       )
-      SELECT pg_notify('${this.channel}', queue) FROM (SELECT DISTINCT queue FROM ins) AS s`;
+      SELECT pg_notify('${channel}', queue) FROM (SELECT DISTINCT queue FROM ins) AS s`;
     // SKIP LOCKED: concurrent claimers pass over each other's rows instead of waiting; each claimed
     // row gets a fresh token, which fences every later settle of an earlier holder.
     this.claim = `WITH picked AS (
@@ -110,13 +99,13 @@ export class Statements {
         UPDATE ${t} SET lease_token = NULL, consumer = NULL, visible_at = now() + $3 * interval '1 millisecond'
         FROM ${ASYNC_COMMIT} WHERE id = $1 AND lease_token = $2 RETURNING queue
       )
-      SELECT pg_notify('${this.channel}', queue) FROM r`;
+      SELECT pg_notify('${channel}', queue) FROM r`;
     // A task claimed after its consumer stopped was never handed over: it goes back uncounted.
     this.release = `WITH r AS (
         UPDATE ${t} SET lease_token = NULL, consumer = NULL, visible_at = now(), attempts = attempts - 1
         FROM ${ASYNC_COMMIT} WHERE id = $1 AND lease_token = $2 RETURNING queue
       )
-      SELECT pg_notify('${this.channel}', queue) FROM r`;
+      SELECT pg_notify('${channel}', queue) FROM r`;
     this.deadLetter = `UPDATE ${t} SET lease_token = NULL, consumer = NULL, dead_at = clock_timestamp(), dead_reason = $3
       FROM ${ASYNC_COMMIT} WHERE id = $1 AND lease_token = $2`;
     this.pending = `SELECT body FROM ${t}
@@ -134,7 +123,7 @@ export class Statements {
         UPDATE ${t} AS t SET dead_at = NULL, dead_reason = NULL, attempts = 0, visible_at = now()
         FROM picked WHERE t.id = picked.id RETURNING t.queue
       ), woken AS (
-        SELECT pg_notify('${this.channel}', queue) FROM (SELECT DISTINCT queue FROM moved) AS s
+        SELECT pg_notify('${channel}', queue) FROM (SELECT DISTINCT queue FROM moved) AS s
       )
       SELECT (SELECT count(*) FROM moved)::integer AS moved, (SELECT count(*) FROM woken) AS woken`;
   }

@@ -1,17 +1,26 @@
 import { MemoryBackend, MemoryBackendStore, MemoryLock, MemoryLockStore } from '@machinery/core';
+import {
+  dropAllPostgresConnections,
+  dropSchema,
+  injectRawTask,
+  POSTGRES_URL,
+  rawPostgresPool,
+  schemaOf,
+  type TaskTableOwner,
+} from '@machinery/test-services';
 import { brokerSuite, scenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { PostgresBroker } from '../src/index.js';
-import { dropAllConnections, dropSchema, injectRaw, POSTGRES_URL, rawPool, schemaOf } from './helpers.js';
 
-const raw = rawPool();
+const raw = rawPostgresPool();
 afterAll(() => raw.end());
+const taskTable: TaskTableOwner = (pool, schema) => new PostgresBroker({ pool, schema });
 
 brokerSuite({
   name: 'PostgresBroker',
   create: ({ namespace, redeliveryTimeoutMs }) =>
     new PostgresBroker({ url: POSTGRES_URL, schema: schemaOf(namespace), leaseMs: redeliveryTimeoutMs }),
-  injectRaw: ({ namespace }, queue, body) => injectRaw(raw, namespace, queue, body),
+  injectRaw: ({ namespace }, queue, body) => injectRawTask(raw, namespace, queue, body, taskTable),
   cleanup: ({ namespace }) => dropSchema(raw, namespace),
 });
 
@@ -37,8 +46,8 @@ scenarioSuite({
     backend: new MemoryBackend({ store: shared(backends, namespace, () => new MemoryBackendStore()) }),
     lock: new MemoryLock({ store: shared(locks, namespace, () => new MemoryLockStore()) }),
   }),
-  injectRaw: ({ namespace }, queue, body) => injectRaw(raw, namespace, queue, body),
-  restartBroker: () => dropAllConnections(raw),
+  injectRaw: ({ namespace }, queue, body) => injectRawTask(raw, namespace, queue, body, taskTable),
+  restartBroker: () => dropAllPostgresConnections(raw),
   cleanup: async ({ namespace }) => {
     backends.delete(namespace);
     locks.delete(namespace);

@@ -2,16 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { signature } from '@machinery/core';
+import { dropSchema, POSTGRES_URL, rawPostgresPool, schemaOf } from '@machinery/test-services';
 import { eventually, uniqueNamespace } from '@machinery/testing';
 import { afterAll, expect, it } from 'vitest';
 import { PostgresBroker } from '../src/index.js';
-import { dropSchema, POSTGRES_URL, rawPool, schemaOf } from './helpers.js';
 
 // Three worker processes share a queue; one is killed with SIGKILL while it runs tasks. Nothing is
 // lost: the killed worker's leases expire and its tasks run again, to the end, in the others.
 
 const fixture = fileURLToPath(new URL('./fixtures/crash-worker.mjs', import.meta.url));
-const raw = rawPool();
+const raw = rawPostgresPool();
 const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

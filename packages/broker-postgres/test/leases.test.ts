@@ -1,23 +1,14 @@
 import { type Delivery, defineTask, Server, signature, silentLogger } from '@machinery/core';
-import { Closer, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
-import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
+import { POSTGRES_URL, schemaPerTest } from '@machinery/test-services';
+import { eventually, observeFor } from '@machinery/testing';
+import { expect, it } from 'vitest';
 import { PostgresBroker, type PostgresBrokerOptions } from '../src/index.js';
-import { dropSchema, POSTGRES_URL, rawPool, schemaOf } from './helpers.js';
 
-const raw = rawPool();
-const closer = new Closer();
-let namespace = '';
-beforeEach(() => {
-  namespace = uniqueNamespace();
-});
-afterEach(async () => {
-  await closer.closeAll();
-  await dropSchema(raw, namespace);
-});
-afterAll(() => raw.end());
+const db = schemaPerTest();
+const { raw, closer } = db;
 
 function broker(options: PostgresBrokerOptions = {}): PostgresBroker {
-  return closer.add(new PostgresBroker({ url: POSTGRES_URL, schema: schemaOf(namespace), ...options }));
+  return closer.add(new PostgresBroker({ url: POSTGRES_URL, schema: db.schema, ...options }));
 }
 
 async function collect(b: PostgresBroker, concurrency = 1): Promise<Delivery[]> {
@@ -28,7 +19,7 @@ async function collect(b: PostgresBroker, concurrency = 1): Promise<Delivery[]> 
 }
 
 const task = (name: string) => signature(name, [], { headers: {} });
-const table = () => `"${schemaOf(namespace)}".machinery_tasks`;
+const table = () => `"${db.schema}".machinery_tasks`;
 
 /** The holder stalls past its deadline (a long GC pause, a frozen VM): its lease is due now. */
 async function expireLease(token: string): Promise<void> {
@@ -194,14 +185,14 @@ it('stop() ends deliveries at once and leaves the rest for other consumers', asy
 });
 
 it('close() ends the pool it created, but not a pool it was given, and refuses further work', async () => {
-  const own = new PostgresBroker({ url: POSTGRES_URL, schema: schemaOf(namespace) });
+  const own = new PostgresBroker({ url: POSTGRES_URL, schema: db.schema });
   await own.consume(own.defaultQueue, () => {}, { concurrency: 1, prefetch: 0 });
   await own.close();
   expect(own.pool.ended).toBe(true);
   await own.close();
   await expect(own.publish(task('x'))).rejects.toMatchObject({ code: 'ERR_CLOSED' });
 
-  const given = new PostgresBroker({ pool: raw, schema: schemaOf(namespace) });
+  const given = new PostgresBroker({ pool: raw, schema: db.schema });
   await given.consume(given.defaultQueue, () => {}, { concurrency: 1, prefetch: 0 });
   await given.close();
   expect(raw.ended).toBe(false);

@@ -1,23 +1,14 @@
 import { type Delivery, isMachineryError, signature } from '@machinery/core';
-import { Closer, eventually, uniqueNamespace } from '@machinery/testing';
-import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
+import { POSTGRES_URL, schemaPerTest } from '@machinery/test-services';
+import { eventually } from '@machinery/testing';
+import { expect, it } from 'vitest';
 import { PostgresBroker, type PostgresBrokerOptions } from '../src/index.js';
-import { dropSchema, POSTGRES_URL, rawPool, schemaOf } from './helpers.js';
 
-const raw = rawPool();
-const closer = new Closer();
-let namespace = '';
-beforeEach(() => {
-  namespace = uniqueNamespace();
-});
-afterEach(async () => {
-  await closer.closeAll();
-  await dropSchema(raw, namespace);
-});
-afterAll(() => raw.end());
+const db = schemaPerTest();
+const { raw, closer } = db;
 
 function broker(options: PostgresBrokerOptions = {}): PostgresBroker {
-  return closer.add(new PostgresBroker({ url: POSTGRES_URL, schema: schemaOf(namespace), ...options }));
+  return closer.add(new PostgresBroker({ url: POSTGRES_URL, schema: db.schema, ...options }));
 }
 
 it('creates its schema and table on first use, from many brokers at once', async () => {
@@ -26,7 +17,7 @@ it('creates its schema and table on first use, from many brokers at once', async
   await Promise.all(brokers.map((b) => b.migrate()));
   const { rows } = await raw.query(
     'SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
-    [schemaOf(namespace), 'machinery_tasks'],
+    [db.schema, 'machinery_tasks'],
   );
   // The primary key and three indexes.
   expect(rows[0]?.n).toBe(4);

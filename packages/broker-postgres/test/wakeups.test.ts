@@ -1,23 +1,19 @@
 import { type Delivery, signature } from '@machinery/core';
-import { Closer, eventually, uniqueNamespace } from '@machinery/testing';
-import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
+import {
+  dropAllPostgresConnections,
+  injectRawTask,
+  POSTGRES_URL,
+  schemaPerTest,
+} from '@machinery/test-services';
+import { eventually } from '@machinery/testing';
+import { expect, it } from 'vitest';
 import { PostgresBroker, type PostgresBrokerOptions } from '../src/index.js';
-import { dropAllConnections, dropSchema, injectRaw, POSTGRES_URL, rawPool, schemaOf } from './helpers.js';
 
-const raw = rawPool();
-const closer = new Closer();
-let namespace = '';
-beforeEach(() => {
-  namespace = uniqueNamespace();
-});
-afterEach(async () => {
-  await closer.closeAll();
-  await dropSchema(raw, namespace);
-});
-afterAll(() => raw.end());
+const db = schemaPerTest();
+const { raw, closer } = db;
 
 function broker(options: PostgresBrokerOptions = {}): PostgresBroker {
-  return closer.add(new PostgresBroker({ url: POSTGRES_URL, schema: schemaOf(namespace), ...options }));
+  return closer.add(new PostgresBroker({ url: POSTGRES_URL, schema: db.schema, ...options }));
 }
 
 async function collect(b: PostgresBroker): Promise<{ deliveries: Delivery[]; at: number[] }> {
@@ -47,7 +43,13 @@ it('a publish from another process wakes an idle consumer at once (NOTIFY), with
 
 it('a row written without NOTIFY is found by the poll', async () => {
   const got = await collect(broker({ pollIntervalMs: 200 }));
-  await injectRaw(raw, namespace, 'machinery_tasks', '{"UUID":"task_polled","Name":"polled"}');
+  await injectRawTask(
+    raw,
+    db.namespace,
+    'machinery_tasks',
+    '{"UUID":"task_polled","Name":"polled"}',
+    (pool, schema) => new PostgresBroker({ pool, schema }),
+  );
   await eventually(() => expect(got.deliveries.map((d) => d.signature.name)).toEqual(['polled']));
 });
 
@@ -64,7 +66,7 @@ it('consumers resume after every connection was cut, the LISTEN connection inclu
   const producer = broker();
   await producer.publish(task('before'));
   await eventually(() => expect(got.deliveries).toHaveLength(1));
-  await dropAllConnections(raw);
+  await dropAllPostgresConnections(raw);
   await eventually(() => producer.publish(task('after')), { timeoutMs: 10_000, intervalMs: 100 });
   await eventually(() => expect(got.deliveries.map((d) => d.signature.name)).toEqual(['before', 'after']), {
     timeoutMs: 15_000,

@@ -73,6 +73,15 @@ export async function createBroker(url: string, ctx: AdapterContext): Promise<Br
       );
       return new SqsBroker({ ...sqs, ...common });
     }
+    case 'postgres':
+    case 'postgresql': {
+      const { PostgresBroker } = await loadAdapter(
+        '@machinery/broker-postgres',
+        need,
+        () => import('@machinery/broker-postgres'),
+      );
+      return new PostgresBroker({ url, ...common });
+    }
     default:
       return unsupported('broker', url, ctx.label);
   }
@@ -119,6 +128,15 @@ export async function createBackend(url: string, ctx: AdapterContext): Promise<B
         () => import('@machinery/backend-memcache'),
       );
       return new MemcacheBackend({ servers, logger: ctx.logger });
+    }
+    case 'postgres':
+    case 'postgresql': {
+      const { PostgresBackend } = await loadAdapter(
+        '@machinery/backend-postgres',
+        need,
+        () => import('@machinery/backend-postgres'),
+      );
+      return new PostgresBackend({ url, logger: ctx.logger });
     }
     default:
       return unsupported('backend', url, ctx.label);

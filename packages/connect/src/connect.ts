@@ -122,7 +122,8 @@ function brokerCheck(
   last: () => string | undefined,
 ): Promise<void> {
   // Each check reads nothing it changes: one delayed entry (Redis), a queue's ready count without
-  // taking a message (AMQP), the URL of a dead-letter queue without receiving from it (SQS).
+  // taking a message (AMQP), the URL of a dead-letter queue without receiving from it (SQS), no row
+  // of the task table (PostgreSQL: creating the table when it is missing, as its first use would).
   const check: Record<string, () => Promise<unknown>> = {
     redis: () => broker.delayedTasks(1),
     rediss: () => broker.delayedTasks(1),
@@ -130,6 +131,8 @@ function brokerCheck(
     amqps: () => broker.pendingTasks(broker.defaultQueue, 0),
     sqs: () => broker.deadLetters(0),
     https: () => broker.deadLetters(0),
+    postgres: () => broker.delayedTasks(0),
+    postgresql: () => broker.delayedTasks(0),
   };
   const fn = check[schemeOf(url)];
   return fn ? probe(named(labels.broker, url), fn, timeoutMs, last) : Promise.resolve();

@@ -15,7 +15,8 @@ export interface ResolvedUrls {
 
 /**
  * The result backend a broker URL implies when none is given: the same URL when the broker's
- * technology stores results (memory, Redis, AMQP — as Go Machinery's examples configure it), else
+ * technology stores results (memory, Redis, AMQP — as Go Machinery's examples configure it — and
+ * PostgreSQL, the same database), else
  * `undefined` (SQS stores no results, so a silent `memory://` would leave every result unreadable).
  */
 export function defaultBackendUrl(brokerUrl: string): string | undefined {
@@ -25,6 +26,8 @@ export function defaultBackendUrl(brokerUrl: string): string | undefined {
     case 'rediss':
     case 'amqp':
     case 'amqps':
+    case 'postgres':
+    case 'postgresql':
       return brokerUrl;
     default:
       return undefined;
@@ -52,7 +55,7 @@ export function resolveUrls(
   if (broker === '') {
     throw new MachineryError(
       'ERR_INVALID_ARGUMENT',
-      `${labels.broker} is empty: set it to redis://, amqp://, sqs:// or https://sqs…, or memory:// for one process.`,
+      `${labels.broker} is empty: set it to redis://, amqp://, postgres://, sqs:// or https://sqs…, or memory:// for one process.`,
     );
   }
   assertSupported('broker', broker, labels.broker);
@@ -62,7 +65,7 @@ export function resolveUrls(
   if (backend === undefined) {
     throw new MachineryError(
       'ERR_INVALID_ARGUMENT',
-      `${named(labels.broker, broker)} cannot store results and ${labels.backend} is not set: set ${labels.backend} to redis://, memcache:// or amqp://.`,
+      `${named(labels.broker, broker)} cannot store results and ${labels.backend} is not set: set ${labels.backend} to redis://, memcache://, postgres:// or amqp://.`,
     );
   }
   const lock = urls.lock?.trim() || undefined;

@@ -27,7 +27,7 @@ export function optionsFromEnv(
   if (broker === undefined) {
     throw new MachineryError(
       'ERR_INVALID_ARGUMENT',
-      'BROKER_URL is not set: set it to redis://, amqp://, sqs:// or https://sqs…, or to memory:// for one process.',
+      'BROKER_URL is not set: set it to redis://, amqp://, postgres://, sqs:// or https://sqs…, or to memory:// for one process.',
     );
   }
   const exchangeType = get('AMQP_EXCHANGE_TYPE');

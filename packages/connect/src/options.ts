@@ -17,13 +17,15 @@ export interface AmqpExchangeOptions {
 export interface ConnectOptions {
   /**
    * Broker URL: `memory://`, `redis://`, `rediss://`, `amqp://`, `amqps://`,
-   * `sqs://[key:secret@]host:port?region=…` or `https://sqs.<region>.amazonaws.com/<account>`.
+   * `sqs://[key:secret@]host:port?region=…`, `https://sqs.<region>.amazonaws.com/<account>` or
+   * `postgres://user:password@host:port/db` (`postgresql://` too).
    */
   broker: string;
   /**
-   * Result backend URL: `memory://`, `redis://`, `rediss://`, `amqp://`, `amqps://` or
-   * `memcache://host:port[,host:port]`. Default: the broker's URL when the broker's technology can
-   * store results (memory, Redis, AMQP); an SQS broker needs one.
+   * Result backend URL: `memory://`, `redis://`, `rediss://`, `amqp://`, `amqps://`,
+   * `memcache://host:port[,host:port]` or `postgres://…` (`postgresql://`). Default: the broker's URL
+   * when the broker's technology can store results (memory, Redis, AMQP, PostgreSQL); an SQS broker
+   * needs one.
    */
   backend?: string;
   /**

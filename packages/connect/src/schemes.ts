@@ -3,8 +3,27 @@ import { named, schemeOf } from './labels.js';
 
 /** The URL schemes each role accepts, in the order error messages list them. */
 export const SUPPORTED_SCHEMES = {
-  broker: ['memory://', 'redis://', 'rediss://', 'amqp://', 'amqps://', 'https://sqs…', 'sqs://'],
-  backend: ['memory://', 'redis://', 'rediss://', 'amqp://', 'amqps://', 'memcache://'],
+  broker: [
+    'memory://',
+    'redis://',
+    'rediss://',
+    'amqp://',
+    'amqps://',
+    'https://sqs…',
+    'sqs://',
+    'postgres://',
+    'postgresql://',
+  ],
+  backend: [
+    'memory://',
+    'redis://',
+    'rediss://',
+    'amqp://',
+    'amqps://',
+    'memcache://',
+    'postgres://',
+    'postgresql://',
+  ],
   lock: ['memory://', 'redis://', 'rediss://'],
 } as const;
 

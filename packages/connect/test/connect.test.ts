@@ -5,6 +5,8 @@ import {
   closeAdmin,
   deleteQueues,
   freePort,
+  POSTGRES_URL,
+  rawPostgresPool,
   recordingLogger,
 } from '@machinery/test-services';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,8 @@ const REDIS = 'redis://127.0.0.1:6379';
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const SQS = 'sqs://test:test@127.0.0.1:4566?region=us-east-1';
 const MEMCACHE = 'memcache://127.0.0.1:11211';
+// postgresql:// is the same adapter under the other scheme libpq accepts.
+const POSTGRESQL = POSTGRES_URL.replace(/^postgres:/, 'postgresql:');
 
 const add = defineTask('add', (a: number, b: number) => a + b);
 const amqpQueues: string[] = [];
@@ -59,6 +63,8 @@ describe('connect: every scheme composes a working Server against the real servi
     ['AMQP broker, default (AMQP) backend', { broker: AMQP }],
     ['SQS broker, Memcache backend', { broker: SQS, backend: MEMCACHE }],
     ['SQS broker, Redis backend, Redis lock', { broker: SQS, backend: REDIS, lock: REDIS }],
+    ['PostgreSQL broker, default (same database) backend', { broker: POSTGRES_URL }],
+    ['Redis broker, PostgreSQL backend (postgresql://)', { broker: REDIS, backend: POSTGRESQL }],
   ];
   for (const [name, options] of combos) {
     it(`runs a task: ${name}`, async () => {
@@ -95,6 +101,34 @@ describe('connect: defaults', () => {
     await amqp.close();
   });
 
+  it('stores results in the same PostgreSQL database when the broker is PostgreSQL', async () => {
+    const c = await connect({ broker: POSTGRES_URL });
+    try {
+      expect(c.urls).toEqual({
+        broker: 'postgres://machinery:***@127.0.0.1:5432/machinery_test',
+        backend: 'postgres://machinery:***@127.0.0.1:5432/machinery_test',
+        lock: 'memory://',
+      });
+      expect(c.broker.constructor.name).toBe('PostgresBroker');
+      expect(c.backend.constructor.name).toBe('PostgresBackend');
+    } finally {
+      await c.close();
+    }
+    // Both adapters work in the database of the URL (the check at connect time creates missing tables).
+    const raw = rawPostgresPool();
+    try {
+      const { rows } = await raw.query(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('machinery_tasks', 'machinery_results') ORDER BY 1",
+      );
+      expect(rows.map((r: { tablename: string }) => r.tablename)).toEqual([
+        'machinery_results',
+        'machinery_tasks',
+      ]);
+    } finally {
+      await raw.end();
+    }
+  });
+
   it('takes the lock from a Redis backend behind another broker', async () => {
     const c = await connect({ broker: SQS, backend: REDIS });
     expect(c.urls.lock).toBe(REDIS);
@@ -105,7 +139,7 @@ describe('connect: defaults', () => {
     const err = await rejectionOf(connect({ broker: SQS }));
     expect(isMachineryError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect(err.message).toBe(
-      'broker URL sqs://test:***@127.0.0.1:4566?region=us-east-1 cannot store results and backend is not set: set backend to redis://, memcache:// or amqp://.',
+      'broker URL sqs://test:***@127.0.0.1:4566?region=us-east-1 cannot store results and backend is not set: set backend to redis://, memcache://, postgres:// or amqp://.',
     );
   });
 });
@@ -115,7 +149,7 @@ describe('connect: unsupported URLs', () => {
     const err = await rejectionOf(connect({ broker: 'kafka://user:secret@host:9092' }));
     expect(isMachineryError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect(err.message).toBe(
-      'broker URL kafka://user:***@host:9092 is not a supported broker URL: use memory://, redis://, rediss://, amqp://, amqps://, https://sqs…, sqs://.',
+      'broker URL kafka://user:***@host:9092 is not a supported broker URL: use memory://, redis://, rediss://, amqp://, amqps://, https://sqs…, sqs://, postgres://, postgresql://.',
     );
   });
 
@@ -131,7 +165,7 @@ describe('connect: unsupported URLs', () => {
       connect({ broker: 'memory://', backend: 'https://sqs.us-east-1.amazonaws.com/1' }),
     );
     expect(backend.message).toMatch(
-      /is not a supported result backend URL: use memory:\/\/, .*memcache:\/\/\.$/,
+      /is not a supported result backend URL: use memory:\/\/, .*memcache:\/\/, postgres:\/\/, postgresql:\/\/\.$/,
     );
     const broker = await rejectionOf(connect({ broker: 'https://example.com/queue' }));
     expect(broker.message).toMatch(/^broker URL https:\/\/example\.com\/queue is not a supported broker URL/);
@@ -172,6 +206,36 @@ describe('connect: a service that is down or refuses is an error at connect time
     expect(err.message).toMatch(
       /^broker URL sqs:\/\/test:\*\*\*@127\.0\.0\.1:\d+\?region=us-east-1 .*ECONNREFUSED/,
     );
+  });
+
+  it('rejects when PostgreSQL is down, naming it without the password', async () => {
+    const port = await freePort();
+    const err = await rejectionOf(
+      connect({ broker: `postgres://machinery:s3cr3t-pw@127.0.0.1:${port}/machinery_test`, probeTimeoutMs }),
+    );
+    expect(isMachineryError(err, 'ERR_CONNECTION')).toBe(true);
+    expect(err.message).toMatch(
+      new RegExp(
+        `^broker URL postgres://machinery:\\*\\*\\*@127\\.0\\.0\\.1:${port}/machinery_test .*ECONNREFUSED`,
+      ),
+    );
+    expect(err.message).not.toContain('s3cr3t-pw');
+  });
+
+  it('rejects a login PostgreSQL refuses with the server’s reason, without the password', async () => {
+    // An unknown role: refused whatever the server's pg_hba.conf method (trust on loopback included).
+    const err = await rejectionOf(
+      connect({
+        broker: REDIS,
+        backend: 'postgresql://nobody_here:wrong-secret@127.0.0.1:5432/machinery_test',
+        probeTimeoutMs,
+      }),
+    );
+    expect(isMachineryError(err, 'ERR_CONNECTION')).toBe(true);
+    expect(err.message).toMatch(
+      /^backend URL postgresql:\/\/nobody_here:\*\*\*@127\.0\.0\.1:5432\/machinery_test is unreachable: .*nobody_here.*SQLSTATE 28/,
+    );
+    expect(err.message).not.toContain('wrong-secret');
   });
 
   it('rejects a refused AMQP password with RabbitMQ’s reason, without the password', async () => {

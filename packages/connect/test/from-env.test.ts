@@ -51,7 +51,7 @@ describe('connectFromEnv', () => {
     );
     expect(isMachineryError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect((err as Error).message).toBe(
-      'RESULT_BACKEND_URL=mongodb://u:***@h is not a supported result backend URL: use memory://, redis://, rediss://, amqp://, amqps://, memcache://.',
+      'RESULT_BACKEND_URL=mongodb://u:***@h is not a supported result backend URL: use memory://, redis://, rediss://, amqp://, amqps://, memcache://, postgres://, postgresql://.',
     );
   });
 

@@ -71,6 +71,20 @@ describe('connect loads only the adapter packages that are installed', () => {
     );
   });
 
+  it('says which package a PostgreSQL broker and backend need', async () => {
+    expect(await runApp({ BROKER_URL: 'postgres://app:secret@127.0.0.1:5432/app' })).toBe(
+      'ERR_INVALID_ARGUMENT BROKER_URL=postgres://app:***@127.0.0.1:5432/app needs @machinery/broker-postgres: npm install @machinery/broker-postgres',
+    );
+    expect(
+      await runApp({
+        BROKER_URL: 'redis://127.0.0.1:6379',
+        RESULT_BACKEND_URL: 'postgresql://app:secret@127.0.0.1:5432/app',
+      }),
+    ).toBe(
+      'ERR_INVALID_ARGUMENT RESULT_BACKEND_URL=postgresql://app:***@127.0.0.1:5432/app needs @machinery/backend-postgres: npm install @machinery/backend-postgres',
+    );
+  });
+
   it('says which package a broker URL needs, password masked', async () => {
     expect(
       await runApp({

@@ -37,6 +37,8 @@ describe('defaults and schemes', () => {
     expect(defaultBackendUrl('REDISS://h:6380')).toBe('REDISS://h:6380');
     expect(defaultBackendUrl('amqps://h')).toBe('amqps://h');
     expect(defaultBackendUrl('memory://')).toBe('memory://');
+    expect(defaultBackendUrl('postgres://u:p@h/db')).toBe('postgres://u:p@h/db');
+    expect(defaultBackendUrl('postgresql://h/db')).toBe('postgresql://h/db');
     expect(defaultBackendUrl('sqs://h:1')).toBeUndefined();
     expect(defaultBackendUrl('https://sqs.us-east-1.amazonaws.com/1')).toBeUndefined();
   });
@@ -53,5 +55,8 @@ describe('defaults and schemes', () => {
     expect(isSupported('broker', 'https://example.com')).toBe(false);
     expect(isSupported('backend', 'https://sqs.us-east-1.amazonaws.com/1')).toBe(false);
     expect(isSupported('lock', 'memcache://m')).toBe(false);
+    expect(isSupported('broker', 'postgresql://h/db')).toBe(true);
+    expect(isSupported('backend', 'POSTGRES://h/db')).toBe(true);
+    expect(isSupported('lock', 'postgres://h/db')).toBe(false);
   });
 });

@@ -10,6 +10,16 @@ export type { TestCertificates } from './certificates.js';
 export { makeCertificates } from './certificates.js';
 export { expectConnectionErrors, rejectionOf, thrownBy } from './failures.js';
 export { freePort } from './ports.js';
+export type { PostgresTestSchema, TaskTableOwner } from './postgres.js';
+export {
+  dropAllPostgresConnections,
+  dropSchema,
+  injectRawTask,
+  POSTGRES_URL,
+  rawPostgresPool,
+  schemaOf,
+  schemaPerTest,
+} from './postgres.js';
 export { PrivateCluster } from './private-cluster.js';
 export { PrivateRedis } from './private-redis.js';
 export { killProcess } from './processes.js';

@@ -254,11 +254,8 @@ export const packages = [${importable.map(({ name }) => ident(name)).join(', ')}
 
 // npm fetches while publint and attw use the CPU; the project is checked once both are done.
 const installed = timed('npm install (in parallel)', () =>
-  sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], {
-    cwd: project,
-    // No user or workspace .npmrc: the project installs as on a clean machine.
-    env: { ...process.env, npm_config_userconfig: join(work, 'npmrc') },
-  }),
+  // npm as the user has it configured (registry, CA); no workspace setting reaches the temp folder.
+  sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: project }),
 ).then(
   () => true,
   (err) => {

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Checks the package graph: every workspace dependency is a tsconfig project reference (and the
-// reverse), adapters take @machinery/core as a peer (never a dependency), public packages have the
-// fields users rely on, and core depends on no adapter or client library.
+// reverse), every project a test tsconfig references is a dependency of the package or of the root,
+// adapters take @machinery/core as a peer (never a dependency), public packages have the fields and
+// files users rely on and name no private workspace package (not even as a devDependency: the
+// published manifest would point at a package nobody can install), and core depends on no adapter or
+// client library. scripts/check-tarballs.mjs checks the packed tarballs themselves.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +29,8 @@ for (const dir of dirs) {
 }
 
 const CLIENTS = ['ioredis', 'amqplib', '@aws-sdk/client-sqs', 'memjs'];
+const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const DEP_FIELDS = ['dependencies', 'peerDependencies', 'optionalDependencies', 'devDependencies'];
 
 for (const { dir, pkg } of byName.values()) {
   const where = relative(root, dir);
@@ -49,7 +54,53 @@ for (const { dir, pkg } of byName.values()) {
       );
     }
   }
+  // Test projects reference what their imports need; a private helper (@machinery/test-services)
+  // is a devDependency of the root, so that no published manifest names it.
+  const testTsconfigPath = join(dir, 'test', 'tsconfig.json');
+  if (existsSync(testTsconfigPath)) {
+    const testRefs = (JSON.parse(readFileSync(testTsconfigPath, 'utf8')).references ?? []).map((r) =>
+      resolve(dir, 'test', r.path),
+    );
+    for (const ref of testRefs) {
+      if (ref === dir) continue;
+      const target = [...byName.values()].find((p) => p.dir === ref);
+      if (!target) {
+        problems.push(
+          `${where}: test/tsconfig.json references ${relative(root, ref)}, not a workspace package`,
+        );
+      } else if (
+        !DEP_FIELDS.some((f) => pkg[f]?.[target.pkg.name]) &&
+        !rootManifest.devDependencies?.[target.pkg.name]
+      ) {
+        problems.push(
+          `${where}: test/tsconfig.json references ${target.pkg.name}, which neither this package nor the root depends on`,
+        );
+      }
+    }
+  }
   if (pkg.private) continue;
+  const tsconfig = existsSync(tsconfigPath) ? JSON.parse(readFileSync(tsconfigPath, 'utf8')) : undefined;
+  const outDir = tsconfig?.compilerOptions?.outDir;
+  const buildInfo = tsconfig?.compilerOptions?.tsBuildInfoFile;
+  if (outDir && (!buildInfo || !relative(resolve(dir, outDir), resolve(dir, buildInfo)).startsWith('..'))) {
+    problems.push(
+      `${where}: tsconfig.json must set "tsBuildInfoFile" outside "${outDir}" (e.g. "tsconfig.tsbuildinfo")`,
+    );
+  }
+  for (const field of DEP_FIELDS) {
+    for (const dep of Object.keys(pkg[field] ?? {})) {
+      if (byName.get(dep)?.pkg.private) {
+        problems.push(
+          `${where}: ${field} names the private package ${dep}; make it a devDependency of the root instead`,
+        );
+      }
+    }
+  }
+  if (!existsSync(join(dir, 'LICENSE')))
+    problems.push(`${where}: LICENSE is missing (npm packs it from here)`);
+  if (!['dist', 'src'].every((entry) => pkg.files?.includes(entry))) {
+    problems.push(`${where}: "files" must list "dist" and "src" (the source maps point into src/)`);
+  }
   if (pkg.name === '@machinery/core') {
     for (const d of Object.keys(pkg.dependencies ?? {})) {
       if (d.startsWith('@machinery/') || CLIENTS.includes(d))

@@ -1,9 +1,13 @@
+import {
+  appLogger,
+  assertStandalone,
+  logLevelFromEnv,
+  positiveIntFromEnv,
+  runMain,
+  runWorkload,
+} from '@machinery/app-shared';
 import { connectFromEnv } from '@machinery/connect';
 import { isMachineryError, MachineryError, Server } from '@machinery/core';
-import { assertStandalone, positiveIntFromEnv } from './app-config.js';
-import { appLogger, logLevelFromEnv } from './app-logger.js';
-import { runMain } from './run-main.js';
-import { runWorkload } from './workload.js';
 
 // The sample producer: connects to BROKER_URL / RESULT_BACKEND_URL, sends one of each kind of work
 // and prints the results. Run a worker (apps/worker) against the same broker and backend first.

@@ -5,7 +5,7 @@ import {
   logLevelFromEnv,
   runMain,
   runWorkload,
-} from '@machinery/app-producer';
+} from '@machinery/app-shared';
 import { connectFromEnv } from '@machinery/connect';
 import { Server } from '@machinery/core';
 

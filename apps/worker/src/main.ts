@@ -6,7 +6,7 @@ import {
   logLevelFromEnv,
   positiveIntFromEnv,
   runMain,
-} from '@machinery/app-producer';
+} from '@machinery/app-shared';
 import { connectFromEnv } from '@machinery/connect';
 import { Server } from '@machinery/core';
 
@@ -30,6 +30,12 @@ await runMain(async () => {
   worker.on('retried', ({ signature: s, delayMs }) =>
     console.log(`↻ ${s.name} ${s.uuid} again in ${Math.round(delayMs)} ms`),
   );
+  // The worker stops on the first SIGINT/SIGTERM and aborts running tasks on a second. Listening to
+  // them here too keeps the exit ours: once stopped, the server is closed and the process ends with
+  // code 0 (README: "Exit codes"), instead of core raising the signal again (exit by signal, 143/130).
+  const exitCleanly = () => {};
+  process.on('SIGINT', exitCleanly);
+  process.on('SIGTERM', exitCleanly);
   worker.on('stopped', () => {
     void server.close();
   });

@@ -1,5 +1,6 @@
-// Code the sample worker shares with the sample producer: the example tasks, the workload the demo
-// runs, and the apps' settings, logger and error reporting. Adapters come from @machinery/connect.
+// What the sample producer and worker share, so that neither app is the other's library: the example
+// tasks, the workload the producer and the demo send, and the apps' settings, logger and error
+// reporting. Adapters come from @machinery/connect in each app.
 export { assertStandalone, positiveIntFromEnv } from './app-config.js';
 export type { LogLevel } from './app-logger.js';
 export { appLogger, LOG_LEVELS, logLevelFromEnv } from './app-logger.js';

@@ -2,6 +2,7 @@ import {
   type Backend,
   type Broker,
   type ControlPlane,
+  chain,
   chord,
   defineTask,
   group,
@@ -447,6 +448,54 @@ function scenarios(
         await eventually(async () => expect((await mine())[0]?.processed).toBe(1), SOON);
         await w.stop();
         expect(await mine()).toEqual([]);
+      },
+      timeout,
+    );
+
+    it(
+      'a worker that stops beating (its process was killed) leaves the list after three missed heartbeats',
+      async () => {
+        const operator = await server();
+        const worker = await server(100);
+        const w = worker.worker({ handleSignals: false });
+        await w.start();
+        const mine = async () =>
+          (await (operator.control as ControlPlane).workers.list()).filter((i) => i.queue === w.queue);
+        expect(await mine()).toHaveLength(1);
+        // Its connection to the control plane dies with it: no more heartbeats, no goodbye.
+        await (worker.control as ControlPlane).close();
+        await eventually(async () => expect(await mine()).toEqual([]), SOON);
+      },
+      timeout,
+    );
+
+    it(
+      'a revoked chain stops: the link revoked while running fails and the next one never runs',
+      async () => {
+        const producer = await server();
+        const worker = await server();
+        const started = deferred();
+        let nextRuns = 0;
+        const first = defineTask('ctl_chain_first', function () {
+          started.resolve();
+          return new Promise((_, reject) =>
+            this.signal.addEventListener('abort', () => reject(this.signal.reason)),
+          );
+        });
+        const second = defineTask('ctl_chain_second', () => {
+          nextRuns++;
+        });
+        worker.register(first, second);
+        await worker.worker({ handleSignals: false }).start();
+        const firstSig = first.signature();
+        const result = await producer.sendChain(chain(firstSig, second.signature()));
+        await started.promise;
+        await producer.revoke(firstSig.uuid);
+        const error = await result.get(GET).catch((e: unknown) => e);
+        expect(isMachineryError(error, 'ERR_TASK_FAILED')).toBe(true);
+        expect((error as Error).message).toMatch(/was revoked/);
+        await observeFor(200);
+        expect(nextRuns).toBe(0);
       },
       timeout,
     );

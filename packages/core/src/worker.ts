@@ -166,7 +166,9 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
   /**
    * Stops fetching and hands back to the broker what was fetched but not started; running tasks go
-   * on. With a control plane, the worker pauses and resumes with its queue by itself.
+   * on. A paused worker that is stopped and started again stays paused until {@link resume}. With a
+   * control plane, the worker pauses and resumes with its queue by itself (the stored state wins at
+   * `start()`).
    */
   pause(): Promise<void> {
     this.fetching = this.fetching.then(async () => {

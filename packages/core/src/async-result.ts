@@ -1,5 +1,6 @@
 import { fromWire, type TaskResult } from './arg.js';
 import type { Backend } from './backend.js';
+import type { ProgressStore, TaskProgress } from './control/progress.js';
 import { MachineryError, TaskFailedError } from './errors.js';
 import { isCompleted, type TaskState, TaskStatus } from './state.js';
 
@@ -90,7 +91,23 @@ export class AsyncResult<R = unknown> {
     readonly taskUUID: string,
     readonly taskName: string,
     private readonly backend: Backend | undefined,
+    private readonly progressStore?: ProgressStore | undefined,
   ) {}
+
+  /**
+   * The task's last reported progress (what it passed to `this.progress(data)`), stored by the worker
+   * at most every 250 ms by default; `undefined` before the first report.
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` when the server has no control plane.
+   */
+  async progress(): Promise<TaskProgress | undefined> {
+    if (!this.progressStore) {
+      throw new MachineryError(
+        'ERR_INVALID_ARGUMENT',
+        'Progress is stored only with a control plane. Pass one to new Server({ control }), e.g. a RedisControlPlane.',
+      );
+    }
+    return this.progressStore.get(this.taskUUID);
+  }
 
   /** The latest stored state (one backend read; cached once completed). */
   async state(): Promise<TaskState | undefined> {

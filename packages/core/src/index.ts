@@ -44,6 +44,15 @@ export {
   encodeTaskStateParts,
   signatureFromJson,
 } from './codec.js';
+export type { ControlOptions, ControlPlane } from './control/control-plane.js';
+export { scheduleRevocationId } from './control/control-plane.js';
+export type { PauseStore } from './control/pauses.js';
+export type { ProgressStore, TaskProgress } from './control/progress.js';
+export type { Revocation, RevocationStore, RevokeOptions, Unsubscribe } from './control/revocations.js';
+export type { RevokeTarget } from './control/revoke.js';
+export { revokeTasks } from './control/revoke.js';
+export type { TaskEvent, TaskEventStream, TaskEventType } from './control/task-events.js';
+export type { WorkerInfo, WorkerRegistry } from './control/worker-registry.js';
 export type { ErrorCode } from './errors.js';
 export {
   DecodeError,
@@ -66,6 +75,8 @@ export type { MemoryBackendOptions } from './memory/memory-backend.js';
 export { MemoryBackend, MemoryBackendStore } from './memory/memory-backend.js';
 export type { MemoryBrokerOptions } from './memory/memory-broker.js';
 export { MemoryBroker, MemoryBrokerStore } from './memory/memory-broker.js';
+export type { MemoryControlPlaneOptions } from './memory/memory-control-plane.js';
+export { MemoryControlPlane, MemoryControlPlaneStore } from './memory/memory-control-plane.js';
 export type { MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryLock, MemoryLockStore } from './memory/memory-lock.js';
 export type {

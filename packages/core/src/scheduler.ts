@@ -105,6 +105,8 @@ export class Scheduler {
     private readonly send: (target: Schedulable) => Promise<unknown>,
     private readonly lock: Lock,
     private readonly logger: Logger,
+    /** Asked before each fire: a schedule revoked through the control plane is removed instead. */
+    private readonly isRevoked?: ((name: string) => Promise<boolean>) | undefined,
   ) {}
 
   /**
@@ -131,6 +133,11 @@ export class Scheduler {
       const following = entry.next;
       const ttlMs = Math.max(1000, (following?.getTime() ?? at.getTime() + 60_000) - at.getTime());
       try {
+        if (this.isRevoked !== undefined && (await this.isRevoked(name))) {
+          this.remove(name, entry);
+          this.logger.info({ schedule: name }, `Periodic task "${name}" was revoked: removed`);
+          return;
+        }
         const key = `machinery_lock_${name}${spec}:${at.getTime()}`;
         if (!(await this.lock.acquire(key, ttlMs))) return;
         await this.send(instantiate(target));

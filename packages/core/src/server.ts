@@ -1,11 +1,16 @@
 import { AsyncResult, ChainAsyncResult, ChordAsyncResult, GroupAsyncResult } from './async-result.js';
 import type { Backend } from './backend.js';
 import type { Broker } from './broker.js';
+import { type ControlOptions, type ControlPlane, scheduleRevocationId } from './control/control-plane.js';
+import type { RevokeOptions } from './control/revocations.js';
+import { revokeTasks } from './control/revoke.js';
+import { TaskEventBuffer } from './control/task-event-buffer.js';
+import { taskEvent } from './control/worker-control.js';
 import { invalidArgument, MachineryError } from './errors.js';
 import type { Lock } from './lock.js';
 import { childLogger, type Logger, resolveLogger } from './logger.js';
 import { MemoryLock } from './memory/memory-lock.js';
-import type { MiddlewareOptions, PublishOrigin, TaskMiddleware } from './middleware.js';
+import type { MiddlewareOptions, PublishMiddleware, PublishOrigin, TaskMiddleware } from './middleware.js';
 import { type Schedulable, type ScheduleHandle, Scheduler } from './scheduler.js';
 import { Sender, type SendGroupOptions } from './sender.js';
 import type { Signature } from './signature.js';
@@ -31,6 +36,14 @@ export interface ServerOptions {
    * server's workers.
    */
   middleware?: MiddlewareOptions;
+  /**
+   * The control plane (revocations, paused queues, live workers, task events, stored progress), e.g.
+   * `RedisControlPlane` from `@machinery/backend-redis` or `MemoryControlPlane`. Without one, none of
+   * these exist and a worker pays nothing for them. The server closes it in `close()`.
+   */
+  control?: ControlPlane;
+  /** How workers and producers use `control` (heartbeat period, events, progress throttling). */
+  controlOptions?: ControlOptions;
 }
 
 /**
@@ -51,6 +64,11 @@ export class Server {
   readonly backend: Backend | undefined;
   readonly lock: Lock;
   readonly logger: Logger;
+  /** The control plane, if one was given. */
+  readonly control: ControlPlane | undefined;
+  private readonly controlOptions: ControlOptions | undefined;
+  /** `sent` events on their way to the control plane's stream. */
+  private readonly sentEvents: TaskEventBuffer | undefined;
   private readonly tasks = new TaskRegistry();
   private readonly sender: Sender;
   private readonly taskMiddleware: readonly TaskMiddleware[] | undefined;
@@ -66,17 +84,35 @@ export class Server {
     this.backend = options.backend;
     this.lock = options.lock ?? new MemoryLock();
     this.logger = resolveLogger(options.logger);
+    this.control = options.control;
+    this.controlOptions = options.controlOptions;
+    let publish = options.middleware?.publish;
+    if (this.control !== undefined && options.controlOptions?.events !== false) {
+      const buffer = new TaskEventBuffer(
+        this.control.events,
+        options.controlOptions?.maxBufferedEvents ?? 10_000,
+        (err) => this.logger.error({ err }, 'task events could not be published'),
+      );
+      this.sentEvents = buffer;
+      // Innermost, so that `sent` means published.
+      const announceSent: PublishMiddleware = async (context, next) => {
+        await next();
+        buffer.push(taskEvent('sent', context.signature, {}));
+      };
+      publish = [...(publish ?? []), announceSent];
+    }
     this.sender = new Sender({
       broker: this.broker,
       backend: this.backend,
       logger: this.logger,
-      middleware: options.middleware?.publish,
+      middleware: publish,
     });
     this.taskMiddleware = options.middleware?.task;
     this.scheduler = new Scheduler(
       (target) => this.sendTarget(target, 'schedule'),
       this.lock,
       childLogger(this.logger, { component: 'scheduler' }),
+      this.control === undefined ? undefined : (name) => this.scheduleRevoked(name),
     );
   }
 
@@ -114,7 +150,7 @@ export class Server {
    */
   async send<R>(signature: TaskSignature<R>): Promise<AsyncResult<R>> {
     await this.sender.send(signature, 'send');
-    return new AsyncResult<R>(signature.uuid, signature.name, this.backend);
+    return new AsyncResult<R>(signature.uuid, signature.name, this.backend, this.control?.progress);
   }
 
   /**
@@ -123,7 +159,7 @@ export class Server {
    */
   async sendMany<R>(signatures: readonly TaskSignature<R>[]): Promise<AsyncResult<R>[]> {
     await this.sender.sendMany(signatures, 'send');
-    return signatures.map((s) => new AsyncResult<R>(s.uuid, s.name, this.backend));
+    return signatures.map((s) => new AsyncResult<R>(s.uuid, s.name, this.backend, this.control?.progress));
   }
 
   /**
@@ -156,14 +192,16 @@ export class Server {
     await this.sender.sendGroup(group, options, origin);
     return new GroupAsyncResult<R>(
       group.groupUUID,
-      group.tasks.map((t) => new AsyncResult<R>(t.uuid, t.name, this.backend)),
+      group.tasks.map((t) => new AsyncResult<R>(t.uuid, t.name, this.backend, this.control?.progress)),
     );
   }
 
   private async sendChainFrom<R>(chain: Chain<R>, origin: PublishOrigin): Promise<ChainAsyncResult<R>> {
     const [first] = chain.tasks;
     await this.sender.send(first as Signature, origin);
-    return new ChainAsyncResult<R>(chain.tasks.map((t) => new AsyncResult(t.uuid, t.name, this.backend)));
+    return new ChainAsyncResult<R>(
+      chain.tasks.map((t) => new AsyncResult(t.uuid, t.name, this.backend, this.control?.progress)),
+    );
   }
 
   private async sendChordFrom<R>(
@@ -180,7 +218,7 @@ export class Server {
     const groupResult = await this.sendGroupFrom(chord.group, options, origin);
     return new ChordAsyncResult<R>(
       groupResult,
-      new AsyncResult<R>(chord.callback.uuid, chord.callback.name, this.backend),
+      new AsyncResult<R>(chord.callback.uuid, chord.callback.name, this.backend, this.control?.progress),
     );
   }
 
@@ -191,12 +229,12 @@ export class Server {
       return this.sendChordFrom(target, {}, origin);
     }
     await this.sender.send(target, origin);
-    return new AsyncResult(target.uuid, target.name, this.backend);
+    return new AsyncResult(target.uuid, target.name, this.backend, this.control?.progress);
   }
 
   /** The result of a task by its UUID. */
   result<R = unknown>(uuid: string, taskName = ''): AsyncResult<R> {
-    return new AsyncResult<R>(uuid, taskName, this.backend);
+    return new AsyncResult<R>(uuid, taskName, this.backend, this.control?.progress);
   }
 
   /**
@@ -209,7 +247,7 @@ export class Server {
       throw new MachineryError('ERR_NOT_FOUND', `Group ${groupUUID} is unknown or its metadata expired.`);
     return new GroupAsyncResult<R>(
       groupUUID,
-      meta.taskUUIDs.map((u) => new AsyncResult<R>(u, '', this.backend)),
+      meta.taskUUIDs.map((u) => new AsyncResult<R>(u, '', this.backend, this.control?.progress)),
     );
   }
 
@@ -217,7 +255,7 @@ export class Server {
   async chordResult<R = unknown>(groupUUID: string, callbackUUID: string): Promise<ChordAsyncResult<R>> {
     return new ChordAsyncResult<R>(
       await this.groupResult(groupUUID),
-      new AsyncResult<R>(callbackUUID, '', this.backend),
+      new AsyncResult<R>(callbackUUID, '', this.backend, this.control?.progress),
     );
   }
 
@@ -236,6 +274,65 @@ export class Server {
   }
 
   /**
+   * Revokes tasks by UUID in every process sharing the control plane: a group or chord UUID revokes
+   * its members, a waiting task is marked `FAILURE` at once, a worker never starts a revoked task and
+   * aborts a running one (its `AbortSignal` fires; it ends in `FAILURE` "… was revoked: <reason>"). The
+   * revocation is kept for `ttlMs` (default one hour, the default result lifetime). Resolves with every
+   * UUID revoked.
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` without a control plane.
+   */
+  revoke(uuids: string | readonly string[], options: RevokeOptions = {}): Promise<string[]> {
+    return revokeTasks(
+      { control: this.requireControl('revoke tasks'), backend: this.backend },
+      typeof uuids === 'string' ? [uuids] : uuids,
+      options,
+    );
+  }
+
+  /**
+   * Revokes the periodic schedule `name` in every process sharing the control plane, for `ttlMs`
+   * (default one hour): each process checks before it fires and removes the schedule.
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` without a control plane.
+   */
+  async revokeSchedule(name: string, options: RevokeOptions = {}): Promise<void> {
+    await this.requireControl('revoke schedules').revocations.revoke([scheduleRevocationId(name)], options);
+    this.unschedule(name);
+  }
+
+  /**
+   * Pauses `queue` for every worker sharing the control plane: they stop fetching within a second and
+   * hand back what they fetched; producers keep sending. Lasts until {@link resume}.
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` without a control plane.
+   */
+  pause(queue: string = this.broker.defaultQueue): Promise<void> {
+    return this.requireControl('pause queues').pauses.pause(queue);
+  }
+
+  /**
+   * Resumes `queue` for every worker sharing the control plane.
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` without a control plane.
+   */
+  resume(queue: string = this.broker.defaultQueue): Promise<void> {
+    return this.requireControl('resume queues').pauses.resume(queue);
+  }
+
+  private requireControl(what: string): ControlPlane {
+    if (this.control === undefined) {
+      throw invalidArgument(
+        `A control plane is needed to ${what}. Pass one to new Server({ control }), e.g. new RedisControlPlane() from @machinery/backend-redis.`,
+      );
+    }
+    return this.control;
+  }
+
+  private async scheduleRevoked(name: string): Promise<boolean> {
+    const [revocation] = await (this.control as ControlPlane).revocations.revoked([
+      scheduleRevocationId(name),
+    ]);
+    return revocation !== undefined;
+  }
+
+  /**
    * Creates a worker for this server's tasks, middleware and adapters (call `start()` on it). With
    * `handleSignals`, a signal that stops it also closes this server when nothing else handles it.
    */
@@ -248,6 +345,8 @@ export class Server {
         sender: this.sender,
         logger: this.logger,
         middleware: this.taskMiddleware,
+        control: this.control,
+        controlOptions: this.controlOptions,
         closeOnSignal: () => this.close(),
       },
       options,
@@ -257,14 +356,21 @@ export class Server {
   }
 
   /**
-   * Stops schedules and workers, then closes the broker, backend and lock this server was given.
+   * Stops schedules and workers, then closes the broker, backend, lock and control plane this server
+   * was given.
    * Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.scheduler.close();
       await Promise.all([...this.workers].map((w) => w.stop()));
-      await Promise.all([this.broker.close(), this.backend?.close(), this.lock.close()]);
+      await this.sentEvents?.drain();
+      await Promise.all([
+        this.broker.close(),
+        this.backend?.close(),
+        this.lock.close(),
+        this.control?.close(),
+      ]);
     })();
     return this.closing;
   }

@@ -16,14 +16,14 @@ export interface TaskContext {
   readonly attempt: number;
   /**
    * Aborted on timeout, when the worker is forced to stop, and when a worker middleware ends the task
-   * (`fail`, `handBack`, `succeed`). Revocation by UUID is not there yet.
+   * (`fail`, `handBack`, `succeed`), and when the task is revoked (with a control plane).
    */
   readonly signal: AbortSignal;
   /** A child of the worker's logger bound to this task. */
   readonly logger: Logger;
   /** The delivery's fencing token; pass it to systems that should reject stale attempts. */
   readonly token: string;
-  /** Reports progress; the worker emits it as a `progress` event. */
+  /** Reports progress; the worker emits it as a `progress` event and, with a control plane, stores it. */
   progress(data: unknown): void;
 }
 

@@ -1,5 +1,6 @@
 import type { Backend } from './backend.js';
 import type { Broker } from './broker.js';
+import type { ControlOptions, ControlPlane } from './control/control-plane.js';
 import type { Logger } from './logger.js';
 import type { TaskMiddleware } from './middleware.js';
 import type { RetryStrategy } from './retry.js';
@@ -66,6 +67,10 @@ export interface WorkerDependencies {
   logger: Logger;
   /** Worker middleware, outermost first. */
   middleware?: readonly TaskMiddleware[] | undefined;
+  /** The control plane: revocations, pauses, heartbeats, task events, stored progress (none without it). */
+  control?: ControlPlane | undefined;
+  /** How the worker uses `control`. */
+  controlOptions?: ControlOptions | undefined;
   /**
    * Called when a signal stopped the worker and nothing else handles it, before the signal is raised
    * again; the Server closes itself (its adapters) here.

@@ -1,5 +1,6 @@
 import type { Backend } from './backend.js';
 import type { Broker, Consumer, Delivery } from './broker.js';
+import { WorkerControl } from './control/worker-control.js';
 import { DeliveryPipeline } from './delivery-pipeline.js';
 import { errorText, MachineryError } from './errors.js';
 import { TypedEmitter } from './events.js';
@@ -44,6 +45,12 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private stopping: Promise<void> | undefined;
   private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
   private signalsSeen = 0;
+  /** Present only with a control plane: revocations, pauses, heartbeats, events, progress. */
+  private readonly control: WorkerControl | undefined;
+  /** Fetching is paused (`pause()`); running tasks go on. */
+  private paused = false;
+  /** Pauses and resumes, applied one after the other. */
+  private fetching: Promise<void> = Promise.resolve();
 
   constructor(dependencies: WorkerDependencies, options: WorkerOptions = {}) {
     super();
@@ -72,11 +79,29 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       emit: (event, payload) => this.emit(event, payload),
       reportError: (error, signature) => this.reportError(error, signature),
     };
+    if (dependencies.control !== undefined) {
+      this.control = new WorkerControl(
+        {
+          queue: this.queue,
+          concurrency,
+          logger: this.logger,
+          taskNames: () => dependencies.tasks.names(),
+          on: (event, listener) => this.on(event, listener),
+          pause: () => this.pause(),
+          resume: () => this.resume(),
+          reportError: (error) => this.reportError(error),
+        },
+        dependencies.control,
+        dependencies.controlOptions,
+      );
+    }
     this.pipeline = new DeliveryPipeline({
       tasks: dependencies.tasks,
       backend: dependencies.backend,
       sender: dependencies.sender,
-      middleware: dependencies.middleware,
+      middleware: this.control
+        ? [this.control.middleware, ...(dependencies.middleware ?? [])]
+        : dependencies.middleware,
       logger: this.logger,
       events,
       retry: options.retry ?? fibonacciRetry,
@@ -107,26 +132,88 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     if (this.phase === 'stopping') await this.stopping;
     if (this.phase !== 'idle') return;
     this.phase = 'starting';
-    let consumer: Consumer;
+    let consumer: Consumer | undefined;
     try {
       await this.checkBackend();
-      consumer = await this.broker.consume(this.queue, (delivery) => this.onDelivery(delivery), {
-        concurrency: this.concurrency,
-        prefetch: this.prefetch,
-      });
+      // Before fetching: a worker of a paused queue starts paused.
+      await this.control?.attach();
+      if (!this.paused) consumer = await this.consume();
+      if (consumer !== undefined && this.paused) {
+        // Paused while the consumer was starting.
+        await consumer.stop();
+        consumer = undefined;
+      }
     } catch (err) {
       if (this.phase === 'starting') this.phase = 'idle';
+      await this.control?.detach();
       throw err;
     }
     if (this.phase !== 'starting') {
       // stop() was called while starting: deliveries meanwhile were handed back by onDelivery.
-      await consumer.stop();
+      await consumer?.stop();
       return;
     }
     this.consumer = consumer;
     this.phase = 'running';
     if (this.handleSignals) this.installSignals();
     this.logger.info({ concurrency: this.concurrency }, 'worker started');
+  }
+
+  /** True while fetching is paused. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stops fetching and hands back to the broker what was fetched but not started; running tasks go
+   * on. A paused worker that is stopped and started again stays paused until {@link resume}. With a
+   * control plane, the worker pauses and resumes with its queue by itself (the stored state wins at
+   * `start()`).
+   */
+  pause(): Promise<void> {
+    this.fetching = this.fetching.then(async () => {
+      if (this.paused) return;
+      this.paused = true;
+      const consumer = this.consumer;
+      this.consumer = undefined;
+      try {
+        await consumer?.stop();
+      } catch (err) {
+        this.reportError(err);
+      }
+      await this.handBackBuffered();
+    });
+    return this.fetching;
+  }
+
+  /** Fetches again after {@link pause} (a stopped worker fetches once started). */
+  resume(): Promise<void> {
+    this.fetching = this.fetching.then(async () => {
+      if (!this.paused) return;
+      this.paused = false;
+      if (this.phase !== 'running') return;
+      try {
+        const consumer = await this.consume();
+        // stop() began meanwhile and found no consumer to stop.
+        if (this.phase === 'running') this.consumer = consumer;
+        else await consumer.stop();
+      } catch (err) {
+        this.reportError(err);
+      }
+    });
+    return this.fetching;
+  }
+
+  private consume(): Promise<Consumer> {
+    return this.broker.consume(this.queue, (delivery) => this.onDelivery(delivery), {
+      concurrency: this.concurrency,
+      prefetch: this.prefetch,
+    });
+  }
+
+  private async handBackBuffered(): Promise<void> {
+    const unstarted = this.buffer.splice(0);
+    await Promise.all(unstarted.map((d) => d.nack({ requeue: true }).catch((err) => this.reportError(err))));
   }
 
   /**
@@ -188,8 +275,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       this.reportError(err);
     }
     this.consumer = undefined;
-    const unstarted = this.buffer.splice(0);
-    await Promise.all(unstarted.map((d) => d.nack({ requeue: true }).catch((err) => this.reportError(err))));
+    await this.handBackBuffered();
     if (this.running.size > 0) {
       const idle = new Promise<void>((resolve) => {
         this.idle = resolve;
@@ -211,6 +297,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       this.idle = undefined;
     }
     await this.pipeline.drain();
+    await this.control?.detach();
     this.logger.info({}, 'worker stopped');
   }
 
@@ -275,7 +362,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   }
 
   private onDelivery(delivery: Delivery): void {
-    if (this.phase === 'stopping' || this.phase === 'idle') {
+    if (this.phase === 'stopping' || this.phase === 'idle' || this.paused) {
       delivery.nack({ requeue: true }).catch((err) => this.reportError(err));
       return;
     }

@@ -3,6 +3,8 @@ export { backendSuite } from './backend-suite.js';
 export type { BrokerGroup, BrokerGroupName, BrokerSuiteOptions } from './broker-suite.js';
 export { brokerGroups, brokerSuite } from './broker-suite.js';
 export type { AdapterContext, AdapterFactory } from './context.js';
+export type { ControlPlaneSuiteOptions, ControlScenarioAdapters } from './control-plane-suite.js';
+export { controlPlaneSuite } from './control-plane-suite.js';
 export type { SuiteBaseOptions } from './harness.js';
 export type { EventuallyOptions } from './helpers.js';
 export { Closer, deferred, eventually, observeFor, uniqueNamespace } from './helpers.js';

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { ProgressWriter } from '../src/control/progress-writer.js';
+import { TaskEventBuffer } from '../src/control/task-event-buffer.js';
+import type { TaskEvent, TaskEventStream } from '../src/control/task-events.js';
+import { MemoryControlPlane } from '../src/index.js';
+
+const event = (n: number): TaskEvent => ({
+  type: 'sent',
+  taskUUID: `task_${n}`,
+  taskName: 't',
+  queue: 'q',
+  at: n,
+});
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+}
+
+describe('task event buffer', () => {
+  it('batches per tick, drops and counts beyond its bound while the stream is slow, never blocks the caller', async () => {
+    const batches: TaskEvent[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const stream: TaskEventStream = {
+      publish: async (events) => {
+        batches.push([...events]);
+        await gate;
+      },
+      subscribe: async () => async () => {},
+    };
+    const buffer = new TaskEventBuffer(stream, 3, () => {});
+    for (let i = 1; i <= 5; i++) buffer.push(event(i));
+    expect(buffer.dropped).toBe(2);
+    await until(() => batches.length === 1);
+    // While the first batch is being published, the next events wait in the buffer.
+    for (let i = 6; i <= 9; i++) buffer.push(event(i));
+    expect(buffer.dropped).toBe(3);
+    release();
+    await buffer.drain();
+    expect(batches.map((b) => b.map((e) => e.at))).toEqual([
+      [1, 2, 3],
+      [6, 7, 8],
+    ]);
+  });
+
+  it('counts the events of a failed publish as dropped and reports the error', async () => {
+    const errors: unknown[] = [];
+    const stream: TaskEventStream = {
+      publish: async () => {
+        throw new Error('stream down');
+      },
+      subscribe: async () => async () => {},
+    };
+    const buffer = new TaskEventBuffer(stream, 100, (err) => errors.push(err));
+    buffer.push(event(1));
+    buffer.push(event(2));
+    await until(() => errors.length === 1);
+    await buffer.drain();
+    expect(buffer.dropped).toBe(2);
+  });
+});
+
+describe('progress writer', () => {
+  it('writes the first report at once and then at most one per interval, keeping the last', async () => {
+    const plane = new MemoryControlPlane();
+    const writes: unknown[] = [];
+    const writer = new ProgressWriter(
+      {
+        set: async (uuid, data, ttlMs) => {
+          writes.push(data);
+          await plane.progress.set(uuid, data, ttlMs);
+        },
+        get: (uuid) => plane.progress.get(uuid),
+      },
+      50,
+      60_000,
+      () => {},
+    );
+    for (let i = 1; i <= 100; i++) writer.report('task_a', i);
+    expect(writes).toEqual([1]);
+    await until(() => writes.length === 2);
+    expect(writes).toEqual([1, 100]);
+    expect((await plane.progress.get('task_a'))?.data).toBe(100);
+    writer.report('task_a', 101);
+    await writer.close();
+    expect(writes.at(-1)).toBe(101);
+  });
+});

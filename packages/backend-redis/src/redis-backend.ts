@@ -25,10 +25,10 @@ import {
   type TaskStatus,
 } from '@machinery/core';
 import {
+  closeRedisClient,
   createRedisClient,
   DEFAULT_REDIS_URL,
   describeRedisClient,
-  dropRedisConnection,
   hasHashTag,
   LuaScript,
   redisConnectionError,
@@ -324,14 +324,6 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     // Writes in flight finish first; with Redis down they fail with the connection instead.
     const grace = this.client.status === 'ready' ? 2000 : 0;
     await Promise.race([this.writer.drain(), new Promise((resolve) => setTimeout(resolve, grace).unref())]);
-    if (!this.ownsClient) return;
-    if (this.client.status === 'ready') {
-      try {
-        await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-      } catch {
-        // Already disconnected.
-      }
-    }
-    dropRedisConnection(this.client);
+    if (this.ownsClient) await closeRedisClient(this.client);
   }
 }

@@ -15,6 +15,7 @@ import {
   type WorkerRegistry,
 } from '@machinery/core';
 import {
+  closeRedisClient,
   createRedisClient,
   DEFAULT_REDIS_URL,
   describeRedisClient,
@@ -349,18 +350,7 @@ export class RedisControlPlane implements ControlPlane {
       this.pauseListeners.clear();
       for (const stop of [...this.followers]) stop();
       if (this.subscriber) dropRedisConnection(this.subscriber);
-      if (!this.ownsClient) return;
-      if (this.client.status === 'ready') {
-        try {
-          await Promise.race([
-            this.client.quit(),
-            new Promise((resolve) => setTimeout(resolve, 2000).unref()),
-          ]);
-        } catch {
-          // Already disconnected.
-        }
-      }
-      dropRedisConnection(this.client);
+      if (this.ownsClient) await closeRedisClient(this.client);
     })();
     return this.closing;
   }

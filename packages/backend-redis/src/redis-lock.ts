@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type Lock, MachineryError } from '@machinery/core';
 import {
+  closeRedisClient,
   createRedisClient,
   DEFAULT_REDIS_URL,
   describeRedisClient,
-  dropRedisConnection,
   LuaScript,
   redisConnectionError,
 } from '@machinery/redis-connection';
@@ -91,18 +91,7 @@ export class RedisLock implements Lock {
   /** Closes the connection the lock opened (a client passed in stays open). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (!this.ownsClient) return;
-      if (this.client.status === 'ready') {
-        try {
-          await Promise.race([
-            this.client.quit(),
-            new Promise((resolve) => setTimeout(resolve, 2000).unref()),
-          ]);
-        } catch {
-          // Already disconnected.
-        }
-      }
-      dropRedisConnection(this.client);
+      if (this.ownsClient) await closeRedisClient(this.client);
     })();
     return this.closing;
   }

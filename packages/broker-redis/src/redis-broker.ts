@@ -17,17 +17,17 @@ import {
   type Signature,
 } from '@machinery/core';
 import {
+  closeRedisClient,
   createRedisClient,
   DEFAULT_REDIS_URL,
   describeRedisClient,
-  dropRedisConnection,
   hasHashTag,
   LuaScript,
   redisConnectionError,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { RedisConsumer } from './consumer.js';
-import { type BrokerContext, unixNanos, withTimeout } from './context.js';
+import { type BrokerContext, unixNanos } from './context.js';
 import { DelayedMover } from './delayed-mover.js';
 import { Keys } from './keys.js';
 import {
@@ -352,16 +352,7 @@ export class RedisBroker implements Broker {
     this.pushes.flush();
     await Promise.all([...this.consumers].map((c) => c.close()));
     await this.mover.stop();
-    if (this.ownsClient) {
-      if (this.client.status === 'ready') {
-        try {
-          await withTimeout(this.client.quit(), 2000);
-        } catch {
-          // Already disconnected: nothing to flush.
-        }
-      }
-      dropRedisConnection(this.client);
-    }
+    if (this.ownsClient) await closeRedisClient(this.client);
   }
 }
 

@@ -62,3 +62,27 @@ export function dropRedisConnection(conn: Redis | Cluster): void {
   if (conn.status !== 'end' && typeof flush === 'function')
     flush.call(conn, new Error('Connection is closed.'));
 }
+
+/**
+ * Closes a client politely: `QUIT` when it is connected (so replies in flight still arrive), bounded
+ * by `graceMs`, then {@link dropRedisConnection} whatever happened. For clients an adapter created
+ * itself; a client the user passed in is theirs to close.
+ */
+export async function closeRedisClient(client: Redis | Cluster, graceMs = 2000): Promise<void> {
+  if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        client.quit(),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+    } catch {
+      // Already disconnected: nothing left to say goodbye to.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  dropRedisConnection(client);
+}

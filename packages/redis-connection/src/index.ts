@@ -1,4 +1,5 @@
 export {
+  closeRedisClient,
   createRedisClient,
   DEFAULT_REDIS_URL,
   describeRedisClient,

@@ -16,7 +16,7 @@ describe('wrong URLs, services that are down and refused credentials end in one 
     const r = await machinery(['status', '--broker', 'kafka://user:s3cret@host:9092']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      'machinery: broker URL kafka://user:***@host:9092 is not a supported broker URL: use memory://, redis://, rediss://, amqp://, amqps://, https://sqs…, sqs://.',
+      'machinery: broker URL kafka://user:***@host:9092 is not a supported broker URL: use memory://, redis://, rediss://, amqp://, amqps://, https://sqs…, sqs://, postgres://, postgresql://.',
     );
     expect(r.stderr + r.stdout).not.toContain('s3cret');
   });

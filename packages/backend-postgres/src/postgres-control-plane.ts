@@ -1,6 +1,6 @@
 import {
-  childLogger,
   type ControlPlane,
+  childLogger,
   type Logger,
   MachineryError,
   type PauseStore,

@@ -32,14 +32,18 @@ const fromNow = (n: number) => `now() + $${n}::double precision * interval '1 mi
  * more were written, and again after a lost connection, so an announcement missed while disconnected
  * is read late rather than lost. Appends take a transaction-level advisory lock before they draw
  * their numbers, so numbers become visible in order: a reader never sees 12 while 11 is still to
- * come. One `NOTIFY` channel carries every announcement, its payload prefixed by kind:
- * `r<seq>` (revocations up to seq), `e<id>` (events up to id), `p1<queue>` / `p0<queue>` (paused / resumed).
+ * come. Two `NOTIFY` channels carry the announcements, each payload prefixed by its kind: the control
+ * channel `r<seq>` (revocations up to seq) and `p1<queue>` / `p0<queue>` (paused / resumed), which
+ * every worker listens to; the events channel `e<id>` (events up to id), which only event followers
+ * listen to, so that workers are not woken by every batch of events.
  */
 export class ControlStatements {
   /** `CREATE TABLE` and `CREATE INDEX`, each `IF NOT EXISTS`. */
   readonly createTables: string[];
-  /** The one channel every announcement of this control plane goes through. */
+  /** The channel of revocations and pauses. */
   readonly channel: string;
+  /** The channel of task events. */
+  readonly eventsChannel: string;
   /** Advisory lock keys (for `hashtext`) that order the appends to each log. */
   readonly revocationsLock: string;
   readonly eventsLock: string;
@@ -75,6 +79,7 @@ export class ControlStatements {
     const e = tables.events.qualified;
     const g = tables.progress.qualified;
     this.channel = tables.revocations.channel;
+    this.eventsChannel = tables.events.channel;
     this.revocationsLock = `${tables.revocations.lockKey}:append`;
     this.eventsLock = `${tables.events.lockKey}:append`;
 
@@ -141,7 +146,7 @@ export class ControlStatements {
     this.removeWorker = `DELETE FROM ${w} WHERE id = $1::text`;
     this.liveWorkers = `SELECT info FROM ${w} WHERE ${live} ORDER BY id COLLATE "C"`;
 
-    // $1 events (jsonb texts, in order), $2 lock key, $3 events kept, $4 channel. The trim sees the
+    // $1 events (jsonb texts, in order), $2 lock key, $3 events kept, $4 events channel. The trim sees the
     // table as it was before this statement: a batch longer than $3 is trimmed by the next publish.
     this.publish = `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtext($2::text))),
       added AS (

@@ -71,10 +71,11 @@ const EVENTS_PER_READ = 500;
  * table prefix. Five tables, created on first use: revocations (looked up in one query per batch),
  * paused queues, live workers (with a heartbeat deadline), task events (an append log trimmed to
  * `maxEvents`) and task progress. Rows past their time-to-live are ignored by every read and deleted
- * in the background. Announcements (revocations, pauses, "events up to id N") go through one
- * `LISTEN/NOTIFY` channel, listened to on one connection opened on first use; revocations and events
- * are read from their tables after the last row seen, so those written while that connection was down
- * are read once it is back.
+ * in the background. Announcements go through `LISTEN/NOTIFY`: revocations and pauses on one channel,
+ * listened to on one connection opened by the first `onRevoke`/`onChange` (every worker has one);
+ * "events up to id N" on another, listened to on a second connection opened by the first event
+ * follower. Revocations and events are read from their tables after the last row seen, so those
+ * written while a connection was down are read once it is back.
  *
  * @example
  * ```ts
@@ -96,7 +97,10 @@ export class PostgresControlPlane implements ControlPlane {
   private readonly sql: ControlStatements;
   private readonly maxEvents: number;
   private readonly logger: Logger;
-  private readonly listener: PostgresListener;
+  /** LISTENs to revocations and pauses. */
+  private readonly controlListener: PostgresListener;
+  /** LISTENs to task events, for event followers only. */
+  private readonly eventsListener: PostgresListener;
   private readonly revokeListeners = new Set<(r: readonly Revocation[]) => void>();
   private readonly pauseListeners = new Set<(queue: string, paused: boolean) => void>();
   /** One cursor per event follower. */
@@ -126,13 +130,23 @@ export class PostgresControlPlane implements ControlPlane {
     this.pool = pool;
     this.ownsPool = owned;
     this.where = where;
-    this.listener = new PostgresListener({
+    this.controlListener = new PostgresListener({
       pool,
       channel: this.sql.channel,
       logger: this.logger,
       onPayload: (payload) => this.dispatch(payload),
       onResumed: () => this.resumed(),
-      meanwhile: 'revocations, pauses and task events written meanwhile are read once it is back',
+      meanwhile: 'revocations and pauses made meanwhile are announced once it is back',
+    });
+    this.eventsListener = new PostgresListener({
+      pool,
+      channel: this.sql.eventsChannel,
+      logger: this.logger,
+      onPayload: (payload) => this.dispatch(payload),
+      onResumed: () => {
+        for (const follower of this.followers) follower.notify();
+      },
+      meanwhile: 'task events published meanwhile are delivered once it is back',
     });
 
     this.revocations = {
@@ -205,7 +219,7 @@ export class PostgresControlPlane implements ControlPlane {
           events.map((event) => jsonbText(event)),
           this.sql.eventsLock,
           this.maxEvents,
-          this.sql.channel,
+          this.sql.eventsChannel,
         ]);
       },
       subscribe: (listener) => this.follow(listener),
@@ -299,7 +313,7 @@ export class PostgresControlPlane implements ControlPlane {
     this.assertOpen();
     this.live ??= (async () => {
       await this.migrate();
-      await this.listener.start();
+      await this.controlListener.start();
       const [[last], paused] = await Promise.all([
         this.query('Listening for revocations', this.sql.lastRevocation, []),
         this.pausedQueues(),
@@ -359,10 +373,9 @@ export class PostgresControlPlane implements ControlPlane {
     for (const listener of [...this.pauseListeners]) safely(() => listener(queue, paused));
   }
 
-  /** `LISTEN` is back after a lost connection: reads what was announced meanwhile. */
+  /** `LISTEN` to revocations and pauses is back after a lost connection: reads what was announced meanwhile. */
   private resumed(): void {
     this.revocationCursor?.notify();
-    for (const follower of this.followers) follower.notify();
     this.resyncPauses().catch((err: unknown) => this.warnReadFailed('pauses', err));
   }
 
@@ -377,7 +390,9 @@ export class PostgresControlPlane implements ControlPlane {
 
   /** Follows the events table from its current end; its own cursor, woken by `e<id>` announcements. */
   private async follow(listener: (event: TaskEvent) => void): Promise<Unsubscribe> {
-    await this.listening();
+    this.assertOpen();
+    await this.migrate();
+    await this.eventsListener.start();
     const [last] = await this.query('Following task events', this.sql.lastEvent, []);
     const cursor = new LogCursor<TaskEvent>({
       after: Number(last?.last ?? 0),
@@ -389,6 +404,8 @@ export class PostgresControlPlane implements ControlPlane {
       },
       onError: (err) => this.warnReadFailed('task events', err),
     });
+    // Closed while the end was read: the cursor would never be stopped.
+    this.assertOpen();
     this.followers.add(cursor);
     // An event announced between the read of the end and now is read at once.
     cursor.notify();
@@ -410,7 +427,7 @@ export class PostgresControlPlane implements ControlPlane {
       this.followers.clear();
       await this.live?.catch(() => {});
       await Promise.all([...stops, this.revocationCursor?.stop()]);
-      await this.listener.close();
+      await Promise.all([this.controlListener.close(), this.eventsListener.close()]);
       await this.migrating?.catch(() => {});
       if (this.ownsPool) await this.pool.end();
     })();

@@ -163,7 +163,8 @@ export class PostgresControlPlane implements ControlPlane {
         if (distinct.length === 0) return;
         await this.query('Revoking tasks', this.sql.revoke, [
           distinct,
-          reason,
+          // PostgreSQL text cannot hold NUL; a reason is a message, so the character is replaced.
+          reason.replaceAll('\0', '\uFFFD'),
           ttlMs,
           this.sql.revocationsLock,
           this.sql.channel,
@@ -461,6 +462,13 @@ function checkUuids(uuids: readonly string[]): readonly string[] {
   if (!Array.isArray(uuids) || uuids.some((uuid) => typeof uuid !== 'string')) {
     throw new MachineryError('ERR_INVALID_ARGUMENT', 'Task UUIDs must be given as an array of strings.');
   }
+  const nul = uuids.find((uuid) => uuid.includes('\0'));
+  if (nul !== undefined) {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `Task UUID ${JSON.stringify(nul)} holds a NUL character, which PostgreSQL text cannot store.`,
+    );
+  }
   return uuids;
 }
 
@@ -475,10 +483,10 @@ function checkTtl(what: string, ttlMs: number): number {
 }
 
 function checkQueue(queue: string): string {
-  if (typeof queue !== 'string' || queue === '') {
+  if (typeof queue !== 'string' || queue === '' || queue.includes('\0')) {
     throw new MachineryError(
       'ERR_INVALID_ARGUMENT',
-      `A queue name must be a non-empty string, got ${JSON.stringify(queue)}.`,
+      `A queue name must be a non-empty string without NUL, got ${JSON.stringify(queue)}.`,
     );
   }
   if (Buffer.byteLength(queue) > MAX_QUEUE_BYTES) {

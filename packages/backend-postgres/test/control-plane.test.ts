@@ -157,6 +157,12 @@ describe('PostgresControlPlane on PostgreSQL', () => {
     await eventually(() => expect(seen.map((e) => e.error)).toEqual(['bad\uFFFDbyte']), SOON);
   });
 
+  it('stores a revocation whose reason holds a NUL character, replacing the character', async () => {
+    const p = plane();
+    await p.revocations.revoke(['nul'], { reason: 'bad\0byte' });
+    expect((await p.revocations.revoked(['nul']))[0]?.reason).toBe('bad\uFFFDbyte');
+  });
+
   it('keeps progress without data apart from progress null', async () => {
     const p = plane();
     await p.progress.set('none', undefined, 60_000);
@@ -200,6 +206,7 @@ describe('PostgresControlPlane on PostgreSQL', () => {
     const p = plane();
     invalid(await rejectionOf(p.pauses.pause('q'.repeat(8000))), /Use a shorter queue name/);
     invalid(await rejectionOf(p.pauses.pause('')), /queue name must be a non-empty string/);
+    invalid(await rejectionOf(p.revocations.revoke(['a\0b'])), /holds a NUL character/);
     invalid(
       await rejectionOf(p.revocations.revoke(['x'], { ttlMs: Number.NaN })),
       /ttlMs must be a finite number/,

@@ -23,46 +23,16 @@ import {
   PostgresListener,
   postgresError,
 } from '@machinery/postgres-connection';
-import type { Pool, PoolConfig } from 'pg';
-import { ControlStatements, controlTables, LONGEST_TABLE_SUFFIX } from './control-statements.js';
+import type { Pool } from 'pg';
+import { checkPrefix, checkQueue, checkTtl, checkUuids, progressJson } from './control-input.js';
+import { ControlStatements, controlTables } from './control-statements.js';
 import { jsonbText } from './jsonb-text.js';
 import { LogCursor, type LogRow } from './log-cursor.js';
-
-/** Options for {@link PostgresControlPlane}. Every field is optional. */
-export interface PostgresControlPlaneOptions {
-  /**
-   * Connection URL, e.g. `postgres://user:password@127.0.0.1:5432/app`. Without it (and without
-   * `pool`), the `pg` client reads the usual `PG*` environment variables. Ignored when `pool` is given.
-   */
-  url?: string;
-  /**
-   * An existing `pg` pool. The control plane uses it as it is and never ends it; once something
-   * listens (a worker, an event follower) it keeps one of its connections checked out for `LISTEN`.
-   */
-  pool?: Pool;
-  /** Options for the `pg` pool the control plane creates (`ssl`, `max`, `password`…); they override the URL. */
-  clientOptions?: PoolConfig;
-  /** Schema of the control tables, created on first use when missing (default `public`). */
-  schema?: string;
-  /**
-   * Prefix of the five table names (default `machinery_`): `<prefix>revocations`,
-   * `<prefix>paused_queues`, `<prefix>workers`, `<prefix>task_events`, `<prefix>task_progress`.
-   */
-  tablePrefix?: string;
-  /**
-   * Task events kept in the events table (default 10 000): each publish deletes the older ones, so
-   * the table stays bounded whatever the load. A follower that falls further behind skips those.
-   */
-  maxEvents?: number;
-  /** Logger for failures of the background `LISTEN` connection and readers (default: warnings and errors to stderr). */
-  logger?: Logger;
-}
+import type { PostgresControlPlaneOptions } from './options.js';
 
 const DEFAULT_REVOCATION_TTL_MS = 3_600_000;
 /** Expired rows are swept at most this often per control plane (reads ignore them anyway). */
 const SWEEP_EVERY_MS = 60_000;
-/** `NOTIFY` payloads must be shorter than 8000 bytes; a queue name travels in one with a 2-byte tag. */
-const MAX_QUEUE_BYTES = 7900;
 const REVOCATIONS_PER_READ = 1000;
 const EVENTS_PER_READ = 500;
 
@@ -443,73 +413,6 @@ function revocationOf(row: Record<string, unknown>): Revocation {
     reason: row.reason as string,
     revokedAt: (row.revoked_at as Date).getTime(),
   };
-}
-
-function checkPrefix(prefix: string | undefined): string {
-  const value = prefix ?? 'machinery_';
-  const room = 63 - LONGEST_TABLE_SUFFIX.length;
-  if (typeof value !== 'string' || Buffer.byteLength(value) > room || value.includes('\0')) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      `PostgresControlPlane option tablePrefix must be a string of at most ${room} bytes without NUL ` +
-        `(PostgreSQL cuts table names at 63 bytes), got ${JSON.stringify(value)}.`,
-    );
-  }
-  return value;
-}
-
-function checkUuids(uuids: readonly string[]): readonly string[] {
-  if (!Array.isArray(uuids) || uuids.some((uuid) => typeof uuid !== 'string')) {
-    throw new MachineryError('ERR_INVALID_ARGUMENT', 'Task UUIDs must be given as an array of strings.');
-  }
-  const nul = uuids.find((uuid) => uuid.includes('\0'));
-  if (nul !== undefined) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      `Task UUID ${JSON.stringify(nul)} holds a NUL character, which PostgreSQL text cannot store.`,
-    );
-  }
-  return uuids;
-}
-
-function checkTtl(what: string, ttlMs: number): number {
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs)) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      `${what} must be a finite number of milliseconds, got ${ttlMs}.`,
-    );
-  }
-  return Math.max(1, Math.ceil(ttlMs));
-}
-
-function checkQueue(queue: string): string {
-  if (typeof queue !== 'string' || queue === '' || queue.includes('\0')) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      `A queue name must be a non-empty string without NUL, got ${JSON.stringify(queue)}.`,
-    );
-  }
-  if (Buffer.byteLength(queue) > MAX_QUEUE_BYTES) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      `Queue name is ${Buffer.byteLength(queue)} bytes; the PostgreSQL control plane announces pauses with ` +
-        `NOTIFY, which takes at most ${MAX_QUEUE_BYTES}. Use a shorter queue name.`,
-    );
-  }
-  return queue;
-}
-
-/** The progress as JSON text, or `null` when `data` has no JSON form (`undefined`). */
-function progressJson(data: unknown): string | null {
-  try {
-    return JSON.stringify(data) ?? null;
-  } catch (err) {
-    throw new MachineryError(
-      'ERR_INVALID_ARGUMENT',
-      'Task progress must be a JSON value (no BigInt, no cycles); report plain objects, arrays, numbers or strings.',
-      { cause: err },
-    );
-  }
 }
 
 /** Runs a listener; its failure is its own concern. */

@@ -1,11 +1,20 @@
-import { isMachineryError, MemoryBroker, MemoryBrokerStore, type TaskEvent } from '@machinery/core';
+import {
+  isMachineryError,
+  MemoryBroker,
+  MemoryBrokerStore,
+  silentLogger,
+  type TaskEvent,
+} from '@machinery/core';
 import {
   dropSchema,
+  exposedText,
+  freePort,
   POSTGRES_URL,
   type RecordingLogger,
   rawPostgresPool,
   recordingLogger,
   rejectionOf,
+  SECRET,
   schemaOf,
   schemaPerTest,
   TcpProxy,
@@ -212,6 +221,29 @@ describe('PostgresControlPlane on PostgreSQL', () => {
       /ttlMs must be a finite number/,
     );
     invalid(await rejectionOf(p.progress.set('t', { n: 1n }, 1000)), /Task progress must be a JSON value/);
+  });
+
+  it('fails with ERR_CONNECTION naming the server, password redacted, when the database is unreachable', async () => {
+    const port = await freePort();
+    const p = plane({
+      url: `postgres://machinery:${SECRET}@127.0.0.1:${port}/nowhere`,
+      logger: silentLogger,
+    });
+    const attempts = [
+      () => p.revocations.revoked(['x']),
+      () => p.revocations.onRevoke(() => {}),
+      () => p.events.subscribe(() => {}),
+    ];
+    for (const attempt of attempts) {
+      const err = await rejectionOf(attempt());
+      expect(isMachineryError(err, 'ERR_CONNECTION')).toBe(true);
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `Creating the control plane tables in schema "${db.schema}" failed on PostgreSQL at postgres://machinery:\\*\\*\\*@127\\.0\\.0\\.1:${port}/nowhere: .*ECONNREFUSED`,
+        ),
+      );
+      expect(exposedText(err)).not.toContain(SECRET);
+    }
   });
 
   it('close() ends its own pool only; afterwards every call rejects with ERR_CLOSED', async () => {

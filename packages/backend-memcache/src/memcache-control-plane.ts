@@ -194,10 +194,17 @@ export class MemcacheControlPlane implements ControlPlane {
           positive('ttlMs', ttlMs);
           const stored: { info: WorkerInfo; until: number } = { info, until: Date.now() + ttlMs };
           await this.store.set(this.key('worker:', info.id), JSON.stringify(stored), expiryFor(ttlMs));
-          // Usually one `gets` that finds the id listed already.
+          // Usually one `get` that finds the id listed already.
+          const ids = this.parseList(workersKey, await this.store.get(workersKey));
+          if (ids.includes(info.id)) return;
+          // A new worker: also drop the ids of workers that died unlisted, so the index stays small
+          // even when nobody calls list().
+          const { gone } = await this.readWorkers(ids);
           await this.store.update(workersKey, (current) => {
-            const ids = this.parseList(workersKey, current);
-            return ids.includes(info.id) ? undefined : JSON.stringify([...ids, info.id]);
+            const listed = this.parseList(workersKey, current);
+            const kept = listed.filter((id) => !gone.includes(id));
+            if (kept.includes(info.id) && kept.length === listed.length) return undefined;
+            return JSON.stringify(kept.includes(info.id) ? kept : [...kept, info.id]);
           });
         }),
       remove: (id) =>
@@ -208,18 +215,7 @@ export class MemcacheControlPlane implements ControlPlane {
       list: () =>
         this.command(async () => {
           const ids = this.parseList(workersKey, await this.store.get(workersKey));
-          if (ids.length === 0) return [];
-          const keys = ids.map((id) => this.key('worker:', id));
-          const values = await this.store.getMulti(keys);
-          const now = Date.now();
-          const live: WorkerInfo[] = [];
-          const gone: string[] = [];
-          ids.forEach((id, i) => {
-            const key = keys[i] as string;
-            const stored = this.parse<{ info: WorkerInfo; until: number }>(key, values.get(key));
-            if (stored !== undefined && stored.until > now) live.push(stored.info);
-            else gone.push(id);
-          });
+          const { live, gone } = await this.readWorkers(ids);
           // A killed worker never removes itself: the first reader after its deadline does.
           if (gone.length > 0) {
             await this.dropWorkers(workersKey, gone).catch((err: unknown) =>
@@ -310,6 +306,23 @@ export class MemcacheControlPlane implements ControlPlane {
       return [];
     }
     return list.filter((v): v is string => typeof v === 'string');
+  }
+
+  /** The infos of `ids` whose heartbeat has not expired, and the ids of the others. */
+  private async readWorkers(ids: readonly string[]): Promise<{ live: WorkerInfo[]; gone: string[] }> {
+    const live: WorkerInfo[] = [];
+    const gone: string[] = [];
+    if (ids.length === 0) return { live, gone };
+    const keys = ids.map((id) => this.key('worker:', id));
+    const values = await this.store.getMulti(keys);
+    const now = Date.now();
+    ids.forEach((id, i) => {
+      const key = keys[i] as string;
+      const stored = this.parse<{ info: WorkerInfo; until: number }>(key, values.get(key));
+      if (stored !== undefined && stored.until > now) live.push(stored.info);
+      else gone.push(id);
+    });
+    return { live, gone };
   }
 
   private dropWorkers(workersKey: string, gone: readonly string[]): Promise<void> {

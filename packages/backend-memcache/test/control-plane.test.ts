@@ -7,6 +7,7 @@ import {
   type Revocation,
   silentLogger,
   type TaskEvent,
+  type WorkerInfo,
 } from '@machinery/core';
 import { freePort, rejectionOf, TcpProxy } from '@machinery/test-services';
 import { controlPlaneSuite, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
@@ -81,6 +82,24 @@ function plane(ns: string, extra: MemcacheControlPlaneOptions = {}): MemcacheCon
   });
   open.push(control);
   return control;
+}
+
+function workerInfo(id: string): WorkerInfo {
+  return {
+    id,
+    host: 'h',
+    pid: 1,
+    queue: 'q',
+    concurrency: 1,
+    running: [],
+    processed: 0,
+    failed: 0,
+    tasks: [],
+    version: '0',
+    startedAt: 0,
+    heartbeatAt: 0,
+    paused: false,
+  };
 }
 
 function event(n: number): TaskEvent {
@@ -226,27 +245,29 @@ describe('MemcacheControlPlane: keys and updates', () => {
     const ids = Array.from({ length: 24 }, (_, i) => `w${String(i).padStart(2, '0')}`);
     await Promise.all(
       ids.map((id, i) =>
-        (planes[i % planes.length] as MemcacheControlPlane).workers.heartbeat(
-          {
-            id,
-            host: 'h',
-            pid: i,
-            queue: 'q',
-            concurrency: 1,
-            running: [],
-            processed: 0,
-            failed: 0,
-            tasks: [],
-            version: '0',
-            startedAt: 0,
-            heartbeatAt: 0,
-            paused: false,
-          },
-          60_000,
-        ),
+        (planes[i % planes.length] as MemcacheControlPlane).workers.heartbeat(workerInfo(id), 60_000),
       ),
     );
     expect((await (planes[5] as MemcacheControlPlane).workers.list()).map((w) => w.id)).toEqual(ids);
+  });
+
+  it('a new worker drops from the index the workers that died while nobody listed them', async () => {
+    const ns = namespace();
+    const a = plane(ns);
+    const info = (id: string) => ({ ...workerInfo(id), heartbeatAt: Date.now() });
+    await a.workers.heartbeat(info('dead'), 300);
+    await a.workers.heartbeat(info('alive'), 60_000);
+    const index = async () => JSON.parse(String((await raw.get(controlKey(ns, 'workers'))).value));
+    expect(await index()).toEqual(['dead', 'alive']);
+    // Without list() (which prunes by itself): wait for the dead one's deadline to pass.
+    await eventually(async () => {
+      const stored = (await raw.get(controlKey(ns, 'worker:dead'))).value;
+      expect(stored === null || JSON.parse(stored.toString()).until < Date.now()).toBe(true);
+    }, SOON);
+    await a.workers.heartbeat(info('alive'), 60_000);
+    expect(await index()).toEqual(['dead', 'alive']);
+    await a.workers.heartbeat(info('newcomer'), 60_000);
+    expect(await index()).toEqual(['alive', 'newcomer']);
   });
 
   it('stores ids too long for a memcached key under their hash', async () => {

@@ -1,2 +1,7 @@
 export { CHORD_GUARD_SUFFIX, MemcacheBackend } from './memcache-backend.js';
-export type { MemcacheBackendOptions } from './options.js';
+export { MemcacheControlPlane } from './memcache-control-plane.js';
+export type {
+  MemcacheBackendOptions,
+  MemcacheConnectionOptions,
+  MemcacheControlPlaneOptions,
+} from './options.js';

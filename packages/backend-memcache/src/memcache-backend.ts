@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { crc32 } from 'node:zlib';
 import {
   type Backend,
   type BackendCapabilities,
@@ -8,7 +7,6 @@ import {
   decodeTaskState,
   encodeGroupMeta,
   encodeTaskState,
-  errorText,
   type GroupMeta,
   isCompleted,
   isMachineryError,
@@ -24,8 +22,8 @@ import {
   type TaskState,
   type TaskStatus,
 } from '@machinery/core';
-import memjs from 'memjs';
-import { failRequestsOnClose } from './closed-connections.js';
+import type memjs from 'memjs';
+import { memcacheError, openMemcache } from './memcache-client.js';
 import type { MemcacheBackendOptions } from './options.js';
 
 /** Suffix of the key whose atomic `add` decides which worker fires a group's chord callback. */
@@ -77,32 +75,10 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
     this.expireIn = expireIn;
     this.prefix = options.prefix ?? '';
     this.logger = childLogger(resolveLogger(options.logger), { component: 'memcache-backend' });
-    const servers = (options.servers ?? '127.0.0.1:11211').replace(/^memcache:\/\//i, '');
-    // Never put SASL credentials into messages.
-    this.where = servers
-      .split(',')
-      .map((s) => s.slice(s.lastIndexOf('@') + 1))
-      .join(',');
-    this.ownsClient = options.client === undefined;
-    if (options.client) {
-      this.client = options.client;
-    } else {
-      const logger = this.logger;
-      this.client = memjs.Client.create(servers, {
-        // memjs logs every failure it also reports to us; keep that at debug.
-        logger: {
-          log: (...args: unknown[]) => logger.debug({ detail: args.map(String).join(' ') }, 'memjs'),
-        },
-        ...options.clientOptions,
-      });
-      // gomemcache picks a server by CRC-32 (IEEE) of the key; so must we, or a Go reader looks on the
-      // wrong server when there are several.
-      const client = this.client;
-      client.getServer = ((key: string) => crc32(key) % client.servers.length) as unknown as (
-        key: string,
-      ) => string;
-      failRequestsOnClose(client);
-    }
+    const connection = openMemcache(options, this.logger);
+    this.client = connection.client;
+    this.where = connection.where;
+    this.ownsClient = connection.ownsClient;
   }
 
   private key(id: string): string {
@@ -120,19 +96,7 @@ export class MemcacheBackend extends StateWritingBackend implements Backend {
   }
 
   private fail(op: string, key: string, err: unknown): MachineryError {
-    const text = errorText(err);
-    if (/too large/i.test(text)) {
-      return new MachineryError(
-        'ERR_PAYLOAD_TOO_LARGE',
-        `Memcache ${op} of key "${key}" failed: ${text}. The value exceeds memcached's item size (-I, 1 MiB by default); return smaller results.`,
-        { cause: err },
-      );
-    }
-    return new MachineryError(
-      'ERR_CONNECTION',
-      `Memcache ${op} of key "${key}" failed: ${text}. Check that memcached is running at ${this.where}.`,
-      { cause: err },
-    );
+    return memcacheError(op, key, this.where, err, 'return smaller results');
   }
 
   private async get(key: string): Promise<string | undefined> {

@@ -24,8 +24,8 @@ import {
 } from '@machinery/core';
 import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import { operationError } from './errors.js';
-import { sleep, take, takeOrWait } from './queue-reads.js';
 import { type AmqpBackendOptions, type ResolvedBackendOptions, resolveBackendOptions } from './options.js';
+import { sleep, take, takeOrWait } from './queue-reads.js';
 import {
   chordGuardOptions,
   chordGuardQueue,
@@ -49,7 +49,6 @@ const WRITE_WAIT_MS = 50;
 const CHORD_HOLD_MS = 5000;
 // Each hold keeps a channel open: past this many at once, winners skip the hold (and its protection).
 const MAX_CHORD_HOLDS = 200;
-
 
 const PROPERTIES = { contentType: 'application/json', deliveryMode: 2 } as const;
 
@@ -276,7 +275,12 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
       const previous = last ? decodeOrUndefined(last) : undefined;
       const body = Buffer.from(encodeTaskState(nextTaskState(sig, state, extra, previous)));
       const inGroup = sig.groupUUID !== '' && sig.groupTaskCount > 0;
-      await publishConfirmed(ch, sig.uuid, body, isCompleted(state) && !inGroup ? { [UNCOUNTED]: true } : undefined);
+      await publishConfirmed(
+        ch,
+        sig.uuid,
+        body,
+        isCompleted(state) && !inGroup ? { [UNCOUNTED]: true } : undefined,
+      );
       // Superseded states go only now, so a reader never finds the queue empty.
       for (const m of held) ch.ack(m);
       // Like Go, final states of group members are copied to the group's queue; groupCompleted counts

@@ -21,7 +21,11 @@ import { ControlChannels } from './control-channels.js';
 import { encodeMessage, type Fact, type FactView, newId } from './control-facts.js';
 import { ControlFeed } from './control-feed.js';
 import { type ControlNames, controlNames, type LogKind, WORKER_LOOKBACK_MS } from './control-names.js';
-import { type AmqpControlPlaneOptions, type ResolvedControlOptions, resolveControlOptions } from './control-options.js';
+import {
+  type AmqpControlPlaneOptions,
+  type ResolvedControlOptions,
+  resolveControlOptions,
+} from './control-options.js';
 import { EventFollower } from './event-follower.js';
 import { progressStore } from './progress-queues.js';
 
@@ -34,7 +38,8 @@ function invalid(message: string): MachineryError {
 }
 
 function checkStrings(what: string, values: readonly unknown[]): void {
-  if (values.some((v) => typeof v !== 'string' || v === '')) throw invalid(`${what} must be non-empty strings.`);
+  if (values.some((v) => typeof v !== 'string' || v === ''))
+    throw invalid(`${what} must be non-empty strings.`);
 }
 
 /**
@@ -178,13 +183,24 @@ export class AmqpControlPlane implements ControlPlane {
           );
         }
         const at = this.clock();
-        const fact: Fact = { k: `w:${info.id}`, at, id: newId(), w: at, until: at + Math.ceil(ttlMs), v: info };
+        const fact: Fact = {
+          k: `w:${info.id}`,
+          at,
+          id: newId(),
+          w: at,
+          until: at + Math.ceil(ttlMs),
+          v: info,
+        };
         await this.write('workers', [fact], 'recording a worker heartbeat');
       },
       remove: async (id) => {
         this.assertOpen();
         const at = this.clock();
-        await this.write('workers', [{ k: `w:${id}`, at, id: newId(), w: at, gone: true }], 'removing a worker');
+        await this.write(
+          'workers',
+          [{ k: `w:${id}`, at, id: newId(), w: at, gone: true }],
+          'removing a worker',
+        );
       },
       list: async () => {
         this.assertOpen();
@@ -247,7 +263,8 @@ export class AmqpControlPlane implements ControlPlane {
   }
 
   private assertOpen(): void {
-    if (this.closing !== undefined) throw new MachineryError('ERR_CLOSED', 'The AMQP control plane is closed.');
+    if (this.closing !== undefined)
+      throw new MachineryError('ERR_CLOSED', 'The AMQP control plane is closed.');
   }
 
   /** This process's clock, strictly increasing, so that its own decisions are ordered. */
@@ -332,7 +349,10 @@ export class AmqpControlPlane implements ControlPlane {
       view.prune(now, retention);
     } catch (err) {
       if (this.closing !== undefined) return;
-      this.logger.warn({ err: redactText(errorText(err)) }, 'AMQP control plane: cannot rewrite facts in force');
+      this.logger.warn(
+        { err: redactText(errorText(err)) },
+        'AMQP control plane: cannot rewrite facts in force',
+      );
     }
   }
 

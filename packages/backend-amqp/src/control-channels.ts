@@ -13,9 +13,13 @@ export function controlError(what: string, err: unknown, lost: boolean): Machine
   if (isMachineryError(err)) return err;
   const text = redactText(errorText(err));
   if (lost) {
-    return new MachineryError('ERR_CONNECTION', `The connection to RabbitMQ was lost while ${what} (${text}).`, {
-      cause: err,
-    });
+    return new MachineryError(
+      'ERR_CONNECTION',
+      `The connection to RabbitMQ was lost while ${what} (${text}).`,
+      {
+        cause: err,
+      },
+    );
   }
   if (replyCode(err) === 406) {
     return new MachineryError(
@@ -92,8 +96,12 @@ export class ControlChannels {
     const ch = await this.confirmChannel(link);
     await new Promise<void>((resolve, reject) => {
       try {
-        ch.publish(exchange, routingKey, body, { contentType: 'application/json', ...options }, (err: unknown) =>
-          err ? reject(err) : resolve(),
+        ch.publish(
+          exchange,
+          routingKey,
+          body,
+          { contentType: 'application/json', ...options },
+          (err: unknown) => (err ? reject(err) : resolve()),
         );
       } catch (err) {
         reject(err);

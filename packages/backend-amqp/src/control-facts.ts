@@ -88,7 +88,8 @@ export class FactView {
   /** Every fact in force at `now` whose key starts with `prefix`. */
   inForce(prefix: string, now: number): Fact[] {
     const out: Fact[] = [];
-    for (const fact of this.facts.values()) if (fact.k.startsWith(prefix) && inForce(fact, now)) out.push(fact);
+    for (const fact of this.facts.values())
+      if (fact.k.startsWith(prefix) && inForce(fact, now)) out.push(fact);
     return out;
   }
 

@@ -237,8 +237,10 @@ class Session {
     await ch.bindQueue(this.liveQueue, names.exchange, kind);
     const log = this.ctx.log(kind);
     const stream = names.log(kind);
-    const from =
-      log.nextOffset ?? { '!': 'timestamp', value: Math.floor((Date.now() - this.ctx.lookback(kind)) / 1000) };
+    const from = log.nextOffset ?? {
+      '!': 'timestamp',
+      value: Math.floor((Date.now() - this.ctx.lookback(kind)) / 1000),
+    };
     await ch.consume(stream, (m) => this.onStream(ch, kind, m), {
       noAck: false,
       arguments: { 'x-stream-offset': from },

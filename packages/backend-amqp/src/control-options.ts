@@ -70,7 +70,12 @@ export function resolveControlOptions(options: AmqpControlPlaneOptions): Resolve
       'AmqpControlPlane option prefix must be a string of at most 120 bytes (queue names are limited to 255).',
     );
   }
-  const stateRetentionMs = positiveMs('AmqpControlPlane', 'stateRetentionMs', options.stateRetentionMs, 7 * DAY_MS);
+  const stateRetentionMs = positiveMs(
+    'AmqpControlPlane',
+    'stateRetentionMs',
+    options.stateRetentionMs,
+    7 * DAY_MS,
+  );
   if (stateRetentionMs < 1000) {
     throw new MachineryError(
       'ERR_INVALID_ARGUMENT',

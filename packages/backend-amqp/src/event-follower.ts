@@ -88,7 +88,10 @@ export class EventFollower {
     if (this.stopped) return;
     this.attachOnce(link).catch((err) => {
       if (this.stopped || link.closed) return;
-      this.logger.warn({ err: redactText(errorText(err)) }, 'AMQP control plane: cannot follow task events; retrying');
+      this.logger.warn(
+        { err: redactText(errorText(err)) },
+        'AMQP control plane: cannot follow task events; retrying',
+      );
       this.later(link);
     });
   }

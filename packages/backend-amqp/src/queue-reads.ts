@@ -18,7 +18,12 @@ export async function take(ch: Channel, queue: string, max = Number.POSITIVE_INF
  * Takes the `ready` messages `queue` was found with; when there are none (any more), looks again, at
  * growing jittered intervals, for up to `waitMs`.
  */
-export async function takeOrWait(ch: Channel, queue: string, ready: number, waitMs: number): Promise<Message[]> {
+export async function takeOrWait(
+  ch: Channel,
+  queue: string,
+  ready: number,
+  waitMs: number,
+): Promise<Message[]> {
   let held = ready > 0 ? await take(ch, queue, ready) : [];
   const end = Date.now() + waitMs;
   let pause = 1;

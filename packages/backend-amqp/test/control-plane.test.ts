@@ -1,6 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { isMachineryError, MemoryBroker, MemoryBrokerStore, type Revocation, silentLogger } from '@machinery/core';
+import {
+  isMachineryError,
+  MemoryBroker,
+  MemoryBrokerStore,
+  type Revocation,
+  silentLogger,
+} from '@machinery/core';
 import {
   AMQP_URL,
   adminConnection,
@@ -202,9 +208,9 @@ describe('AmqpControlPlane', () => {
     const tooLong = await rejectionOf(p.workers.heartbeat(info, 3_600_000));
     expect(isMachineryError(tooLong, 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect((tooLong as Error).message).toMatch(/heartbeatMs up to 300000/);
-    expect(isMachineryError(await rejectionOf(p.revocations.revoke(['t'], { ttlMs: -1 })), 'ERR_INVALID_ARGUMENT')).toBe(
-      true,
-    );
+    expect(
+      isMachineryError(await rejectionOf(p.revocations.revoke(['t'], { ttlMs: -1 })), 'ERR_INVALID_ARGUMENT'),
+    ).toBe(true);
     expect(isMachineryError(await rejectionOf(p.pauses.pause('')), 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect(() => new AmqpControlPlane({ url: 'http://x' })).toThrow(/amqp:\/\//);
     expect(() => new AmqpControlPlane({ stateRetentionMs: 10 })).toThrow(/at least 1000 ms/);

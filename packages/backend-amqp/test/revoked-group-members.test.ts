@@ -18,9 +18,7 @@ it('counts a group member marked FAILURE by UUID alone (revoked while waiting) o
   cleanups.push(() => backend.close());
   const groupUUID = `group_${ns}`;
   const members = ['a', 'b'].map((n) => signature(n, [], { headers: {}, groupUUID, groupTaskCount: 2 }));
-  cleanups.push(() =>
-    deleteQueues([groupUUID, `${groupUUID}_meta`, ...members.map((m) => m.uuid)]),
-  );
+  cleanups.push(() => deleteQueues([groupUUID, `${groupUUID}_meta`, ...members.map((m) => m.uuid)]));
   await backend.initGroup(
     groupUUID,
     members.map((m) => m.uuid),
@@ -37,6 +35,8 @@ it('counts a group member marked FAILURE by UUID alone (revoked while waiting) o
   // A redelivered duplicate of either still counts once.
   await backend.setStateFailure(a, 'revoked');
   await backend.setStateSuccess(b, [toResult(1)]);
-  expect((await backend.groupTaskStates(groupUUID, 2)).map((s) => s.taskUUID)).toEqual(members.map((m) => m.uuid));
+  expect((await backend.groupTaskStates(groupUUID, 2)).map((s) => s.taskUUID)).toEqual(
+    members.map((m) => m.uuid),
+  );
   expect(await backend.groupCompleted(groupUUID, 3)).toBe(false);
 });

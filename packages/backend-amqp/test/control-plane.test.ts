@@ -172,14 +172,14 @@ describe('AmqpControlPlane', () => {
 
   it('keeps a pause and a long revocation readable past the retention while a process watches, and forgets them once none does', async () => {
     const ns = uniqueNamespace('mtctl');
-    const options = { stateRetentionMs: 2000 };
+    const options = { stateRetentionMs: 3000 };
     const watcher = keep(plane(ns, options));
     await watcher.pauses.onChange(() => {});
     await watcher.pauses.pause('q_long');
     await watcher.revocations.revoke(['task_long'], { ttlMs: 600_000 });
     await watcher.revocations.revoke(['task_short'], { ttlMs: 1000 });
-    // Well past the retention: a newcomer reads back only the last ~2 s of the stream.
-    await observeFor(5000);
+    // Well past the retention: a newcomer reads back only the last 3–4 s of the stream.
+    await observeFor(7000);
     const newcomer = keep(plane(ns, options));
     expect(await newcomer.pauses.paused()).toEqual(['q_long']);
     const [long, short] = await newcomer.revocations.revoked(['task_long', 'task_short']);
@@ -187,7 +187,7 @@ describe('AmqpControlPlane', () => {
     expect(short).toBeUndefined();
     await watcher.close();
     await newcomer.close();
-    await observeFor(5000);
+    await observeFor(7000);
     const late = keep(plane(ns, options));
     expect(await late.pauses.paused()).toEqual([]);
   });

@@ -25,6 +25,7 @@ import {
 import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import { operationError } from './errors.js';
 import { type AmqpBackendOptions, type ResolvedBackendOptions, resolveBackendOptions } from './options.js';
+import { sleep, take, takeOrWait } from './queue-reads.js';
 import {
   chordGuardOptions,
   chordGuardQueue,
@@ -49,46 +50,28 @@ const CHORD_HOLD_MS = 5000;
 // Each hold keeps a channel open: past this many at once, winners skip the hold (and its protection).
 const MAX_CHORD_HOLDS = 200;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 const PROPERTIES = { contentType: 'application/json', deliveryMode: 2 } as const;
 
-function publishConfirmed(ch: ConfirmChannel, queue: string, body: Buffer): Promise<void> {
+// Marks a final state stored without its group (revokeTasks marks a waiting task FAILURE knowing only
+// its UUID): when the worker later stores the member's outcome with its group, it is copied to the
+// group queue then — a final state without this mark was copied already (or by Go), and is not again.
+const UNCOUNTED = 'x-machinery-uncounted';
+
+function publishConfirmed(
+  ch: ConfirmChannel,
+  queue: string,
+  body: Buffer,
+  headers?: Record<string, unknown>,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     try {
+      const properties = headers === undefined ? PROPERTIES : { ...PROPERTIES, headers };
       // The default exchange routes by queue name: no binding to keep up, whatever the exchange type.
-      ch.publish('', queue, body, PROPERTIES, (err: unknown) => (err ? reject(err) : resolve()));
+      ch.publish('', queue, body, properties, (err: unknown) => (err ? reject(err) : resolve()));
     } catch (err) {
       reject(err);
     }
   });
-}
-
-/** Takes up to `max` ready messages of `queue` (without acknowledging them). */
-async function take(ch: Channel, queue: string, max = Number.POSITIVE_INFINITY): Promise<Message[]> {
-  const out: Message[] = [];
-  while (out.length < max) {
-    const m = await ch.get(queue, { noAck: false });
-    if (m === false) break;
-    out.push(m);
-  }
-  return out;
-}
-
-/**
- * Takes the `ready` messages `queue` was found with; when there are none (any more), looks again, at
- * growing jittered intervals, for up to `waitMs`.
- */
-async function takeOrWait(ch: Channel, queue: string, ready: number, waitMs: number): Promise<Message[]> {
-  let held = ready > 0 ? await take(ch, queue, ready) : [];
-  const end = Date.now() + waitMs;
-  let pause = 1;
-  while (held.length === 0 && Date.now() < end) {
-    await sleep(pause * (0.5 + Math.random()));
-    pause = Math.min(pause * 2, 25);
-    held = await take(ch, queue);
-  }
-  return held;
 }
 
 function decodeOrUndefined(m: Message): TaskState | undefined {
@@ -291,13 +274,20 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
       const last = newest(held);
       const previous = last ? decodeOrUndefined(last) : undefined;
       const body = Buffer.from(encodeTaskState(nextTaskState(sig, state, extra, previous)));
-      await publishConfirmed(ch, sig.uuid, body);
+      const inGroup = sig.groupUUID !== '' && sig.groupTaskCount > 0;
+      await publishConfirmed(
+        ch,
+        sig.uuid,
+        body,
+        isCompleted(state) && !inGroup ? { [UNCOUNTED]: true } : undefined,
+      );
       // Superseded states go only now, so a reader never finds the queue empty.
       for (const m of held) ch.ack(m);
       // Like Go, final states of group members are copied to the group's queue; groupCompleted counts
-      // them. A task already final (a redelivered duplicate) is not counted twice.
-      copyToGroup ??=
-        isCompleted(state) && sig.groupUUID !== '' && sig.groupTaskCount > 0 && !isCompleted(previous?.state);
+      // them. A task already final (a redelivered duplicate) is not counted twice — unless that final
+      // state was stored without its group (a revoked member), and so was never counted.
+      const uncounted = last?.properties.headers?.[UNCOUNTED] === true;
+      copyToGroup ??= isCompleted(state) && inGroup && (!isCompleted(previous?.state) || uncounted);
       if (copyToGroup) {
         await ch.assertQueue(sig.groupUUID, queueOptions);
         await publishConfirmed(ch, sig.groupUUID, body);

@@ -295,13 +295,33 @@ export class AmqpBackend extends StateWritingBackend implements Backend {
       // Superseded states go only now, so a reader never finds the queue empty.
       for (const m of held) ch.ack(m);
       // Like Go, final states of group members are copied to the group's queue; groupCompleted counts
-      // them. A task already final (a redelivered duplicate) is not counted twice.
+      // them. A task already final is copied only when its group lacks its copy: a redelivered duplicate
+      // is not counted twice, but a member marked FAILURE without its group (a revoked waiting task,
+      // marked by the revoker, who knows only its UUID) is counted once its worker refuses it.
       copyToGroup ??=
-        isCompleted(state) && sig.groupUUID !== '' && sig.groupTaskCount > 0 && !isCompleted(previous?.state);
+        isCompleted(state) &&
+        sig.groupUUID !== '' &&
+        sig.groupTaskCount > 0 &&
+        (!isCompleted(previous?.state) || !(await this.groupHoldsCopy(sig.groupUUID, sig.uuid)));
       if (copyToGroup) {
         await ch.assertQueue(sig.groupUUID, queueOptions);
         await publishConfirmed(ch, sig.groupUUID, body);
       }
+    });
+  }
+
+  /** True when the group's queue already holds a final state of `taskUUID` (the queue is left as it was). */
+  private groupHoldsCopy(groupUUID: string, taskUUID: string): Promise<boolean> {
+    return this.run(`reading group ${groupUUID}`, 'own', async (ch) => {
+      try {
+        await ch.checkQueue(groupUUID);
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+      // Taken and put back when the channel closes.
+      const copies = await take(ch, groupUUID);
+      return copies.some((m) => decodeOrUndefined(m)?.taskUUID === taskUUID);
     });
   }
 

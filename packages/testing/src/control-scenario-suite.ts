@@ -352,6 +352,38 @@ export function controlScenarios(
   );
 
   it(
+    'a chord member revoked while queued fails the chord: the callback ends in FAILURE and never runs',
+    async () => {
+      const producer = await server();
+      const worker = await server();
+      let memberRuns = 0;
+      let callbackRuns = 0;
+      const member = defineTask('ctl_queued_member', (n: number) => {
+        memberRuns++;
+        return n;
+      });
+      const callback = defineTask('ctl_queued_cb', () => {
+        callbackRuns++;
+      });
+      worker.register(member, callback);
+      const revokedSig = member.signature(2);
+      const result = await producer.sendChord(chord(group(member.signature(1), revokedSig), callback.signature()));
+      await producer.revoke(revokedSig.uuid);
+      await worker.worker({ handleSignals: false }).start();
+      const [keptState, revokedState] = await result.group.wait(GET);
+      expect(keptState?.state).toBe(TaskStatus.SUCCESS);
+      expect(revokedState?.error).toMatch(/was revoked/);
+      // The refused member still counts as done: the last member to finish fails the callback.
+      const callbackState = await result.callback.wait(GET);
+      expect(callbackState.state).toBe(TaskStatus.FAILURE);
+      expect(callbackState.error).toMatch(new RegExp(revokedSig.uuid));
+      expect(memberRuns).toBe(1);
+      expect(callbackRuns).toBe(0);
+    },
+    timeout,
+  );
+
+  it(
     'a revoked chord member that runs does not trigger the callback',
     async () => {
       const producer = await server();
@@ -487,7 +519,7 @@ export function controlScenarios(
   );
 
   it(
-    'a paused worker holds nothing: what it fetched but had not started goes back to the queue',
+    'a paused worker holds nothing: what it fetched but had not started goes back to the queue, what runs stays',
     async () => {
       const producer = await server();
       const paused = await server();
@@ -516,8 +548,11 @@ export function controlScenarios(
       // A consumer without a control plane does not pause: it gets what the paused worker gave back,
       // while that worker's running task goes on.
       const other = await uncontrolledServer();
+      let firstRunsElsewhere = 0;
       other.register(
-        defineTask('ctl_hold_first', () => {}),
+        defineTask('ctl_hold_first', () => {
+          firstRunsElsewhere++;
+        }),
         defineTask('ctl_hold_second', () => {
           ranOn.push('other worker');
         }),
@@ -525,10 +560,14 @@ export function controlScenarios(
       await other.worker({ handleSignals: false }).start();
       await second.get(GET);
       expect(ranOn).toEqual(['other worker']);
+      // The running task stays with the paused worker, its lease kept past the redelivery timeout.
+      await observeFor(harness().ctx.redeliveryTimeoutMs * 2);
+      expect(firstRunsElsewhere).toBe(0);
       expect((await first.state())?.state).toBe(TaskStatus.STARTED);
       expect(w.activeCount).toBe(1);
       release.resolve();
       await first.get(GET);
+      expect(firstRunsElsewhere).toBe(0);
     },
     timeout,
   );

@@ -22,7 +22,11 @@ function backendStore(namespace: string): MemoryBackendStore {
 controlScenarioSuite({
   name: 'PostgresBroker',
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
-    broker: new PostgresBroker({ url: POSTGRES_URL, schema: schemaOf(namespace), leaseMs: redeliveryTimeoutMs }),
+    broker: new PostgresBroker({
+      url: POSTGRES_URL,
+      schema: schemaOf(namespace),
+      leaseMs: redeliveryTimeoutMs,
+    }),
     backend: new MemoryBackend({ store: backendStore(namespace) }),
   }),
   cleanup: async ({ namespace }) => {

@@ -367,7 +367,9 @@ export function controlScenarios(
       });
       worker.register(member, callback);
       const revokedSig = member.signature(2);
-      const result = await producer.sendChord(chord(group(member.signature(1), revokedSig), callback.signature()));
+      const result = await producer.sendChord(
+        chord(group(member.signature(1), revokedSig), callback.signature()),
+      );
       await producer.revoke(revokedSig.uuid);
       await worker.worker({ handleSignals: false }).start();
       const [keptState, revokedState] = await result.group.wait(GET);
@@ -513,7 +515,7 @@ export function controlScenarios(
       await producer.resume(queueOf(producer));
       for (const r of results) await r.get(GET);
       expect(runs).toBe(3);
-      expect(started.map((w) => w.isPaused)).toEqual([false, false]);
+      await eventually(() => expect(started.map((w) => w.isPaused)).toEqual([false, false]), SOON);
     },
     timeout,
   );

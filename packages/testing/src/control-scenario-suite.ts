@@ -250,7 +250,8 @@ export function controlScenarios(
       await eventually(() => expect(retried).toEqual([result.taskUUID]), SOON);
       expect((await result.state())?.state).toBe(TaskStatus.PENDING);
       await producer.revoke(result.taskUUID, { reason: 'stop retrying' });
-      // Answered from the stored state, long before the retry is due.
+      // Marked by the revoker: answered from the stored state, without waiting for the retry.
+      expect((await result.state())?.state).toBe(TaskStatus.FAILURE);
       const error = await result.get(GET).catch((e: unknown) => e);
       expect(isMachineryError(error, 'ERR_TASK_FAILED')).toBe(true);
       expect((error as Error).message).toMatch(/revoked: stop retrying/);
@@ -277,6 +278,8 @@ export function controlScenarios(
       const result = await producer.sendGroup(members);
       const revoked = await producer.revoke(members.groupUUID, { reason: 'batch cancelled' });
       expect(revoked).toEqual(expect.arrayContaining(members.tasks.map((t) => t.uuid)));
+      // Waiting members are marked at once: their results answer before any worker runs.
+      for (const r of result.results) expect((await r.state())?.state).toBe(TaskStatus.FAILURE);
       const w = worker.worker({ handleSignals: false });
       const failed = failedOn(w);
       await w.start();
@@ -560,14 +563,18 @@ export function controlScenarios(
         }),
       );
       await other.worker({ handleSignals: false }).start();
-      await second.get(GET);
-      expect(ranOn).toEqual(['other worker']);
-      // The running task stays with the paused worker, its lease kept past the redelivery timeout.
-      await observeFor(harness().ctx.redeliveryTimeoutMs * 2);
-      expect(firstRunsElsewhere).toBe(0);
-      expect((await first.state())?.state).toBe(TaskStatus.STARTED);
-      expect(w.activeCount).toBe(1);
-      release.resolve();
+      try {
+        await second.get(GET);
+        expect(ranOn).toEqual(['other worker']);
+        // The running task stays with the paused worker, its lease kept past the redelivery timeout.
+        await observeFor(harness().ctx.redeliveryTimeoutMs * 2);
+        expect(firstRunsElsewhere).toBe(0);
+        expect((await first.state())?.state).toBe(TaskStatus.STARTED);
+        expect(w.activeCount).toBe(1);
+      } finally {
+        // Also on failure: the worker's stop would wait for it.
+        release.resolve();
+      }
       await first.get(GET);
       expect(firstRunsElsewhere).toBe(0);
     },

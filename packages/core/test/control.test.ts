@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ProgressWriter } from '../src/control/progress-writer.js';
+import { revokeTasks } from '../src/control/revoke.js';
 import { TaskEventBuffer } from '../src/control/task-event-buffer.js';
 import type { TaskEvent, TaskEventStream } from '../src/control/task-events.js';
-import { revokeTasks } from '../src/control/revoke.js';
 import { MemoryBackend, MemoryControlPlane, signature, TaskStatus } from '../src/index.js';
 
 const event = (n: number): TaskEvent => ({
@@ -98,7 +98,10 @@ describe('revokeTasks', () => {
     const waiting = signature('t');
     const members = [signature('m'), signature('m')];
     await backend.setStatePending(waiting);
-    await backend.initGroup('group_g', members.map((m) => m.uuid));
+    await backend.initGroup(
+      'group_g',
+      members.map((m) => m.uuid),
+    );
     for (const m of members) await backend.setStatePending(m);
     const revoked = await revokeTasks({ control, backend }, [waiting.uuid, 'group_g'], { reason: 'no' });
     expect(revoked).toEqual(expect.arrayContaining([waiting.uuid, ...members.map((m) => m.uuid)]));

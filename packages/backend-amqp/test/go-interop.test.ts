@@ -138,6 +138,30 @@ it('copies group members’ final states to the <groupUUID> queue Go counts, and
   }
 });
 
+it('copies a member already final without its group copy (revoked while waiting) once, when stored with its group', async () => {
+  const { ns, backend, queues } = setup();
+  const groupUUID = `group_${ns}`;
+  const [a, b] = ['a', 'b'].map((n) => signature(n, [], { headers: {}, groupUUID, groupTaskCount: 2 }));
+  if (a === undefined || b === undefined) throw new Error('two members');
+  queues.push(groupUUID, `${groupUUID}_meta`, a.uuid, b.uuid);
+  await backend.initGroup(groupUUID, [a.uuid, b.uuid]);
+  // A revoker knows only the UUID: its FAILURE carries no group, so nothing is copied yet.
+  await backend.setStateFailure(signature('a', [], { uuid: a.uuid }), 'revoked');
+  await backend.setStateSuccess(b, [toResult(1)]);
+  expect(await backend.groupCompleted(groupUUID, 2)).toBe(false);
+  // The worker that refuses the revoked task stores the outcome with its group: now it counts.
+  await backend.setStateFailure(a, 'revoked');
+  expect(await backend.groupCompleted(groupUUID, 2)).toBe(true);
+  // Stored once more (a duplicate), it does not count twice.
+  await backend.setStateFailure(a, 'revoked');
+  const ch = await (await adminConnection()).createChannel();
+  try {
+    expect((await ch.checkQueue(groupUUID)).messageCount).toBe(2);
+  } finally {
+    await ch.close().catch(() => {});
+  }
+});
+
 it('completes a group Go ran (no metadata), with its states in completion order', async () => {
   const { ns, backend, queues, exchange } = setup();
   const groupUUID = `group_${ns}_go`;

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ProgressWriter } from '../src/control/progress-writer.js';
+import { revokeTasks } from '../src/control/revoke.js';
 import { TaskEventBuffer } from '../src/control/task-event-buffer.js';
 import type { TaskEvent, TaskEventStream } from '../src/control/task-events.js';
-import { MemoryControlPlane } from '../src/index.js';
+import { MemoryBackend, MemoryControlPlane, signature, TaskStatus } from '../src/index.js';
 
 const event = (n: number): TaskEvent => ({
   type: 'sent',
@@ -87,5 +88,31 @@ describe('progress writer', () => {
     writer.report('task_a', 101);
     await writer.close();
     expect(writes.at(-1)).toBe(101);
+  });
+});
+
+describe('revokeTasks', () => {
+  it('marks a waiting task FAILURE at once on a backend where task states and group metadata share keys', async () => {
+    const backend = new MemoryBackend();
+    const control = new MemoryControlPlane();
+    const waiting = signature('t');
+    const members = [signature('m'), signature('m')];
+    await backend.setStatePending(waiting);
+    await backend.initGroup(
+      'group_g',
+      members.map((m) => m.uuid),
+    );
+    for (const m of members) await backend.setStatePending(m);
+    const revoked = await revokeTasks({ control, backend }, [waiting.uuid, 'group_g'], { reason: 'no' });
+    expect(revoked).toEqual(expect.arrayContaining([waiting.uuid, ...members.map((m) => m.uuid)]));
+    for (const uuid of [waiting.uuid, ...members.map((m) => m.uuid)]) {
+      const state = await backend.getState(uuid);
+      expect(state?.state).toBe(TaskStatus.FAILURE);
+      expect(state?.error).toMatch(/was revoked: no/);
+    }
+    // The group's metadata is left as it was.
+    expect((await backend.getGroupMeta('group_g'))?.taskUUIDs).toEqual(members.map((m) => m.uuid));
+    await control.close();
+    await backend.close();
   });
 });

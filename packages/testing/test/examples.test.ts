@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
 const example = read('../examples/conformance.test.ts');
+const controlExample = read('../examples/control.test.ts');
 
 // The example runs as a test of its own (vitest includes examples/); these keep the copies shown to
 // readers identical to the file that runs.
@@ -13,6 +14,9 @@ describe('the runnable example is the one the documentation shows', () => {
   ] as const) {
     it(`in ${doc}`, () => {
       expect(read(path)).toContain(`\`\`\`ts\n${example}\`\`\``);
+    });
+    it(`for a broker's control test, in ${doc}`, () => {
+      expect(read(path)).toContain(`\`\`\`ts\n${controlExample}\`\`\``);
     });
   }
 });

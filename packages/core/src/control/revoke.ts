@@ -31,8 +31,11 @@ export async function revokeTasks(
   if (backend !== undefined) {
     const metas = await Promise.all(uuids.map((uuid) => backend.getGroupMeta(uuid).catch(() => undefined)));
     metas.forEach((meta, i) => {
-      if (meta === undefined) return;
-      groups.add(uuids[i] as string);
+      const uuid = uuids[i] as string;
+      // Where a task's state and a group's metadata share one key space (Redis, memcached, memory, as in
+      // Go), a task's state decodes as a GroupMeta without GroupUUID or members: it is not a group.
+      if (meta === undefined || (meta.groupUUID !== uuid && meta.taskUUIDs.length === 0)) return;
+      groups.add(uuid);
       for (const member of meta.taskUUIDs) all.add(member);
     });
   }

@@ -3,9 +3,9 @@ import { ConnectionManager, isNotFound, type Link } from '@machinery/amqp-connec
 import {
   type Broker,
   type BrokerCapabilities,
-  checkPurge,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   type DeadLetter,
   type Delivery,
@@ -489,7 +489,11 @@ export class AmqpBroker implements Broker {
    */
   async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
     this.assertOpen();
-    const request = checkPurge('AmqpBroker', queue, options, { pending: true, delayed: true, deadLetters: true });
+    const request = checkPurge('AmqpBroker', queue, options, {
+      pending: true,
+      delayed: true,
+      deadLetters: true,
+    });
     // Each part on a channel of its own: a missing queue (404) closes the channel it was checked on.
     const pending = !request.pending
       ? 0

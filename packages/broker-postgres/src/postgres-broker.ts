@@ -1,9 +1,9 @@
 import {
   type Broker,
   type BrokerCapabilities,
-  checkPurge,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   type DeadLetter,
   type Delivery,
@@ -219,7 +219,11 @@ export class PostgresBroker implements Broker {
    */
   async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
     this.assertOpen();
-    const r = checkPurge('PostgresBroker', queue, options, { pending: true, delayed: true, deadLetters: true });
+    const r = checkPurge('PostgresBroker', queue, options, {
+      pending: true,
+      delayed: true,
+      deadLetters: true,
+    });
     const [row] = await this.select(`Purging queue "${queue}"`, this.ctx.sql.purge, [
       queue,
       r.pending,

@@ -1,9 +1,9 @@
 import {
   type Broker,
   type BrokerCapabilities,
-  checkPurge,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   DEFAULT_MAX_MESSAGE_BYTES,
   type DeadLetter,
@@ -350,7 +350,11 @@ export class RedisBroker implements Broker {
    */
   async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
     this.assertOpen();
-    const request = checkPurge('RedisBroker', queue, options, { pending: true, delayed: true, deadLetters: true });
+    const request = checkPurge('RedisBroker', queue, options, {
+      pending: true,
+      delayed: true,
+      deadLetters: true,
+    });
     const flag = (on: boolean) => (on ? '1' : '0');
     let out: unknown;
     try {

@@ -260,7 +260,7 @@ end
  * that is not a Machinery message is dead-lettered rather than left to block the set.
  * KEYS: delayed, dead. ARGV: nowNs, prefix, defaultQueue, limit. Returns `{moved, earliestScore | -1}`.
  */
-export const MOVE_DUE = String.raw`${NOW_MS}${ROUTING_KEY}
+export const MOVE_DUE = `${NOW_MS}${ROUTING_KEY}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
 local at = nil
 for i = 1, #due do
@@ -349,7 +349,7 @@ return moved
  * KEYS: queue, delayed, dead. ARGV: pending, delayed, dead ('1' | '0'), queue name, defaultQueue.
  * Returns `{pending, delayed, deadLetters}` removed.
  */
-export const PURGE = String.raw`${ROUTING_KEY}
+export const PURGE = `${ROUTING_KEY}
 local queue, defaultQueue = ARGV[4], ARGV[5]
 local pending, delayed, dead = 0, 0, 0
 if ARGV[1] == '1' then

@@ -52,7 +52,9 @@ export async function receiveAndDelete(
       } catch (err) {
         throw sqsError(err, 'ReceiveMessage', queue);
       }
-      const fresh = (out.Messages ?? []).filter((m) => m.MessageId && m.ReceiptHandle && !seen.has(m.MessageId));
+      const fresh = (out.Messages ?? []).filter(
+        (m) => m.MessageId && m.ReceiptHandle && !seen.has(m.MessageId),
+      );
       if (fresh.length === 0) break;
       const doomed: Message[] = [];
       for (const m of fresh) {

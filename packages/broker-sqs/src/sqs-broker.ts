@@ -15,9 +15,9 @@ import {
 import {
   type Broker,
   type BrokerCapabilities,
-  checkPurge,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   type DeadLetter,
   type Delivery,
@@ -568,7 +568,8 @@ export class SqsBroker implements Broker {
     let pending = 0;
     if (request.pending) {
       const url = await this.resolver.existing(queue);
-      if (url) pending = await receiveAndDelete(this.client, queue, url, (m) => !isDelayed(m), this.abort.signal);
+      if (url)
+        pending = await receiveAndDelete(this.client, queue, url, (m) => !isDelayed(m), this.abort.signal);
     }
     let deadLetters = 0;
     if (request.deadLetters) {

@@ -56,7 +56,9 @@ describe('SqsBroker: purge by receive and delete', () => {
     const { ctx, closer } = current();
     const broker = closer.add(makeBroker(ctx));
     await broker.publish(task('kept'));
-    const err = await broker.purge(broker.defaultQueue, { pending: true, delayed: true }).catch((e: unknown) => e);
+    const err = await broker
+      .purge(broker.defaultQueue, { pending: true, delayed: true })
+      .catch((e: unknown) => e);
     expect(isMachineryError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect((err as Error).message).toMatch(/cannot purge delayed tasks: SQS hides a delayed message/);
     expect((await inspectQueue(broker.defaultQueue)).ready).toHaveLength(1);

@@ -187,4 +187,3 @@ async function count(broker: Broker, queue: string, part: PurgePart, limit: numb
   const mine = letters.filter((d) => (d.queue || broker.defaultQueue) === queue);
   return countOf(mine.length, letters.length, limit);
 }
-

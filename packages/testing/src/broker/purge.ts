@@ -144,7 +144,11 @@ export const purge = defineGroup('purge', ({ harness, timeout }) => {
       const other = `${broker.defaultQueue}_other`;
       const main = await collect(h, broker, broker.defaultQueue, { concurrency: 2 });
       const side = await collect(h, broker, other);
-      await broker.publishMany([task('poison1'), task('poison2'), task('poison_other', [], { routingKey: other })]);
+      await broker.publishMany([
+        task('poison1'),
+        task('poison2'),
+        task('poison_other', [], { routingKey: other }),
+      ]);
       await eventually(() => expect(main.deliveries.length + side.deliveries.length).toBe(3), {
         timeoutMs: 10_000,
       });
@@ -152,7 +156,9 @@ export const purge = defineGroup('purge', ({ harness, timeout }) => {
         expect(await d.nack({ requeue: false, reason: 'purge test' })).toBe(true);
       }
       if (broker.capabilities.deadLetterInspection) {
-        await eventually(async () => expect(await broker.deadLetters()).toHaveLength(3), { timeoutMs: 10_000 });
+        await eventually(async () => expect(await broker.deadLetters()).toHaveLength(3), {
+          timeoutMs: 10_000,
+        });
       }
 
       expect(await purgeOf(broker)(broker.defaultQueue, { deadLetters: true })).toEqual({
@@ -195,7 +201,9 @@ export const purge = defineGroup('purge', ({ harness, timeout }) => {
         await eventually(async () => expect(await broker.pendingTasks(broker.defaultQueue)).toHaveLength(2));
       }
       if (broker.capabilities.deadLetterInspection) {
-        await eventually(async () => expect(await broker.deadLetters()).toHaveLength(1), { timeoutMs: 10_000 });
+        await eventually(async () => expect(await broker.deadLetters()).toHaveLength(1), {
+          timeoutMs: 10_000,
+        });
       }
 
       const asked: PurgeOptions = {

@@ -31,9 +31,11 @@ it('purges delayed members written by Go — an empty RoutingKey means the defau
     delayed: 2,
     deadLetters: 0,
   });
-  expect((await raw.zrange(`${prefix}delayed_tasks`, 0, -1)).sort()).toEqual([goCrawler, 'not json'].sort());
+  expect((await raw.zrange(`${prefix}delayed_tasks`, '0', '-1')).sort()).toEqual(
+    [goCrawler, 'not json'].sort(),
+  );
   expect(await b.purge('crawler', { delayed: true })).toEqual({ pending: 0, delayed: 1, deadLetters: 0 });
-  expect(await raw.zrange(`${prefix}delayed_tasks`, 0, -1)).toEqual(['not json']);
+  expect(await raw.zrange(`${prefix}delayed_tasks`, '0', '-1')).toEqual(['not json']);
 });
 
 it('keeps dead-letter entries that are not its own, and those of other queues, in order', async () => {

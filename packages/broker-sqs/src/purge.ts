@@ -24,6 +24,8 @@ const KEEP_HIDDEN_SECONDS = 30;
  * Messages workers hold are invisible, so never received, never deleted. Each receive long polls for
  * a second, so that SQS answers from all its servers and an empty answer means an empty queue. On a
  * FIFO queue, a message group with a message in flight stays out of reach until that one is settled.
+ * It stops once a whole batch was sent after it started, so producers that keep publishing cannot
+ * keep it running.
  */
 export async function receiveAndDelete(
   client: SQSClient,
@@ -35,6 +37,7 @@ export async function receiveAndDelete(
   const seen = new Set<string>();
   const kept: Message[] = [];
   let deleted = 0;
+  const started = Date.now();
   try {
     for (;;) {
       let out: ReceiveMessageCommandOutput;
@@ -46,6 +49,7 @@ export async function receiveAndDelete(
             WaitTimeSeconds: 1,
             VisibilityTimeout: KEEP_HIDDEN_SECONDS,
             MessageAttributeNames: ['All'],
+            MessageSystemAttributeNames: ['SentTimestamp'],
           }),
           { abortSignal: signal },
         );
@@ -62,6 +66,7 @@ export async function receiveAndDelete(
         (remove(m) ? doomed : kept).push(m);
       }
       if (doomed.length > 0) deleted += await deleteBatch(client, queue, queueUrl, doomed, signal);
+      if (fresh.every((m) => Number(m.Attributes?.SentTimestamp) > started)) break;
     }
   } finally {
     await giveBack(client, queueUrl, kept);

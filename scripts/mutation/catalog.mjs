@@ -13,4 +13,5 @@ export const catalog = {
   'e-close-leaves-consumers': 'close() leaves its consumers polling: a closed broker keeps taking tasks',
   'f-pending-lists-leased': 'pendingTasks lists leased (in-flight) messages as well as waiting ones',
   'g-delivers-after-stop': 'hands over deliveries it fetched before stop() after stop() resolved',
+  'h-purge-takes-held': 'purge() removes the tasks workers hold along with the waiting ones: they are lost',
 };

@@ -127,4 +127,21 @@ export const mutants = {
       }
     },
   },
+  'h-purge-takes-held': {
+    Broker: class extends MemoryBroker {
+      async purge(queue, options) {
+        const counts = await super.purge(queue, options);
+        if (!options.pending) return counts;
+        // Counts a held task as waiting and drops its lease: the task is lost once purged.
+        let taken = 0;
+        for (const [token, lease] of this.store.leases) {
+          if (lease.envelope.queue !== queue) continue;
+          this.store.leases.delete(token);
+          lease.consumer.outstanding--;
+          taken++;
+        }
+        return { ...counts, pending: counts.pending + taken };
+      }
+    },
+  },
 };

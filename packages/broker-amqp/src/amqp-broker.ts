@@ -5,6 +5,7 @@ import {
   type BrokerCapabilities,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   type DeadLetter,
   type Delivery,
@@ -12,6 +13,8 @@ import {
   encodeForPublish,
   type Logger,
   MachineryError,
+  type PurgeCounts,
+  type PurgeOptions,
   resolveLogger,
   type Signature,
 } from '@machinery/core';
@@ -32,6 +35,7 @@ import {
 } from './headers.js';
 import { type AmqpBrokerOptions, type ResolvedBrokerOptions, resolveBrokerOptions } from './options.js';
 import { type Outgoing, Publisher } from './publisher.js';
+import { deadLetterOrigin, delayedTarget, removeWhere } from './purge.js';
 import { Topology } from './topology.js';
 
 const noop = () => {};
@@ -103,6 +107,7 @@ export class AmqpBroker implements Broker {
       deadLetterInspection: true,
       pendingInspection: true,
       delayedInspection: true,
+      purge: { pending: true, delayed: true, deadLetters: true },
     };
     this.manager = new ConnectionManager({
       urls: this.options.urls,
@@ -472,6 +477,52 @@ export class AmqpBroker implements Broker {
       for (const m of taken) ch.ack(m);
       return taken.length;
     });
+  }
+
+  /**
+   * Removes, from `queue`, its ready messages (`queue.purge`), its delayed tasks (messages in the
+   * delay levels bound for it, delayed requeues included) and/or its dead letters (messages of the
+   * shared dead-letter queue that came from it); returns how many of each. Unacknowledged messages —
+   * tasks consumers hold — are not ready and stay. The delay levels and the dead-letter queue are
+   * shared by every queue, so those parts read each of their messages (one `basic.get` each) and put
+   * back what is not `queue`'s. Result states are not changed.
+   */
+  async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
+    this.assertOpen();
+    const request = checkPurge('AmqpBroker', queue, options, {
+      pending: true,
+      delayed: true,
+      deadLetters: true,
+    });
+    // Each part on a channel of its own: a missing queue (404) closes the channel it was checked on.
+    const pending = !request.pending
+      ? 0
+      : await this.inspect(async (ch) => {
+          if ((await this.readyCount(ch, queue)) === undefined) return 0;
+          return (await ch.purgeQueue(queue)).messageCount;
+        });
+    const delayed = !request.delayed
+      ? 0
+      : await this.inspect(async (ch) => {
+          let removed = 0;
+          for (let k = 0; k < this.options.delayLevels; k++) {
+            const level = levelName(this.options.exchange, k);
+            const ready = await this.readyCount(ch, level);
+            // The levels are declared together: when one is missing, nothing was ever delayed.
+            if (ready === undefined) break;
+            removed += await removeWhere(ch, level, ready, (m) => delayedTarget(m, this.options) === queue);
+          }
+          return removed;
+        });
+    const deadLetters = !request.deadLetters
+      ? 0
+      : await this.inspect(async (ch) => {
+          const dlq = this.options.deadLetterQueue;
+          const ready = await this.readyCount(ch, dlq);
+          if (!ready) return 0;
+          return removeWhere(ch, dlq, ready, (m) => deadLetterOrigin(m, this.defaultQueue) === queue);
+        });
+    return { pending, delayed, deadLetters };
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   type BrokerCapabilities,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   type DeadLetter,
   type Delivery,
@@ -10,6 +11,8 @@ import {
   encodeForPublish,
   type Logger,
   MachineryError,
+  type PurgeCounts,
+  type PurgeOptions,
   resolveLogger,
   type Signature,
 } from '@machinery/core';
@@ -56,6 +59,7 @@ export class PostgresBroker implements Broker {
     deadLetterInspection: true,
     pendingInspection: true,
     delayedInspection: true,
+    purge: { pending: true, delayed: true, deadLetters: true },
   };
   readonly defaultQueue: string;
   /** The `pg` pool in use (the one passed in, or the one the broker created). */
@@ -206,6 +210,31 @@ export class PostgresBroker implements Broker {
     this.assertOpen();
     const rows = await this.select('Requeueing dead letters', this.ctx.sql.requeueDead, [sqlLimit(limit)]);
     return (rows[0]?.moved as number | undefined) ?? 0;
+  }
+
+  /**
+   * Deletes, in one statement, `queue`'s waiting rows, its delayed rows (ETA ahead, delayed
+   * requeues included) and/or its dead rows; returns how many of each. Leased rows stay (a lease
+   * that expired is claimable again, so counts as waiting). Result states are not changed.
+   */
+  async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
+    this.assertOpen();
+    const r = checkPurge('PostgresBroker', queue, options, {
+      pending: true,
+      delayed: true,
+      deadLetters: true,
+    });
+    const [row] = await this.select(`Purging queue "${queue}"`, this.ctx.sql.purge, [
+      queue,
+      r.pending,
+      r.delayed,
+      r.deadLetters,
+    ]);
+    return {
+      pending: (row?.pending as number | undefined) ?? 0,
+      delayed: (row?.delayed as number | undefined) ?? 0,
+      deadLetters: (row?.dead as number | undefined) ?? 0,
+    };
   }
 
   private async select(what: string, text: string, values: unknown[]): Promise<Record<string, unknown>[]> {

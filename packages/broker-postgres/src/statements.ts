@@ -32,6 +32,7 @@ export class Statements {
   readonly delayed: string;
   readonly deadLetters: string;
   readonly requeueDead: string;
+  readonly purge: string;
 
   /**
    * @param table - the task table; publishes notify its channel with the queue name as payload.
@@ -126,5 +127,28 @@ export class Statements {
         SELECT pg_notify('${channel}', queue) FROM (SELECT DISTINCT queue FROM moved) AS s
       )
       SELECT (SELECT count(*) FROM moved)::integer AS moved, (SELECT count(*) FROM woken) AS woken`;
+    // The parts as pendingTasks(), delayedTasks() and deadLetters() see them, of one queue. SKIP
+    // LOCKED passes over rows a claim is leasing right now; a live lease (visible_at ahead) is
+    // neither pending nor delayed, so a held task stays. An expired lease is claimable: pending.
+    this.purge = `WITH picked AS (
+        SELECT id, CASE
+            WHEN dead_at IS NOT NULL THEN 'dead'
+            WHEN visible_at <= now() THEN 'pending'
+            ELSE 'delayed'
+          END AS part
+        FROM ${t}
+        WHERE queue = $1 AND (
+          ($2 AND dead_at IS NULL AND visible_at <= now())
+          OR ($3 AND dead_at IS NULL AND lease_token IS NULL AND visible_at > now())
+          OR ($4 AND dead_at IS NOT NULL)
+        )
+        FOR UPDATE SKIP LOCKED
+      ), removed AS (
+        DELETE FROM ${t} AS t USING picked WHERE t.id = picked.id RETURNING picked.part
+      )
+      SELECT count(*) FILTER (WHERE part = 'pending')::integer AS pending,
+        count(*) FILTER (WHERE part = 'delayed')::integer AS delayed,
+        count(*) FILTER (WHERE part = 'dead')::integer AS dead
+      FROM removed`;
   }
 }

@@ -3,6 +3,7 @@ import {
   type BrokerCapabilities,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   DEFAULT_MAX_MESSAGE_BYTES,
   type DeadLetter,
@@ -12,6 +13,8 @@ import {
   type Logger,
   MachineryError,
   PreciseDate,
+  type PurgeCounts,
+  type PurgeOptions,
   redactText,
   resolveLogger,
   type Signature,
@@ -37,9 +40,10 @@ import {
   type ResolvedBrokerOptions,
 } from './options.js';
 import { PushBatcher } from './push-batcher.js';
-import { PUBLISH_MANY, REQUEUE_DEAD } from './scripts.js';
+import { PUBLISH_MANY, PURGE, REQUEUE_DEAD } from './scripts.js';
 
 const publishManyScript = new LuaScript(PUBLISH_MANY);
+const purgeScript = new LuaScript(PURGE);
 const requeueDeadScript = new LuaScript(REQUEUE_DEAD);
 
 function positiveInt(name: string, value: number | undefined, fallback: number, max = Infinity): number {
@@ -116,6 +120,7 @@ export class RedisBroker implements Broker {
     deadLetterInspection: true,
     pendingInspection: true,
     delayedInspection: true,
+    purge: { pending: true, delayed: true, deadLetters: true },
   };
   readonly defaultQueue: string;
   /** The ioredis client in use (the one passed in, or the one the broker created). */
@@ -335,6 +340,34 @@ export class RedisBroker implements Broker {
     } catch (err) {
       throw redisConnectionError('Requeueing dead letters', this.ctx.where, err, this.ctx.client);
     }
+  }
+
+  /**
+   * Removes, from `queue`, its waiting tasks (the list Go pushes to), its delayed tasks (members of
+   * the delayed set routed to it) and/or its dead letters, in one atomic script; returns how many of
+   * each. Leased tasks, and tasks a consumer has already moved to its staging list, stay. Result
+   * states are not changed. Scans the whole delayed set and dead-letter list when those are asked for.
+   */
+  async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
+    this.assertOpen();
+    const request = checkPurge('RedisBroker', queue, options, {
+      pending: true,
+      delayed: true,
+      deadLetters: true,
+    });
+    const flag = (on: boolean) => (on ? '1' : '0');
+    let out: unknown;
+    try {
+      out = await purgeScript.run(
+        this.client,
+        [this.ctx.keys.queue(queue).queue, this.ctx.keys.delayed, this.ctx.keys.dead],
+        [flag(request.pending), flag(request.delayed), flag(request.deadLetters), queue, this.defaultQueue],
+      );
+    } catch (err) {
+      throw redisConnectionError(`Purging queue "${queue}"`, this.ctx.where, err, this.ctx.client);
+    }
+    const [pending, delayed, deadLetters] = (out as number[]).map(Number);
+    return { pending: pending ?? 0, delayed: delayed ?? 0, deadLetters: deadLetters ?? 0 };
   }
 
   /**

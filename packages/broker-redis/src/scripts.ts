@@ -238,29 +238,34 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;
 
+// The RoutingKey of a task message: read from Go's field order by pattern (cheap), else by decoding
+// the JSON; '' when it is empty or null, nil when the body is not a Machinery message.
+const ROUTING_KEY = String.raw`
+local function routingKey(body)
+  local rk = string.match(body, '^{"UUID":"[^"\\]*","Name":"[^"\\]*","RoutingKey":"([^"\\]*)"')
+  if rk then return rk end
+  local ok, msg = pcall(cjson.decode, body)
+  if ok and type(msg) == 'table' then
+    local r = msg['RoutingKey']
+    if type(r) == 'string' then return r end
+    if r == nil or r == cjson.null then return '' end
+  end
+  return nil
+end
+`;
+
 /**
  * Moves every due delayed task (up to `limit` per call) to the list of its own RoutingKey, in ETA
  * order. The RoutingKey is read from Go's field order by pattern, else by decoding the JSON; a member
  * that is not a Machinery message is dead-lettered rather than left to block the set.
  * KEYS: delayed, dead. ARGV: nowNs, prefix, defaultQueue, limit. Returns `{moved, earliestScore | -1}`.
  */
-export const MOVE_DUE = String.raw`${NOW_MS}
+export const MOVE_DUE = `${NOW_MS}${ROUTING_KEY}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
 local at = nil
 for i = 1, #due do
   local body = due[i]
-  local rk = string.match(body, '^{"UUID":"[^"\\]*","Name":"[^"\\]*","RoutingKey":"([^"\\]*)"')
-  if not rk then
-    local ok, msg = pcall(cjson.decode, body)
-    if ok and type(msg) == 'table' then
-      local r = msg['RoutingKey']
-      if type(r) == 'string' then
-        rk = r
-      elseif r == nil or r == cjson.null then
-        rk = ''
-      end
-    end
-  end
+  local rk = routingKey(body)
   if rk then
     if rk == '' then rk = ARGV[3] end
     redis.call('RPUSH', ARGV[2] .. rk, body)
@@ -334,4 +339,57 @@ for i = 1, limit do
   end
 end
 return moved
+`;
+
+/**
+ * Removes, from one queue, its waiting tasks (the list), its delayed tasks (members of the delayed
+ * set whose RoutingKey names it; empty means the default queue) and its dead letters, as selected.
+ * Leased and staged tasks live under other keys and stay. One script: atomic, and O(delayed set +
+ * dead letters) when those parts are asked for.
+ * KEYS: queue, delayed, dead. ARGV: pending, delayed, dead ('1' | '0'), queue name, defaultQueue.
+ * Returns `{pending, delayed, deadLetters}` removed.
+ */
+export const PURGE = `${ROUTING_KEY}
+local queue, defaultQueue = ARGV[4], ARGV[5]
+local pending, delayed, dead = 0, 0, 0
+if ARGV[1] == '1' then
+  pending = redis.call('LLEN', KEYS[1])
+  if pending > 0 then redis.call('DEL', KEYS[1]) end
+end
+if ARGV[2] == '1' then
+  local n = redis.call('ZCARD', KEYS[2])
+  local gone = {}
+  for i = 0, n - 1, 1000 do
+    local members = redis.call('ZRANGE', KEYS[2], i, i + 999)
+    for j = 1, #members do
+      local rk = routingKey(members[j])
+      if rk == '' then rk = defaultQueue end
+      if rk == queue then gone[#gone + 1] = members[j] end
+    end
+  end
+  for i = 1, #gone, 1000 do
+    redis.call('ZREM', KEYS[2], unpack(gone, i, math.min(#gone, i + 999)))
+  end
+  delayed = #gone
+end
+if ARGV[3] == '1' then
+  local entries = redis.call('LRANGE', KEYS[3], 0, -1)
+  local kept = {}
+  for i = 1, #entries do
+    local ok, d = pcall(cjson.decode, entries[i])
+    local q = nil
+    if ok and type(d) == 'table' and type(d.body) == 'string' then
+      q = d.queue
+      if type(q) ~= 'string' or q == '' then q = defaultQueue end
+    end
+    if q == queue then dead = dead + 1 else kept[#kept + 1] = entries[i] end
+  end
+  if dead > 0 then
+    redis.call('DEL', KEYS[3])
+    for i = 1, #kept, 1000 do
+      redis.call('RPUSH', KEYS[3], unpack(kept, i, math.min(#kept, i + 999)))
+    end
+  end
+end
+return {pending, delayed, dead}
 `;

@@ -42,7 +42,7 @@ export interface ConsumerHost {
 }
 
 /** Messages due within this many ms are held in memory until their ETA instead of hopping. */
-const HOLD_MS = 1000;
+export const HOLD_MS = 1000;
 
 /**
  * The receive loop of one `consume()`: long polls for up to `min(10, free slots)` messages, never

@@ -17,6 +17,7 @@ import {
   type BrokerCapabilities,
   type ConsumeOptions,
   type Consumer,
+  checkPurge,
   childLogger,
   type DeadLetter,
   type Delivery,
@@ -25,10 +26,12 @@ import {
   isMachineryError,
   type Logger,
   MachineryError,
+  type PurgeCounts,
+  type PurgeOptions,
   resolveLogger,
   type Signature,
 } from '@machinery/core';
-import { type ConsumerHost, SqsConsumer } from './consumer.js';
+import { type ConsumerHost, HOLD_MS, SqsConsumer } from './consumer.js';
 import { DeleteBatcher, SQS_BATCH_SIZE } from './delete-batcher.js';
 import { isQueueMissing, isStaleReceipt, sqsError } from './errors.js';
 import { deduplicationId, messageGroupId } from './fifo.js';
@@ -39,6 +42,7 @@ import {
   SQS_MAX_MESSAGE_BYTES,
   type SqsBrokerOptions,
 } from './options.js';
+import { receiveAndDelete } from './purge.js';
 import { isFifoQueue, QueueResolver } from './queues.js';
 
 /** Message attribute carrying why a message was dead-lettered. */
@@ -88,6 +92,9 @@ export class SqsBroker implements Broker {
     // Listing a queue means receiving its messages, which hides them from consumers.
     pendingInspection: false,
     delayedInspection: false,
+    // Delayed messages are invisible until due; only PurgeQueue reaches them, and it also deletes
+    // the messages workers hold.
+    purge: { pending: true, delayed: false, deadLetters: true },
   };
   readonly defaultQueue: string;
   /** The SQS client in use (the one given, or the one this broker created). */
@@ -545,6 +552,38 @@ export class SqsBroker implements Broker {
   }
 
   /**
+   * Removes `queue`'s waiting messages and/or the dead letters in its dead-letter queue that came
+   * from it, by receiving and deleting (see {@link receiveAndDelete}: never with `PurgeQueue`, which
+   * would delete the messages workers hold too and is rate-limited to once a minute); returns how many
+   * of each. A waiting message whose ETA is still ahead (a long delay between two hops) is a delayed
+   * task and stays. Delayed tasks cannot be purged: SQS hides them until due. Result states are not
+   * changed.
+   */
+  async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
+    this.assertOpen();
+    const request = checkPurge('SqsBroker', queue, options, this.capabilities.purge ?? NO_PURGE, {
+      delayed:
+        'SQS hides a delayed message until it is due, and PurgeQueue, the only way to reach it, also deletes the tasks workers hold',
+    });
+    let pending = 0;
+    if (request.pending) {
+      const url = await this.resolver.existing(queue);
+      if (url)
+        pending = await receiveAndDelete(this.client, queue, url, (m) => !isDelayed(m), this.abort.signal);
+    }
+    let deadLetters = 0;
+    if (request.deadLetters) {
+      const dlq = this.options.deadLetterQueue(queue);
+      const url = await this.resolver.existing(dlq);
+      // A dead-letter queue may be shared (the deadLetterQueue option): only this queue's letters go.
+      const fromQueue = (m: Message) =>
+        (m.MessageAttributes?.[SOURCE_QUEUE_ATTRIBUTE]?.StringValue ?? queue) === queue;
+      if (url) deadLetters = await receiveAndDelete(this.client, dlq, url, fromQueue, this.abort.signal);
+    }
+    return { pending, delayed: 0, deadLetters };
+  }
+
+  /**
    * Stops every consumer and heartbeat, finishes pending deletes, cancels in-flight long polls and,
    * when the broker created the client, destroys it. Held messages are not given back: they return
    * after their visibility timeout, exactly as when the process dies. Idempotent.
@@ -562,6 +601,19 @@ export class SqsBroker implements Broker {
       if (this.ownsClient) this.client.destroy();
     })();
     return this.closing;
+  }
+}
+
+const NO_PURGE = { pending: false, delayed: false, deadLetters: false };
+
+/** A task whose ETA is still ahead, between two delay hops: the consumer would delay it again. */
+function isDelayed(m: Message): boolean {
+  try {
+    const sig = decodeSignature(m.Body ?? '', { maxBytes: SQS_MAX_MESSAGE_BYTES });
+    return sig.eta !== null && sig.eta.getTime() - Date.now() > HOLD_MS;
+  } catch {
+    // Not a task: it waits to be dead-lettered, and goes with the pending ones.
+    return false;
   }
 }
 

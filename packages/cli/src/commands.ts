@@ -2,6 +2,7 @@ import type { Command } from './command.js';
 import { deadLettersCommand } from './commands/dead-letters.js';
 import { delayedCommand } from './commands/delayed.js';
 import { pendingCommand } from './commands/pending.js';
+import { purgeCommand } from './commands/purge.js';
 import { requeueCommand } from './commands/requeue.js';
 import { sendCommand } from './commands/send.js';
 import { statusCommand } from './commands/status.js';
@@ -15,6 +16,7 @@ export const COMMANDS: readonly Command[] = [
   delayedCommand,
   deadLettersCommand,
   requeueCommand,
+  purgeCommand,
   sendCommand,
 ];
 
@@ -28,7 +30,6 @@ export const PLANNED: Readonly<Record<string, string>> = {
   resume: 'needs the control plane (paused queues), which is not available yet',
   workers: 'needs the control plane (live workers), which is not available yet',
   events: 'needs the control plane (task events), which is not available yet',
-  purge: 'needs a purge operation in the Broker interface, which no broker offers yet',
 };
 
 /** The planned commands that wait for the control plane. */

@@ -21,7 +21,7 @@ export function mainHelp(version: string): string {
     '',
     'Exit codes: 0 ok, 1 service or operation error, 2 usage or configuration error, 3 not found.',
     '',
-    `Coming with the control plane: ${CONTROL_PLANE.join(', ')}. Not yet: purge (no broker offers it).`,
+    `Coming with the control plane: ${CONTROL_PLANE.join(', ')}.`,
     'Run machinery <command> --help for a command.',
   ].join('\n');
 }

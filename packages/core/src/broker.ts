@@ -1,3 +1,4 @@
+import type { PurgeCounts, PurgeOptions, PurgeSupport } from './purge.js';
 import type { Signature } from './signature.js';
 
 /**
@@ -31,6 +32,11 @@ export interface BrokerCapabilities {
   readonly pendingInspection: boolean;
   /** `delayedTasks()` works. */
   readonly delayedInspection: boolean;
+  /**
+   * `purge()` works, for the parts marked `true`. Absent when the broker has no `purge()` (brokers
+   * written before it existed need not declare it).
+   */
+  readonly purge?: PurgeSupport;
 }
 
 /** How a delivery is settled negatively. */
@@ -160,6 +166,28 @@ export interface Broker {
   deadLetters(limit?: number): Promise<DeadLetter[]>;
   /** Moves dead letters back to their queues; returns how many moved. */
   requeueDeadLetters(limit?: number): Promise<number>;
+  /**
+   * Removes, from `queue` only, its waiting tasks, its delayed tasks and/or its dead letters — the
+   * parts `options` selects (at least one) — and returns how many of each it removed. Other queues
+   * are untouched, and the broker works normally afterwards.
+   *
+   * - **Tasks a worker holds are not removed**: a delivered, unsettled task finishes (or fails, or is
+   *   redelivered after a crash) as usual. Only what waits for a worker is removed.
+   * - **Result states are not changed**: the broker knows no backend, so a purged task keeps the
+   *   state its producer stored (normally PENDING) and `AsyncResult.get()` waits until its timeout —
+   *   as with Celery's `purge`. Purge the backend's state yourself if callers wait on it.
+   * - Not atomic across parts, and tasks published while it runs may or may not be removed.
+   *
+   * Present when `capabilities.purge` is declared; a part the broker cannot remove is declared
+   * `false` there and rejects with `ERR_INVALID_ARGUMENT` before anything is removed.
+   * Implementations validate with core's `checkPurge()`.
+   *
+   * @example
+   * ```ts
+   * const removed = await broker.purge?.('emails', { pending: true, delayed: true })
+   * ```
+   */
+  purge?(queue: string, options: PurgeOptions): Promise<PurgeCounts>;
   /**
    * Releases connections and timers, and ends every consumer of this instance: once it resolves, none
    * of them gets another delivery. Idempotent. Unsettled deliveries can no longer be settled (they

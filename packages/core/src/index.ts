@@ -88,6 +88,8 @@ export type {
   TaskMiddleware,
   TaskMiddlewareContext,
 } from './middleware.js';
+export type { PurgeCounts, PurgeOptions, PurgeRequest, PurgeSupport } from './purge.js';
+export { checkPurge, PURGE_PARTS } from './purge.js';
 export { redactText, redactUrl } from './redact.js';
 export type { ExponentialRetryOptions, RetryDelay, RetryStrategy } from './retry.js';
 export { backoffDelay, exponentialRetry, fibonacciNext, fibonacciRetry } from './retry.js';

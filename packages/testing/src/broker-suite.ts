@@ -10,6 +10,7 @@ import { lifecycle } from './broker/lifecycle.js';
 import type { BrokerSuiteOptions } from './broker/options.js';
 import { priorities } from './broker/priorities.js';
 import { publishing } from './broker/publishing.js';
+import { purge } from './broker/purge.js';
 import { settlement } from './broker/settlement.js';
 
 export type { BrokerGroup } from './broker/group.js';
@@ -40,6 +41,8 @@ export const brokerGroups = {
   deadLetters,
   /** Pending (waiting, not in flight) and delayed tasks. */
   inspection,
+  /** Purge removes one queue's pending tasks, delayed tasks or dead letters, never a held task. */
+  purge,
   /** Undecodable, oversized and hostile bodies dead-lettered while consuming goes on. */
   badInput,
   /** No delivery after `stop()` or `close()` resolved; the rest goes to other consumers. */

@@ -10,6 +10,7 @@ import type {
 } from '../broker.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, decodeSignature, encodeForPublish } from '../codec.js';
 import { MachineryError } from '../errors.js';
+import { checkPurge, type PurgeCounts, type PurgeOptions } from '../purge.js';
 import type { Signature } from '../signature.js';
 
 interface Envelope {
@@ -244,6 +245,20 @@ export class MemoryBrokerStore {
     this.enqueue({ body, queue, deliveries: 0 });
   }
 
+  /** @internal Removes the selected parts of `queue`; leased tasks are not in any of them. */
+  purge(queue: string, parts: { pending: boolean; delayed: boolean; deadLetters: boolean }): PurgeCounts {
+    let pending = 0;
+    const q = this.queues.get(queue);
+    if (parts.pending && q) {
+      pending = q.length;
+      q.length = 0;
+    }
+    const delayed = parts.delayed ? removeWhere(this.delayed, (d) => d.envelope.queue === queue) : 0;
+    const deadLetters = parts.deadLetters ? removeWhere(this.deadLetters, (d) => d.queue === queue) : 0;
+    // The alarm may now fire for a removed task; moveDue() then finds nothing due and re-arms.
+    return { pending, delayed, deadLetters };
+  }
+
   /** Stops the store's timers; queued data stays. */
   dispose(): void {
     this.delayAlarm.cancel();
@@ -288,6 +303,7 @@ export class MemoryBroker implements Broker {
     deadLetterInspection: true,
     pendingInspection: true,
     delayedInspection: true,
+    purge: { pending: true, delayed: true, deadLetters: true },
   };
   readonly defaultQueue: string;
   /** @internal */ readonly maxMessageBytes: number;
@@ -385,6 +401,16 @@ export class MemoryBroker implements Broker {
     return moved.length;
   }
 
+  /**
+   * Removes `queue`'s waiting tasks, delayed tasks and/or dead letters (see `Broker.purge`); tasks a
+   * consumer holds stay leased, and result states are not touched.
+   */
+  async purge(queue: string, options: PurgeOptions): Promise<PurgeCounts> {
+    this.assertOpen();
+    const request = checkPurge('MemoryBroker', queue, options, this.capabilities.purge ?? NO_PURGE);
+    return this.store.purge(queue, request);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -395,6 +421,17 @@ export class MemoryBroker implements Broker {
     }
     if (this.ownsStore) this.store.dispose();
   }
+}
+
+const NO_PURGE = { pending: false, delayed: false, deadLetters: false };
+
+/** Removes, in place and keeping order, the items `matches` selects; returns how many. */
+function removeWhere<T>(items: T[], matches: (item: T) => boolean): number {
+  let kept = 0;
+  for (const item of items) if (!matches(item)) items[kept++] = item;
+  const removed = items.length - kept;
+  items.length = kept;
+  return removed;
 }
 
 function decodeAll(bodies: string[]): Signature[] {

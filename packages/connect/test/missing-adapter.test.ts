@@ -56,7 +56,15 @@ async function runApp(env: Record<string, string>): Promise<string> {
 describe('connect loads only the adapter packages that are installed', () => {
   it('connects with the installed Redis adapters', async () => {
     expect(await runApp({ BROKER_URL: 'redis://127.0.0.1:6379' })).toBe(
-      'connected {"broker":"redis://127.0.0.1:6379","backend":"redis://127.0.0.1:6379","lock":"redis://127.0.0.1:6379"}',
+      'connected {"broker":"redis://127.0.0.1:6379","backend":"redis://127.0.0.1:6379","lock":"redis://127.0.0.1:6379","control":"redis://127.0.0.1:6379"}',
+    );
+  });
+
+  it('says which package a control plane URL needs', async () => {
+    expect(
+      await runApp({ BROKER_URL: 'redis://127.0.0.1:6379', CONTROL_URL: 'memcache://127.0.0.1:11211' }),
+    ).toBe(
+      'ERR_INVALID_ARGUMENT CONTROL_URL=memcache://127.0.0.1:11211 needs @machinery/backend-memcache: npm install @machinery/backend-memcache',
     );
   });
 

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { machinery } from './machinery.js';
 
-const COMMANDS = ['status', 'task', 'pending', 'delayed', 'dead-letters', 'requeue', 'send'];
+const COMMANDS = [
+  'status',
+  'task',
+  'pending',
+  'delayed',
+  'dead-letters',
+  'requeue',
+  'send',
+  'revoke',
+  'pause',
+  'resume',
+  'workers',
+  'events',
+];
 
 describe('help and usage errors need no service', () => {
   it('machinery --help lists every command, the exit codes and the variables', async () => {
@@ -39,18 +52,15 @@ describe('help and usage errors need no service', () => {
     const r = await machinery(['stats']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      'machinery: Unknown command "stats": use one of status, task, pending, delayed, dead-letters, requeue, send (machinery --help).',
+      'machinery: Unknown command "stats": use one of status, task, pending, delayed, dead-letters, requeue, send, revoke, pause, resume, workers, events (machinery --help).',
     );
   });
 
-  it.each(['revoke', 'pause', 'resume', 'workers', 'events', 'purge'])(
-    'the planned command %s says what it waits for and exits 2',
-    async (name) => {
-      const r = await machinery([name, 'x']);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(new RegExp(`^machinery: ${name} needs `));
-    },
-  );
+  it.each(['purge'])('the planned command %s says what it waits for and exits 2', async (name) => {
+    const r = await machinery([name, 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^machinery: ${name} needs `));
+  });
 
   it('an unknown option exits 2 and points to the command help', async () => {
     const r = await machinery(['status', '--bogus']);

@@ -121,7 +121,8 @@ type Found =
 
 async function lookUp(backend: Backend, uuid: string): Promise<Found> {
   const meta = await backend.getGroupMeta(uuid).catch(() => undefined);
-  if (meta !== undefined) {
+  // A task's state decodes as group metadata too (one keyspace): a group's names its own UUID.
+  if (meta !== undefined && meta.groupUUID === uuid) {
     const members = await Promise.all(meta.taskUUIDs.map((u) => backend.getState(u).catch(() => undefined)));
     return { kind: 'group', meta, members };
   }

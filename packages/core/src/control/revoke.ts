@@ -31,7 +31,9 @@ export async function revokeTasks(
   if (backend !== undefined) {
     const metas = await Promise.all(uuids.map((uuid) => backend.getGroupMeta(uuid).catch(() => undefined)));
     metas.forEach((meta, i) => {
-      if (meta === undefined) return;
+      // Where tasks and groups share one keyspace (Redis, Memcache), a task's state also decodes as
+      // group metadata, without a GroupUUID: only metadata naming its own group is a group.
+      if (meta === undefined || meta.groupUUID !== uuids[i]) return;
       groups.add(uuids[i] as string);
       for (const member of meta.taskUUIDs) all.add(member);
     });

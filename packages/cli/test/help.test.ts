@@ -96,6 +96,32 @@ describe('help and usage errors need no service', () => {
     });
   });
 
+  it.each([
+    [
+      ['revoke'],
+      'machinery: revoke needs UUIDs or --schedule: machinery revoke <uuid…> or machinery revoke --schedule <name>.',
+    ],
+    [
+      ['revoke', 'task_x', '--ttl', 'forever'],
+      'machinery: --ttl forever is not a duration: use 90s, 30m, 1h or 24h.',
+    ],
+    [['pause'], 'machinery: pause needs queue names: machinery pause <queue…>.'],
+    [['resume'], 'machinery: resume needs queue names: machinery resume <queue…>.'],
+    [
+      ['events', '--type', 'finished'],
+      'machinery: --type finished: not an event type; use sent, received, started, succeeded, failed, retried, revoked, deadLettered.',
+    ],
+    [
+      ['events', '--follow', '--for', '10s'],
+      'machinery: --for and --follow exclude each other: --follow has no end.',
+    ],
+    [['events', '--for', 'soon'], 'machinery: --for soon is not a duration: use 10s, 2m or 500ms.'],
+  ])('control plane usage errors exit 2 before connecting: %j', async (args, message) => {
+    const r = await machinery(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(message);
+  });
+
   it('--version prints the package version', async () => {
     const r = await machinery(['--version']);
     expect(r.code).toBe(0);

@@ -82,8 +82,10 @@ describe('machinery on Redis, end to end through the built binary', () => {
     expect(Date.parse(data.createdAt)).not.toBeNaN();
 
     const human = await machinery(['task', uuid, '--queue', q], env);
-    expect(human.stdout).toContain('state:   PENDING');
-    expect(human.stdout).toContain('args:    1, 2.5, "hello", {"a":1}');
+    expect(human.stdout).toMatch(/^state: +PENDING$/m);
+    expect(human.stdout).toMatch(/^args: +1, 2\.5, "hello", \{"a":1\}$/m);
+    expect(human.stdout).toMatch(/^progress: +\(none reported\)$/m);
+    expect(human.stdout).toMatch(/^revoked: +no$/m);
 
     const pending = await machinery(['pending', '--queue', q, '--json'], env);
     expect(JSON.parse(pending.stdout)).toMatchObject({

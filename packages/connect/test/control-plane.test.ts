@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { defineTask, isMachineryError, Server } from '@machinery/core';
-import { freePort, REDIS_URL, rejectionOf } from '@machinery/test-services';
+import { freePort, REDIS_URL, recordingLogger, rejectionOf } from '@machinery/test-services';
 import { eventually } from '@machinery/testing';
 import { describe, expect, it } from 'vitest';
 import { exportedClass, missingExport } from '../src/exported-class.js';
@@ -87,6 +87,15 @@ describe('connect: the control plane', () => {
     } finally {
       await c.close();
     }
+  });
+
+  it('warns when a network broker’s workers would have an in-process control plane', async () => {
+    const logger = recordingLogger();
+    const c = await connect({ broker: REDIS, control: 'memory://', logger });
+    await c.close();
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^the control plane is in this process \(memory:\/\/\) .* set control$/),
+    ]);
   });
 
   it('is left out with control: false, and the Server then says what revoking needs', async () => {

@@ -10,8 +10,9 @@ import {
 import { connectFromEnv } from '@machinery/connect';
 import { Server } from '@machinery/core';
 
-// The sample worker: connects to BROKER_URL / RESULT_BACKEND_URL / LOCK_URL, registers the example
-// tasks, schedules a heartbeat every 10 s (one process fires it per tick when LOCK_URL is shared) and
+// The sample worker: connects to BROKER_URL / RESULT_BACKEND_URL / LOCK_URL / CONTROL_URL (the
+// control plane defaults to the backend's server, so the worker registers, heartbeats, honours pauses
+// and revocations and publishes task events), registers the example tasks, schedules a heartbeat every 10 s (one process fires it per tick when LOCK_URL is shared) and
 // consumes until SIGINT/SIGTERM. A service that is down or refuses at start ends it at once with one
 // line on stderr and a non-zero exit code (see README: "Exit codes").
 await runMain(async () => {
@@ -49,4 +50,13 @@ await runMain(async () => {
     `worker: broker ${connection.urls.broker}, backend ${connection.urls.backend}, lock ${connection.urls.lock}`,
   );
   console.log(`worker consuming "${worker.queue}" with concurrency ${worker.concurrency}; Ctrl-C stops it`);
+  if (connection.urls.control !== undefined) {
+    console.log(
+      `control plane ${connection.urls.control}: watch with \`npx machinery workers\` and \`npx machinery events --follow\` (same BROKER_URL)`,
+    );
+  } else {
+    console.log(
+      'no control plane (CONTROL_URL=none, or none in the backend package): revoke, pause, workers and events do not reach this worker',
+    );
+  }
 });

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { RedisControlPlane } from '@machinery/backend-redis';
 import { closeAdmin, deleteQueues, REDIS_URL, rawClient } from '@machinery/test-services';
+import { eventually } from '@machinery/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastLine, runApp, startWorker } from './run-app.js';
 
@@ -40,6 +42,31 @@ describe('sample apps as separate processes', () => {
       const exit = await worker.stop();
       expect(exit.hung, exit.stderr).toBe(false);
       expect({ code: exit.code, signal: exit.signal }, exit.stderr).toEqual({ code: 0, signal: null });
+    }
+  });
+
+  it('registers the worker with the control plane on the backend’s Redis: it is listed, pausable, and says how to watch it', async () => {
+    const QUEUE = uniqueQueue();
+    redisKeys.push(QUEUE);
+    const worker = await startWorker({ BROKER_URL: REDIS_URL, QUEUE });
+    const control = new RedisControlPlane({ url: REDIS_URL });
+    const ours = async () => (await control.workers.list()).filter((w) => w.queue === QUEUE);
+    try {
+      await eventually(async () => expect(await ours()).toMatchObject([{ queue: QUEUE, paused: false }]), {
+        timeoutMs: 20_000,
+      });
+      await control.pauses.pause(QUEUE);
+      await eventually(async () => expect(await ours()).toMatchObject([{ paused: true }]), {
+        timeoutMs: 20_000,
+      });
+      await control.pauses.resume(QUEUE);
+    } finally {
+      await control.close();
+      const exit = await worker.stop();
+      expect(exit.code, exit.stderr).toBe(0);
+      expect(exit.stdout).toContain(
+        `control plane ${REDIS_URL}: watch with \`npx machinery workers\` and \`npx machinery events --follow\``,
+      );
     }
   });
 

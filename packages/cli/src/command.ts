@@ -26,10 +26,23 @@ export interface CommandContext {
   readonly tokens: readonly ArgToken[];
   /**
    * Opens the broker, backend and lock from `--broker`/`--backend`/`--lock` or the environment
-   * (once per `defaultQueue`, which overrides the broker's). The caller closes every connection
+   * (once per `defaultQueue`, which overrides the broker's), and with `control: true` the control plane
+   * from `--control`/`CONTROL_URL` (default: the backend's server). The caller closes every connection
    * after the command, whatever happens.
    */
-  connect(options?: { defaultQueue?: string }): Promise<Connection>;
+  connect(options?: ConnectRequest): Promise<Connection>;
+  /** Where a command that prints as it goes (`events`) writes. */
+  readonly out: Output;
+  /** Aborted on Ctrl-C or SIGTERM: an {@link Command.interruptible} command then ends normally. */
+  readonly signal: AbortSignal;
+}
+
+/** What a command asks {@link CommandContext.connect} for. */
+export interface ConnectRequest {
+  /** Overrides the broker's default queue. */
+  readonly defaultQueue?: string;
+  /** Also open the control plane (commands that need none leave it closed). */
+  readonly control?: boolean;
 }
 
 /** A positional argument or an option, in command-line order. */
@@ -46,12 +59,11 @@ export interface CommandResult {
   readonly data: unknown;
   render(out: Output): void;
   readonly exitCode?: ExitCode;
+  /** True when the command printed everything as it went (`events`): nothing more is printed. */
+  readonly streamed?: boolean;
 }
 
-/**
- * One `machinery` subcommand, in its own module under `commands/`. Commands that need the control
- * plane (revoke, pause, workers, events) plug in the same way.
- */
+/** One `machinery` subcommand, in its own module under `commands/`. */
 export interface Command {
   /** The word after `machinery`. */
   readonly name: string;
@@ -64,5 +76,10 @@ export interface Command {
   readonly options: Readonly<Record<string, OptionSpec>>;
   /** Command lines shown under `--help`. */
   readonly examples: readonly string[];
+  /**
+   * True when the command ends by itself, normally, once {@link CommandContext.signal} aborts (Ctrl-C
+   * ends `events --follow` with exit code 0). Any other command is abandoned on Ctrl-C with exit code 130.
+   */
+  readonly interruptible?: boolean;
   run(ctx: CommandContext): Promise<CommandResult>;
 }

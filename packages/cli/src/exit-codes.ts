@@ -9,12 +9,14 @@ import { isMachineryError } from '@machinery/core';
  * | 1 | a service is down or refused, an operation failed, a waited-for task failed or timed out |
  * | 2 | usage or configuration error: unknown command or option, bad value, unsupported URL, missing adapter package |
  * | 3 | not found: no task or group with that UUID |
+ * | 130 | interrupted by Ctrl-C or SIGTERM (except `events`, which ends that way with 0) |
  */
 export const ExitCode = {
   OK: 0,
   FAILURE: 1,
   USAGE: 2,
   NOT_FOUND: 3,
+  INTERRUPTED: 130,
 } as const;
 
 /** One of the {@link ExitCode} values. */

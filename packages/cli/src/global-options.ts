@@ -9,6 +9,11 @@ export const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
     help: "result backend URL (default: $RESULT_BACKEND_URL, else the broker's server)",
   },
   lock: { type: 'string', value: 'url', help: 'lock URL (default: $LOCK_URL, else the Redis one)' },
+  control: {
+    type: 'string',
+    value: 'url|none',
+    help: "control plane URL (default: $CONTROL_URL, else the backend's server)",
+  },
   'connect-timeout': {
     type: 'string',
     value: 'ms',

@@ -1,5 +1,5 @@
 import type { Command, OptionSpec } from './command.js';
-import { COMMANDS, CONTROL_PLANE } from './commands.js';
+import { COMMANDS } from './commands.js';
 import { GLOBAL_OPTIONS } from './global-options.js';
 
 /** `machinery --help`. */
@@ -16,12 +16,12 @@ export function mainHelp(version: string): string {
     'Options of every command:',
     ...optionLines(GLOBAL_OPTIONS),
     '',
-    'Environment: BROKER_URL, RESULT_BACKEND_URL, LOCK_URL, QUEUE, AMQP_EXCHANGE, AMQP_EXCHANGE_TYPE,',
-    'AMQP_BINDING_KEY (--broker, --backend, --lock win over them).',
+    'Environment: BROKER_URL, RESULT_BACKEND_URL, LOCK_URL, CONTROL_URL, QUEUE, AMQP_EXCHANGE,',
+    'AMQP_EXCHANGE_TYPE, AMQP_BINDING_KEY (--broker, --backend, --lock, --control win over them).',
     '',
-    'Exit codes: 0 ok, 1 service or operation error, 2 usage or configuration error, 3 not found.',
+    'Exit codes: 0 ok, 1 service or operation error, 2 usage or configuration error, 3 not found,',
+    '130 interrupted (Ctrl-C; events ends that way with 0).',
     '',
-    `Coming with the control plane: ${CONTROL_PLANE.join(', ')}.`,
     'Run machinery <command> --help for a command.',
   ].join('\n');
 }

@@ -3,16 +3,21 @@ export type {
   Command,
   CommandContext,
   CommandResult,
+  ConnectRequest,
   OptionSpec,
   OptionValues,
 } from './command.js';
 export type { DeadLettersData } from './commands/dead-letters.js';
 export type { DelayedData } from './commands/delayed.js';
+export type { EventsData } from './commands/events.js';
+export type { PauseData, PauseRow } from './commands/pause.js';
 export type { PendingData } from './commands/pending.js';
 export type { RequeueData } from './commands/requeue.js';
+export type { RevokeData, RevokedRow } from './commands/revoke.js';
 export type { SendData } from './commands/send.js';
 export type { QueueStatus, StatusData } from './commands/status.js';
 export type { GroupData, TaskData } from './commands/task.js';
+export type { WorkerRow, WorkersData } from './commands/workers.js';
 export { COMMANDS } from './commands.js';
 export type { Env } from './connection.js';
 export type { Count } from './counts.js';

@@ -14,6 +14,11 @@ import { type Io, Output } from './output.js';
 export interface RunOptions {
   readonly io?: Io;
   readonly env?: Env;
+  /**
+   * Aborting it (the binary does on SIGINT and SIGTERM) ends `events` normally with exit code 0, and
+   * any other command at once with exit code 130, its connections closed.
+   */
+  readonly signal?: AbortSignal;
 }
 
 // close() of an adapter whose server vanished mid-command can wait on its reconnect loop; the
@@ -90,12 +95,15 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
   // One connection per default queue asked for (almost always one): an SQS broker reads the
   // dead-letter queue of its default queue, so a command reading several opens one per queue.
   const connections = new Map<string, Promise<Connection>>();
+  const signal = options.signal ?? new AbortController().signal;
   const ctx: CommandContext = {
     args: parsed.args,
     options: parsed.values,
     tokens: parsed.tokens,
+    out,
+    signal,
     connect(extra = {}) {
-      const key = extra.defaultQueue ?? '';
+      const key = `${extra.control === true ? 'control' : ''}:${extra.defaultQueue ?? ''}`;
       let opening = connections.get(key);
       if (!opening) {
         opening = openConnection(parsed.values, env, extra);
@@ -105,7 +113,13 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     },
   };
   try {
-    const result = await command.run(ctx);
+    const running = command.run(ctx);
+    const result = command.interruptible ? await running : await orInterrupted(running, signal);
+    if (result === INTERRUPTED) {
+      out.error(`machinery: ${command.name} interrupted`);
+      return ExitCode.INTERRUPTED;
+    }
+    if (result.streamed === true) return result.exitCode ?? ExitCode.OK;
     if (parsed.values.json === true) out.json(result.data);
     else result.render(out);
     return result.exitCode ?? ExitCode.OK;
@@ -117,6 +131,30 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
       opened.map((o) => (o.status === 'fulfilled' ? closeWithin(o.value, CLOSE_TIMEOUT_MS) : undefined)),
     );
   }
+}
+
+const INTERRUPTED = Symbol('interrupted');
+
+/** `running`, or {@link INTERRUPTED} as soon as `signal` aborts (the command is abandoned). */
+function orInterrupted<T>(running: Promise<T>, signal: AbortSignal): Promise<T | typeof INTERRUPTED> {
+  if (signal.aborted) {
+    running.catch(() => undefined);
+    return Promise.resolve(INTERRUPTED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(INTERRUPTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    running.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 function unknownCommand(word: string): MachineryError {

@@ -38,6 +38,8 @@ describe('machinery on Redis, end to end through the built binary', () => {
     expect(JSON.parse(status.stdout)).toEqual({
       broker: REDIS,
       backend: REDIS,
+      control: REDIS,
+      liveWorkers: expect.any(Number),
       limit: 1000,
       queues: [
         {
@@ -45,15 +47,17 @@ describe('machinery on Redis, end to end through the built binary', () => {
           pending: { count: 1, complete: true },
           delayed: { count: 0, complete: true },
           deadLetters: { count: 0, complete: true },
-          paused: null,
-          workers: null,
+          paused: false,
+          workers: 0,
         },
       ],
-      unavailable: { paused: 'needs the control plane', workers: 'needs the control plane' },
+      unavailable: {},
     });
     const table = await machinery(['status', '--queue', q], env);
-    expect(table.stdout).toMatch(new RegExp(`^${q}\\s+1\\s+0\\s+0\\s+—\\s+—$`, 'm'));
-    expect(table.stdout).toContain('paused and workers need the control plane');
+    expect(table.stdout).toMatch(new RegExp(`^${q}\\s+1\\s+0\\s+0\\s+no\\s+0$`, 'm'));
+    const without = await machinery(['status', '--queue', q, '--control', 'none'], env);
+    expect(without.stdout).toMatch(new RegExp(`^${q}\\s+1\\s+0\\s+0\\s+—\\s+—$`, 'm'));
+    expect(without.stdout).toContain('paused and workers: no control plane');
 
     const task = await machinery(['task', uuid, '--queue', q, '--json'], env);
     expect(task.code).toBe(0);
@@ -78,8 +82,10 @@ describe('machinery on Redis, end to end through the built binary', () => {
     expect(Date.parse(data.createdAt)).not.toBeNaN();
 
     const human = await machinery(['task', uuid, '--queue', q], env);
-    expect(human.stdout).toContain('state:   PENDING');
-    expect(human.stdout).toContain('args:    1, 2.5, "hello", {"a":1}');
+    expect(human.stdout).toMatch(/^state: +PENDING$/m);
+    expect(human.stdout).toMatch(/^args: +1, 2\.5, "hello", \{"a":1\}$/m);
+    expect(human.stdout).toMatch(/^progress: +\(none reported\)$/m);
+    expect(human.stdout).toMatch(/^revoked: +no$/m);
 
     const pending = await machinery(['pending', '--queue', q, '--json'], env);
     expect(JSON.parse(pending.stdout)).toMatchObject({

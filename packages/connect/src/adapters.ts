@@ -1,13 +1,16 @@
 import {
   type Backend,
   type Broker,
+  type ControlPlane,
   type Lock,
   type Logger,
   MachineryError,
   MemoryBackend,
   MemoryBroker,
+  MemoryControlPlane,
   MemoryLock,
 } from '@machinery/core';
+import { exportedClass, missingExport } from './exported-class.js';
 import { named, schemeOf } from './labels.js';
 import { loadAdapter } from './load-adapter.js';
 import type { AmqpExchangeOptions } from './options.js';
@@ -87,6 +90,18 @@ export async function createBroker(url: string, ctx: AdapterContext): Promise<Br
   }
 }
 
+/** The `host:port[,host:port]` list of a `memcache://` URL. */
+function memcacheServers(url: string, need: string): string {
+  const servers = url.slice(url.indexOf('://') + 3).replace(/\/+$/, '');
+  if (servers === '') {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `${need} names no server: use memcache://host:port[,host:port].`,
+    );
+  }
+  return servers;
+}
+
 /**
  * Builds the result backend a URL names, importing its adapter package only now.
  * @throws MachineryError `ERR_INVALID_ARGUMENT` for an unsupported URL or an adapter that is not installed.
@@ -115,13 +130,7 @@ export async function createBackend(url: string, ctx: AdapterContext): Promise<B
       return new AmqpBackend({ url, logger: ctx.logger });
     }
     case 'memcache': {
-      const servers = url.slice(url.indexOf('://') + 3).replace(/\/+$/, '');
-      if (servers === '') {
-        throw new MachineryError(
-          'ERR_INVALID_ARGUMENT',
-          `${need} names no server: use memcache://host:port[,host:port].`,
-        );
-      }
+      const servers = memcacheServers(url, need);
       const { MemcacheBackend } = await loadAdapter(
         '@machinery/backend-memcache',
         need,
@@ -163,5 +172,63 @@ export async function createLock(url: string, ctx: AdapterContext): Promise<Lock
     }
     default:
       return unsupported('lock', url, ctx.label);
+  }
+}
+
+type ControlPlaneClass<O> = new (options: O) => ControlPlane;
+
+/**
+ * What {@link createControlPlane} built, or, when the installed backend package predates its control
+ * plane class, the error that says which package to upgrade.
+ */
+export type ControlPlaneOutcome = { readonly control: ControlPlane } | { readonly missing: MachineryError };
+
+/**
+ * Builds the control plane a URL names, from the backend package of its technology, importing it only
+ * now: `RedisControlPlane`, `AmqpControlPlane`, `MemcacheControlPlane`, `PostgresControlPlane`, or
+ * core's `MemoryControlPlane`.
+ * @throws MachineryError `ERR_INVALID_ARGUMENT` for an unsupported URL or an adapter that is not installed.
+ */
+export async function createControlPlane(url: string, ctx: AdapterContext): Promise<ControlPlaneOutcome> {
+  const need = named(ctx.label, url);
+  const logger = ctx.logger;
+  const build = <O>(mod: object, name: string, pkg: string, options: O): ControlPlaneOutcome => {
+    const Class = exportedClass<ControlPlaneClass<O>>(mod, name);
+    return Class === undefined
+      ? { missing: missingExport(name, pkg, need) }
+      : { control: new Class(options) };
+  };
+  switch (schemeOf(url)) {
+    case 'memory':
+      return { control: new MemoryControlPlane() };
+    case 'redis':
+    case 'rediss': {
+      const { RedisControlPlane } = await loadAdapter(
+        '@machinery/backend-redis',
+        need,
+        () => import('@machinery/backend-redis'),
+      );
+      return { control: new RedisControlPlane({ url, logger }) };
+    }
+    case 'amqp':
+    case 'amqps': {
+      const pkg = '@machinery/backend-amqp';
+      const mod = await loadAdapter(pkg, need, () => import('@machinery/backend-amqp'));
+      return build(mod, 'AmqpControlPlane', pkg, { url, logger });
+    }
+    case 'memcache': {
+      const servers = memcacheServers(url, need);
+      const pkg = '@machinery/backend-memcache';
+      const mod = await loadAdapter(pkg, need, () => import('@machinery/backend-memcache'));
+      return build(mod, 'MemcacheControlPlane', pkg, { servers, logger });
+    }
+    case 'postgres':
+    case 'postgresql': {
+      const pkg = '@machinery/backend-postgres';
+      const mod = await loadAdapter(pkg, need, () => import('@machinery/backend-postgres'));
+      return build(mod, 'PostgresControlPlane', pkg, { url, logger });
+    }
+    default:
+      return unsupported('control', url, ctx.label);
   }
 }

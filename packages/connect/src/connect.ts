@@ -2,30 +2,52 @@ import { randomUUID } from 'node:crypto';
 import {
   type Backend,
   type Broker,
+  type ControlPlane,
   type Lock,
   type Logger,
   MachineryError,
   redactUrl,
   resolveLogger,
 } from '@machinery/core';
-import { type AdapterContext, createBackend, createBroker, createLock } from './adapters.js';
-import { resolveUrls } from './default-urls.js';
+import {
+  type AdapterContext,
+  createBackend,
+  createBroker,
+  createControlPlane,
+  createLock,
+} from './adapters.js';
+import { type ResolvedUrls, resolveUrls } from './default-urls.js';
 import { type Labels, named, OPTION_LABELS, schemeOf } from './labels.js';
 import type { ConnectOptions } from './options.js';
 import { probe } from './probe.js';
 import { ProbeLogger } from './probe-logger.js';
 
 /**
- * A broker, a result backend and a lock built from URLs. Pass it to `new Server(connection)`, which
- * then owns (and closes) the adapters; call {@link Connection.close} only when no Server does.
+ * A broker, a result backend, a lock and a control plane built from URLs. Pass it to
+ * `new Server(connection)`, which then owns (and closes) the adapters; call {@link Connection.close}
+ * only when no Server does.
  */
 export interface Connection {
   readonly broker: Broker;
   readonly backend: Backend;
   readonly lock: Lock;
-  /** The URLs in use after defaults, credentials masked: safe to print. */
-  readonly urls: { readonly broker: string; readonly backend: string; readonly lock: string };
-  /** Closes the three adapters. Idempotent. */
+  /**
+   * Revocations, paused queues, live workers, task events and stored progress; absent with
+   * `control: false`. A Server built from this connection uses it: its workers register and heartbeat,
+   * and `server.revoke()`, `pause()` and `resume()` work.
+   */
+  readonly control?: ControlPlane;
+  /**
+   * The URLs in use after defaults, credentials masked: safe to print. `control` is absent when there
+   * is no control plane.
+   */
+  readonly urls: {
+    readonly broker: string;
+    readonly backend: string;
+    readonly lock: string;
+    readonly control?: string;
+  };
+  /** Closes the adapters and the control plane. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -67,6 +89,7 @@ export async function connectLabelled(options: ConnectOptions, labels: Labels): 
     broker: new ProbeLogger(logger),
     backend: new ProbeLogger(logger),
     lock: new ProbeLogger(logger),
+    control: new ProbeLogger(logger),
   };
   const ctx = (role: keyof Labels): AdapterContext => ({
     label: labels[role],
@@ -83,6 +106,8 @@ export async function connectLabelled(options: ConnectOptions, labels: Labels): 
     opened.push(backend);
     const lock = await createLock(urls.lock, ctx('lock'));
     opened.push(lock);
+    const control = await buildControlPlane(urls, ctx('control'), logger);
+    if (control !== undefined) opened.push(control);
 
     if (probing) {
       const checks = [
@@ -90,6 +115,11 @@ export async function connectLabelled(options: ConnectOptions, labels: Labels): 
         backendCheck(urls.backend, backend, labels, timeoutMs, () => probeLoggers.backend.lastProblem),
         lockCheck(urls.lock, lock, labels, timeoutMs, () => probeLoggers.lock.lastProblem),
       ];
+      if (control !== undefined && urls.control !== undefined) {
+        checks.push(
+          controlCheck(urls.control, control, labels, timeoutMs, () => probeLoggers.control.lastProblem),
+        );
+      }
       const settled = await Promise.allSettled(checks);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
@@ -98,16 +128,22 @@ export async function connectLabelled(options: ConnectOptions, labels: Labels): 
     explainDefaults(urls, labels, logger);
 
     let closing: Promise<void> | undefined;
-    return {
-      broker,
-      backend,
-      lock,
-      urls: { broker: redactUrl(urls.broker), backend: redactUrl(urls.backend), lock: redactUrl(urls.lock) },
-      close() {
-        closing ??= Promise.all([broker.close(), backend.close(), lock.close()]).then(() => undefined);
-        return closing;
-      },
+    const masked = {
+      broker: redactUrl(urls.broker),
+      backend: redactUrl(urls.backend),
+      lock: redactUrl(urls.lock),
     };
+    const close = () => {
+      closing ??= Promise.all([broker.close(), backend.close(), lock.close(), control?.close()]).then(
+        () => undefined,
+      );
+      return closing;
+    };
+    // Without a control plane the key is left out rather than set to undefined, so that
+    // `new Server(connection)` and `{ ...connection }` see no `control` at all.
+    return control === undefined || urls.control === undefined
+      ? { broker, backend, lock, urls: masked, close }
+      : { broker, backend, lock, control, urls: { ...masked, control: redactUrl(urls.control) }, close };
   } catch (err) {
     await Promise.all(opened.map((a) => closeWithin(a, CLOSE_TIMEOUT_MS)));
     throw err;
@@ -166,7 +202,40 @@ function lockCheck(
   return probe(named(labels.lock, url), check, timeoutMs, last);
 }
 
-function explainDefaults(urls: ReturnType<typeof resolveUrls>, labels: Labels, logger: Logger): void {
+/**
+ * The control plane, if any. One that was only defaulted (not asked for) and whose backend package is
+ * too old to have one is left out with a warning: the broker and backend still work, and nothing
+ * the user configured is ignored.
+ */
+async function buildControlPlane(
+  urls: ResolvedUrls,
+  ctx: AdapterContext,
+  logger: Logger,
+): Promise<ControlPlane | undefined> {
+  if (urls.control === undefined) return undefined;
+  const outcome = await createControlPlane(urls.control, ctx);
+  if ('control' in outcome) return outcome.control;
+  if (!urls.controlDefaulted) throw outcome.missing;
+  logger.warn(
+    {},
+    `no control plane (revocations, pauses, workers, events): ${outcome.missing.message} (or set ${ctx.label} to another URL, or to none)`,
+  );
+  return undefined;
+}
+
+function controlCheck(
+  url: string,
+  control: ControlPlane,
+  labels: Labels,
+  timeoutMs: number,
+  last: () => string | undefined,
+): Promise<void> {
+  if (schemeOf(url) === 'memory') return Promise.resolve();
+  // Reads the paused queues: one small read, and every control plane keeps them.
+  return probe(named(labels.control, url), () => control.pauses.paused(), timeoutMs, last);
+}
+
+function explainDefaults(urls: ResolvedUrls, labels: Labels, logger: Logger): void {
   const broker = schemeOf(urls.broker);
   if (urls.backendDefaulted && broker !== 'memory') {
     logger.info(
@@ -178,6 +247,17 @@ function explainDefaults(urls: ReturnType<typeof resolveUrls>, labels: Labels, l
     logger.warn(
       {},
       `results are kept in this process (memory://) while tasks go over the network: a worker in another process cannot store results here; set ${labels.backend}`,
+    );
+  }
+  if (
+    broker !== 'memory' &&
+    urls.control !== undefined &&
+    schemeOf(urls.control) === 'memory' &&
+    !(urls.controlDefaulted && schemeOf(urls.backend) === 'memory')
+  ) {
+    logger.warn(
+      {},
+      `the control plane is in this process (memory://) while tasks go over the network: revocations, pauses, workers and events of other processes are not seen here; set ${labels.control}`,
     );
   }
   if (urls.lockDefaulted && broker !== 'memory' && schemeOf(urls.lock) === 'memory') {

@@ -2,15 +2,19 @@ import { MachineryError } from '@machinery/core';
 import { type Labels, named, schemeOf } from './labels.js';
 import { assertSupported } from './schemes.js';
 
-/** The three URLs {@link connect} uses, after defaults, and which of them were defaulted. */
+/** The URLs {@link connect} uses, after defaults, and which of them were defaulted. */
 export interface ResolvedUrls {
   readonly broker: string;
   readonly backend: string;
   readonly lock: string;
+  /** `undefined`: no control plane (`control: false`). */
+  readonly control: string | undefined;
   /** True when `backend` was not given and was derived from the broker. */
   readonly backendDefaulted: boolean;
   /** True when `lock` was not given and was derived from the backend or the broker. */
   readonly lockDefaulted: boolean;
+  /** True when `control` was not given and was derived from the backend. */
+  readonly controlDefaulted: boolean;
 }
 
 /**
@@ -44,11 +48,25 @@ export function defaultLockUrl(brokerUrl: string, backendUrl: string): string {
 }
 
 /**
+ * The control plane a result backend implies: the same server. Every backend technology has a control
+ * plane of its own (in its adapter package), so revocations, pauses, workers and events need no
+ * service beyond the ones results already use.
+ */
+export function defaultControlUrl(backendUrl: string): string {
+  return backendUrl;
+}
+
+/**
  * Applies the defaults.
  * @throws MachineryError `ERR_INVALID_ARGUMENT` when no backend is given and the broker cannot store results.
  */
 export function resolveUrls(
-  urls: { broker: string; backend?: string | undefined; lock?: string | undefined },
+  urls: {
+    broker: string;
+    backend?: string | undefined;
+    lock?: string | undefined;
+    control?: string | false | undefined;
+  },
   labels: Labels,
 ): ResolvedUrls {
   const broker = urls.broker.trim();
@@ -70,11 +88,15 @@ export function resolveUrls(
   }
   const lock = urls.lock?.trim() || undefined;
   if (lock !== undefined) assertSupported('lock', lock, labels.lock);
+  const control = urls.control === false ? false : urls.control?.trim() || undefined;
+  if (typeof control === 'string') assertSupported('control', control, labels.control);
   return {
     broker,
     backend,
     lock: lock ?? defaultLockUrl(broker, backend),
+    control: control === false ? undefined : (control ?? defaultControlUrl(backend)),
     backendDefaulted: given === undefined,
     lockDefaulted: lock === undefined,
+    controlDefaulted: control === undefined,
   };
 }

@@ -3,6 +3,9 @@ import { type Connection, connectLabelled } from './connect.js';
 import { ENV_LABELS } from './labels.js';
 import type { AmqpExchangeType, ConnectOptions } from './options.js';
 
+/** `CONTROL_URL` values that mean "no control plane". */
+const NO_CONTROL = ['none', 'false'];
+
 const EXCHANGE_TYPES: readonly AmqpExchangeType[] = ['direct', 'topic', 'fanout', 'headers'];
 
 /**
@@ -13,6 +16,7 @@ const EXCHANGE_TYPES: readonly AmqpExchangeType[] = ['direct', 'topic', 'fanout'
  * | `BROKER_URL` (required) | `broker` |
  * | `RESULT_BACKEND_URL` | `backend` |
  * | `LOCK_URL` | `lock` |
+ * | `CONTROL_URL` (`none` or `false`: no control plane) | `control` |
  * | `QUEUE` | `defaultQueue` |
  * | `AMQP_EXCHANGE`, `AMQP_EXCHANGE_TYPE`, `AMQP_BINDING_KEY` | `amqp.exchange`, `.exchangeType`, `.bindingKey` |
  *
@@ -42,6 +46,8 @@ export function optionsFromEnv(
   if (backend !== undefined) options.backend = backend;
   const lock = get('LOCK_URL');
   if (lock !== undefined) options.lock = lock;
+  const control = get('CONTROL_URL');
+  if (control !== undefined) options.control = NO_CONTROL.includes(control.toLowerCase()) ? false : control;
   const queue = get('QUEUE');
   if (queue !== undefined) options.defaultQueue = queue;
   const amqp = Object.fromEntries(

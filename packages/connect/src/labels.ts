@@ -5,13 +5,24 @@ export interface Labels {
   readonly broker: string;
   readonly backend: string;
   readonly lock: string;
+  readonly control: string;
 }
 
 /** Labels for URLs passed as options. */
-export const OPTION_LABELS: Labels = { broker: 'broker', backend: 'backend', lock: 'lock' };
+export const OPTION_LABELS: Labels = {
+  broker: 'broker',
+  backend: 'backend',
+  lock: 'lock',
+  control: 'control',
+};
 
 /** Labels for URLs read from the environment. */
-export const ENV_LABELS: Labels = { broker: 'BROKER_URL', backend: 'RESULT_BACKEND_URL', lock: 'LOCK_URL' };
+export const ENV_LABELS: Labels = {
+  broker: 'BROKER_URL',
+  backend: 'RESULT_BACKEND_URL',
+  lock: 'LOCK_URL',
+  control: 'CONTROL_URL',
+};
 
 /**
  * `RESULT_BACKEND_URL=memcache://host:11211` for an environment variable, `backend URL memcache://…`

@@ -34,6 +34,13 @@ export interface ConnectOptions {
    * fires every schedule).
    */
   lock?: string;
+  /**
+   * Control plane URL (revocations, paused queues, live workers, task events, stored progress):
+   * `memory://`, `redis://`, `rediss://`, `amqp://`, `amqps://`, `memcache://host:port[,host:port]`,
+   * `postgres://…` (`postgresql://`), or `false` for none. Default: the result backend's URL, so the
+   * control plane lives on the backend's server.
+   */
+  control?: string | false;
   /** pino-compatible logger given to every adapter (default: warnings and errors to stderr). */
   logger?: Logger;
   /** Queue of signatures without a routing key, and of workers without a `queue` (broker default when unset). */

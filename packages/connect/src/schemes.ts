@@ -25,12 +25,27 @@ export const SUPPORTED_SCHEMES = {
     'postgresql://',
   ],
   lock: ['memory://', 'redis://', 'rediss://'],
+  control: [
+    'memory://',
+    'redis://',
+    'rediss://',
+    'amqp://',
+    'amqps://',
+    'memcache://',
+    'postgres://',
+    'postgresql://',
+  ],
 } as const;
 
 /** A role a URL plays. */
 export type Role = keyof typeof SUPPORTED_SCHEMES;
 
-const ROLE_NAMES: Record<Role, string> = { broker: 'broker', backend: 'result backend', lock: 'lock' };
+const ROLE_NAMES: Record<Role, string> = {
+  broker: 'broker',
+  backend: 'result backend',
+  lock: 'lock',
+  control: 'control plane',
+};
 
 /** True when `url` has a scheme `role` accepts (for `https`, only SQS hosts). */
 export function isSupported(role: Role, url: string): boolean {

@@ -9,6 +9,7 @@ describe('optionsFromEnv', () => {
         BROKER_URL: 'amqp://127.0.0.1',
         RESULT_BACKEND_URL: 'redis://127.0.0.1',
         LOCK_URL: 'redis://127.0.0.1/1',
+        CONTROL_URL: 'redis://127.0.0.1/2',
         QUEUE: 'reports',
         AMQP_EXCHANGE: 'jobs',
         AMQP_EXCHANGE_TYPE: 'topic',
@@ -18,6 +19,7 @@ describe('optionsFromEnv', () => {
       broker: 'amqp://127.0.0.1',
       backend: 'redis://127.0.0.1',
       lock: 'redis://127.0.0.1/1',
+      control: 'redis://127.0.0.1/2',
       defaultQueue: 'reports',
       amqp: { exchange: 'jobs', exchangeType: 'topic', bindingKey: 'reports.*' },
     });
@@ -27,6 +29,11 @@ describe('optionsFromEnv', () => {
     expect(optionsFromEnv({ BROKER_URL: 'memory://', RESULT_BACKEND_URL: '', QUEUE: ' ' })).toEqual({
       broker: 'memory://',
     });
+  });
+
+  it('reads CONTROL_URL=none (or false) as no control plane', () => {
+    expect(optionsFromEnv({ BROKER_URL: 'memory://', CONTROL_URL: 'none' }).control).toBe(false);
+    expect(optionsFromEnv({ BROKER_URL: 'memory://', CONTROL_URL: 'FALSE' }).control).toBe(false);
   });
 
   it('requires BROKER_URL rather than guessing memory://', () => {

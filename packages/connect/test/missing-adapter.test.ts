@@ -26,6 +26,17 @@ beforeAll(() => {
   for (const name of ['core', 'broker-redis', 'backend-redis']) {
     symlinkSync(join(packages, name), join(scope, name), 'dir');
   }
+  // An @machinery/backend-amqp from before AmqpControlPlane existed: it exports the backend only.
+  const oldAmqp = join(scope, 'backend-amqp');
+  mkdirSync(oldAmqp);
+  writeFileSync(
+    join(oldAmqp, 'package.json'),
+    '{ "name": "@machinery/backend-amqp", "version": "0.0.1", "type": "module", "exports": "./index.js" }\n',
+  );
+  writeFileSync(
+    join(oldAmqp, 'index.js'),
+    'export class AmqpBackend { constructor() {} async close() {} }\n',
+  );
   writeFileSync(join(app, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(
     join(app, 'main.js'),
@@ -56,7 +67,15 @@ async function runApp(env: Record<string, string>): Promise<string> {
 describe('connect loads only the adapter packages that are installed', () => {
   it('connects with the installed Redis adapters', async () => {
     expect(await runApp({ BROKER_URL: 'redis://127.0.0.1:6379' })).toBe(
-      'connected {"broker":"redis://127.0.0.1:6379","backend":"redis://127.0.0.1:6379","lock":"redis://127.0.0.1:6379"}',
+      'connected {"broker":"redis://127.0.0.1:6379","backend":"redis://127.0.0.1:6379","lock":"redis://127.0.0.1:6379","control":"redis://127.0.0.1:6379"}',
+    );
+  });
+
+  it('says which package a control plane URL needs', async () => {
+    expect(
+      await runApp({ BROKER_URL: 'redis://127.0.0.1:6379', CONTROL_URL: 'memcache://127.0.0.1:11211' }),
+    ).toBe(
+      'ERR_INVALID_ARGUMENT CONTROL_URL=memcache://127.0.0.1:11211 needs @machinery/backend-memcache: npm install @machinery/backend-memcache',
     );
   });
 
@@ -68,6 +87,16 @@ describe('connect loads only the adapter packages that are installed', () => {
       }),
     ).toBe(
       'ERR_INVALID_ARGUMENT RESULT_BACKEND_URL=memcache://127.0.0.1:11211 needs @machinery/backend-memcache: npm install @machinery/backend-memcache',
+    );
+  });
+
+  it('goes on without a defaulted control plane the installed backend package lacks, and refuses an explicit one', async () => {
+    const AMQP = 'amqp://guest:secret@127.0.0.1:5672';
+    expect(await runApp({ BROKER_URL: 'redis://127.0.0.1:6379', RESULT_BACKEND_URL: AMQP })).toBe(
+      'connected {"broker":"redis://127.0.0.1:6379","backend":"amqp://guest:***@127.0.0.1:5672","lock":"redis://127.0.0.1:6379"}',
+    );
+    expect(await runApp({ BROKER_URL: 'redis://127.0.0.1:6379', CONTROL_URL: AMQP })).toBe(
+      'ERR_INVALID_ARGUMENT CONTROL_URL=amqp://guest:***@127.0.0.1:5672 needs AmqpControlPlane from @machinery/backend-amqp, which the installed version does not export: npm install @machinery/backend-amqp@latest',
     );
   });
 

@@ -14,16 +14,20 @@ export interface QueueStatus {
   readonly delayed: Count | null;
   /** `null` when the broker cannot list dead letters. */
   readonly deadLetters: Count | null;
-  /** Always `null` until the control plane exists. */
-  readonly paused: null;
-  /** Always `null` until the control plane exists. */
-  readonly workers: null;
+  /** Whether its workers are paused; `null` without a control plane. */
+  readonly paused: boolean | null;
+  /** Live workers consuming it; `null` without a control plane. */
+  readonly workers: number | null;
 }
 
 /** `machinery status --json`. */
 export interface StatusData {
   readonly broker: string;
   readonly backend: string;
+  /** The control plane read, password masked; `null` without one (`--control none`). */
+  readonly control: string | null;
+  /** Live workers on every queue; `null` without a control plane. */
+  readonly liveWorkers: number | null;
   readonly limit: number;
   readonly queues: QueueStatus[];
   /** Why a column is `null`, by column. */
@@ -33,10 +37,10 @@ export interface StatusData {
 /** `machinery status`: pending, delayed and dead-letter counts per queue. */
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'pending, delayed and dead-letter counts per queue',
+  summary: 'pending, delayed and dead-letter counts, paused or not, live workers, per queue',
   usage: '',
   description:
-    'Counts the tasks waiting in each queue, those waiting for their ETA and the dead letters. Without --queue it shows the default queue and every queue that has delayed tasks or dead letters. Counts are read by listing at most --limit items; a capped count shows as 1000+. Columns the broker cannot list show n/a; "paused" and "workers" need the control plane and show —.',
+    'Counts the tasks waiting in each queue, those waiting for their ETA and the dead letters, and shows from the control plane whether the queue is paused and how many live workers consume it. Without --queue it shows the default queue and every queue that has delayed tasks, dead letters, live workers or a pause. Counts are read by listing at most --limit items; a capped count shows as 1000+. Columns the broker cannot list show n/a; without a control plane (--control none) PAUSED and WORKERS show —.',
   options: {
     queue: { type: 'string', multiple: true, value: 'a,b', help: 'queues to show (default: see above)' },
     limit: {
@@ -50,9 +54,14 @@ export const statusCommand: Command = {
     const limit = positiveInt(ctx.options, 'limit', DEFAULT_LIMIT);
     const asked = queueList(ctx.options);
     const [first] = asked;
-    const connection = await ctx.connect(first !== undefined ? { defaultQueue: first } : {});
+    const connection = await ctx.connect(
+      first !== undefined ? { defaultQueue: first, control: true } : { control: true },
+    );
     const broker = connection.broker;
     const caps = broker.capabilities;
+    const control = connection.control;
+    const paused = control === undefined ? null : new Set(await control.pauses.paused());
+    const workers = control === undefined ? null : await control.workers.list();
 
     const delayed = caps.delayedInspection ? await broker.delayedTasks(limit) : null;
     const dead = caps.deadLetterInspection ? await broker.deadLetters(limit) : null;
@@ -65,6 +74,8 @@ export const statusCommand: Command = {
               broker.defaultQueue,
               ...(delayed ?? []).map((s) => queueOf(s.routingKey)),
               ...(dead ?? []).map((d) => d.queue),
+              ...(workers ?? []).map((w) => w.queue),
+              ...(paused ?? []),
             ]),
           ];
 
@@ -88,20 +99,24 @@ export const statusCommand: Command = {
           letters === null
             ? null
             : countOf(letters.filter((d) => d.queue === queue).length, letters.length, limit),
-        paused: null,
-        workers: null,
+        paused: paused === null ? null : paused.has(queue),
+        workers: workers === null ? null : workers.filter((w) => w.queue === queue).length,
       });
     }
     const unavailable: Record<string, string> = {};
     if (!caps.pendingInspection) unavailable.pending = 'the broker cannot list pending tasks';
     if (!caps.delayedInspection) unavailable.delayed = 'the broker cannot list delayed tasks';
     if (!caps.deadLetterInspection) unavailable.deadLetters = 'the broker cannot list dead letters';
-    unavailable.paused = 'needs the control plane';
-    unavailable.workers = 'needs the control plane';
+    if (control === undefined) {
+      unavailable.paused = 'no control plane';
+      unavailable.workers = 'no control plane';
+    }
 
     const data: StatusData = {
       broker: connection.urls.broker,
       backend: connection.urls.backend,
+      control: connection.urls.control ?? null,
+      liveWorkers: workers === null ? null : workers.length,
       limit,
       queues: rows,
       unavailable,
@@ -112,6 +127,8 @@ export const statusCommand: Command = {
         out.fields([
           ['broker', data.broker],
           ['backend', data.backend],
+          ['control', data.control ?? 'none'],
+          ['workers', data.liveWorkers === null ? '—' : `${data.liveWorkers} live`],
         ]);
         out.line();
         out.table(
@@ -128,17 +145,19 @@ export const statusCommand: Command = {
             showCount(r.pending),
             showCount(r.delayed),
             showCount(r.deadLetters),
-            '—',
-            '—',
+            r.paused === null ? '—' : r.paused ? 'yes' : 'no',
+            r.workers === null ? '—' : String(r.workers),
           ]),
         );
-        out.line();
+        const notes: string[] = [];
         const missing = (['pending', 'delayed', 'deadLetters'] as const).filter((k) => unavailable[k]);
-        for (const k of missing) out.line(`n/a (${unavailable[k]})`);
+        for (const k of missing) notes.push(`n/a (${unavailable[k]})`);
         if (rows.some((r) => [r.pending, r.delayed, r.deadLetters].some((c) => c !== null && !c.complete))) {
-          out.line(`${limit}+ at least ${limit}: counting stops at --limit ${limit}`);
+          notes.push(`${limit}+ at least ${limit}: counting stops at --limit ${limit}`);
         }
-        out.line('—   paused and workers need the control plane (not available yet)');
+        if (control === undefined) notes.push('—   paused and workers: no control plane');
+        if (notes.length > 0) out.line();
+        for (const note of notes) out.line(note);
       },
     };
   },

@@ -1,5 +1,6 @@
 import type { Connection } from '@machinery/connect';
 import {
+  type ControlPlane,
   type GroupMeta,
   isMachineryError,
   MachineryError,
@@ -7,7 +8,7 @@ import {
   type TaskState,
 } from '@machinery/core';
 import type { Command, CommandResult } from '../command.js';
-import { jsonDate, showDate, showValue, summarizeArgs, truncate } from '../format.js';
+import { jsonDate, showDate, showValue, summarizeArgs, toJson, truncate } from '../format.js';
 import type { Output } from '../output.js';
 import { queueList } from '../values.js';
 
@@ -34,6 +35,12 @@ export interface TaskData {
   readonly results: { type: string; value: unknown }[] | null;
   /** The error of a `FAILURE` (or the reason of a `RETRY`), `null` when empty. */
   readonly error: string | null;
+  /** The last progress the task reported (`data`, and `at` in RFC 3339), `null` when none is stored. */
+  readonly progress: { data: unknown; at: string | null } | null;
+  /** Its revocation (`reason`, `revokedAt` in RFC 3339), `null` when it is not revoked. */
+  readonly revoked: { reason: string; revokedAt: string | null } | null;
+  /** The control plane read for `progress` and `revoked`; `null` without one (both are then unknown). */
+  readonly control: string | null;
 }
 
 /** A group as `machinery task --json` prints it. */
@@ -50,16 +57,18 @@ export interface GroupData {
     state: string;
     results: { type: string; value: unknown }[] | null;
     error: string | null;
+    /** Whether it is revoked; `null` without a control plane. */
+    revoked: boolean | null;
   }[];
 }
 
 /** `machinery task <uuid>`: a task's state, arguments, results and error, or a group's members. */
 export const taskCommand: Command = {
   name: 'task',
-  summary: "a task's state, args, results and error (a group UUID: its members)",
+  summary: "a task's state, args, results, error, progress, revocation (a group UUID: its members)",
   usage: '<uuid>',
   description:
-    "Reads the stored state of a task from the result backend: state, task name, results, error and creation time. The arguments are not part of the stored state; they are shown while the task still waits in a queue (--queue, default the broker's) or for its ETA. A group UUID shows each member's state. Exit code 3 when the backend knows no task or group with that UUID (never sent to it, expired or purged).",
+    "Reads the stored state of a task from the result backend: state, task name, results, error and creation time; and from the control plane the last progress it reported and whether it is revoked. The arguments are not part of the stored state; they are shown while the task still waits in a queue (--queue, default the broker's) or for its ETA. A group UUID shows each member's state. Exit code 3 when the backend knows no task or group with that UUID (never sent to it, expired or purged).",
   options: {
     queue: {
       type: 'string',
@@ -74,7 +83,7 @@ export const taskCommand: Command = {
       throw new MachineryError('ERR_INVALID_ARGUMENT', 'task needs exactly one UUID: machinery task <uuid>.');
     }
     const [queue] = queueList(ctx.options);
-    const connection = await ctx.connect();
+    const connection = await ctx.connect({ control: true });
     const backend = connection.backend;
 
     let state: TaskState | undefined;
@@ -100,6 +109,7 @@ export const taskCommand: Command = {
       state,
       await findWaiting(connection, uuid, state, queue),
       `queue ${queue ?? connection.broker.defaultQueue} or among delayed tasks`,
+      await controlView(connection),
     );
   },
 };
@@ -131,8 +141,32 @@ async function findWaiting(
   return undefined;
 }
 
-function taskResult(state: TaskState, waiting: Waiting | undefined, lookedIn: string): CommandResult {
+/** What the control plane knows about a task. */
+interface ControlView {
+  readonly url: string;
+  readonly control: ControlPlane;
+}
+
+function controlView(connection: Connection): ControlView | undefined {
+  const { control } = connection;
+  const url = connection.urls.control;
+  return control === undefined || url === undefined ? undefined : { control, url };
+}
+
+async function taskResult(
+  state: TaskState,
+  waiting: Waiting | undefined,
+  lookedIn: string,
+  view: ControlView | undefined,
+): Promise<CommandResult> {
   const sig = waiting?.signature;
+  const [progress, [revocation]] =
+    view === undefined
+      ? [undefined, [undefined]]
+      : await Promise.all([
+          view.control.progress.get(state.taskUUID),
+          view.control.revocations.revoked([state.taskUUID]),
+        ]);
   const data: TaskData = {
     kind: 'task',
     uuid: state.taskUUID,
@@ -145,6 +179,12 @@ function taskResult(state: TaskState, waiting: Waiting | undefined, lookedIn: st
     eta: jsonDate(sig?.eta),
     results: state.results === null ? null : state.results.map((r) => ({ type: r.type, value: r.value })),
     error: state.error === '' ? null : state.error,
+    progress: progress === undefined ? null : { data: progress.data, at: jsonDate(new Date(progress.at)) },
+    revoked:
+      revocation === undefined
+        ? null
+        : { reason: revocation.reason, revokedAt: jsonDate(new Date(revocation.revokedAt)) },
+    control: view?.url ?? null,
   };
   return {
     data,
@@ -180,6 +220,22 @@ function taskResult(state: TaskState, waiting: Waiting | undefined, lookedIn: st
         ]);
       }
       if (data.error !== null) rows.push([data.state === 'RETRY' ? 'retry reason' : 'error', data.error]);
+      if (view === undefined) {
+        rows.push(['progress', '(unknown: no control plane)'], ['revoked', '(unknown: no control plane)']);
+      } else {
+        rows.push([
+          'progress',
+          progress === undefined
+            ? '(none reported)'
+            : `${truncate(toJson(progress.data) ?? 'null', 200)} (${showDate(new Date(progress.at))})`,
+        ]);
+        rows.push([
+          'revoked',
+          revocation === undefined
+            ? 'no'
+            : `yes, ${showDate(new Date(revocation.revokedAt))}: ${revocation.reason}`,
+        ]);
+      }
       out.fields(rows);
     },
   };
@@ -187,6 +243,7 @@ function taskResult(state: TaskState, waiting: Waiting | undefined, lookedIn: st
 
 async function groupResult(meta: GroupMeta, connection: Connection): Promise<CommandResult> {
   const states = await Promise.all(meta.taskUUIDs.map((u) => connection.backend.getState(u)));
+  const revocations = await connection.control?.revocations.revoked(meta.taskUUIDs);
   const members = meta.taskUUIDs.map((uuid, i) => {
     const s = states[i];
     return {
@@ -195,6 +252,7 @@ async function groupResult(meta: GroupMeta, connection: Connection): Promise<Com
       state: s?.state ?? 'UNKNOWN',
       results: s?.results ? s.results.map((r) => ({ type: r.type, value: r.value })) : null,
       error: s?.error ? s.error : null,
+      revoked: revocations === undefined ? null : revocations[i] !== undefined,
     };
   });
   const counts: Record<string, number> = {};
@@ -227,7 +285,7 @@ async function groupResult(meta: GroupMeta, connection: Connection): Promise<Com
         members.map((m) => [
           m.uuid,
           m.name ?? '',
-          m.state,
+          m.revoked === true ? `${m.state} (revoked)` : m.state,
           truncate(m.error ?? (m.results ? m.results.map(showValue).join(', ') : ''), 60),
         ]),
       );

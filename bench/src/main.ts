@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { redisBench } from './redis-bench.js';
 
-// `pnpm bench [--quick] [--only redis|amqp|postgres] [--postgres] [--runs N] [--no-crash] [--write]`: this project side by side
+// `pnpm bench [--quick] [--only codec|redis|events|amqp|postgres] [--postgres] [--runs N] [--tasks N] [--no-crash] [--write]`: this project side by side
 // with BullMQ and the raw clients on the same services, in one run. --write puts the report in
 // bench/RESULTS.md together with the command that produced it.
 
@@ -16,6 +16,13 @@ const value = (name: string) => {
 const quick = flag('--quick');
 const only = value('--only');
 const runs = Number(value('--runs') ?? (quick ? 1 : 3));
+/** `--tasks N` replaces the task count of the events figure (for a quick check of it). */
+const tasksArg = value('--tasks');
+const tasks = tasksArg === undefined ? undefined : Number(tasksArg);
+if (tasks !== undefined && (!Number.isInteger(tasks) || tasks < 100)) {
+  process.stderr.write('bench: --tasks must be an integer ≥ 100.\n');
+  process.exit(2);
+}
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -36,6 +43,17 @@ if (!only || only === 'redis') {
       memoryTasks: quick ? 20_000 : 100_000,
       runs,
       crash: !flag('--no-crash'),
+      log,
+    })}`,
+  );
+}
+if (!only || only === 'events') {
+  const { eventsBench } = await import('./events-bench.js');
+  sections.push(
+    `## Task events (Redis control plane)\n\n${await eventsBench({
+      redisUrl,
+      tasks: tasks ?? (quick ? 5000 : 20_000),
+      runs,
       log,
     })}`,
   );

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { RedisBackend } from '@machinery/backend-redis';
+import { RedisBackend, RedisControlPlane } from '@machinery/backend-redis';
 import { AmqpBroker } from '@machinery/broker-amqp';
 import { RedisBroker } from '@machinery/broker-redis';
 import { SqsBroker } from '@machinery/broker-sqs';
@@ -77,7 +77,7 @@ export function soakKeys(prefix: string) {
     chordSent: `${prefix}soak:chordsent`,
     /** `<groupUUID> <member uuid>` → times `triggerChord` answered that member `true` (the winner). */
     chordWins: `${prefix}soak:chordwins`,
-    /** counters: suppressed, retried, failed, errors. */
+    /** counters: suppressed, retried, failed, revoked, errors. */
     stats: `${prefix}soak:stats`,
     /** list of `<uuid> <pid> <attempt> <ms>`, one per execution (diagnostics of duplicates). */
     execLog: `${prefix}soak:execlog`,
@@ -152,6 +152,14 @@ export function makeBroker(config: RunConfig, proxied: boolean, logger: Logger):
 /** The run's result backend: Redis, direct, under the run's prefix. */
 export function makeBackend(config: RunConfig, logger: Logger): RedisBackend {
   return new RedisBackend({ url: config.redisUrl, prefix: config.prefix, logger });
+}
+
+/**
+ * The run's control plane (revocations, pauses, workers, task events): Redis, direct like the backend,
+ * under the run's prefix — so cuts only hit worker↔broker links and cleanup removes its keys too.
+ */
+export function makeControl(config: RunConfig, logger: Logger): RedisControlPlane {
+  return new RedisControlPlane({ url: config.redisUrl, prefix: config.prefix, logger });
 }
 
 /** What a worker process writes to stdout, one JSON object per line. */

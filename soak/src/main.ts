@@ -42,6 +42,8 @@ const FULL_RATE: Record<BrokerKind, number> = { redis: 600, amqp: 500, sqs: 300 
 const rateArg = value('--rate');
 const concurrency = Number(value('--concurrency') ?? 20);
 const suppression = !flag('--no-suppression');
+/** Share of the task UUIDs sent that the chaos revokes. */
+const REVOKE_SHARE = 0.02;
 
 const logRoot = join(tmpdir(), `machinery-soak-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 mkdirSync(logRoot, { recursive: true });
@@ -76,6 +78,10 @@ for (const kind of only as BrokerKind[]) {
     concurrency,
     killEveryMs: [2000, 4000],
     cutEveryMs: [3000, 6000],
+    revokeEveryMs: [1000, 2000],
+    revokeShare: REVOKE_SHARE,
+    pauseEveryMs: [4000, 8000],
+    pauseForMs: [2000, 4000],
     // Producing at the rate takes produceMs; the budget allows it to run 50 % slow plus drain time.
     timeoutMs: Math.ceil(produceMs * 1.5 + 90_000),
     logRoot,
@@ -97,7 +103,10 @@ const header =
   `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; services, runner and workers on the same machine. ` +
   `Per broker: 3 worker processes (concurrency ${concurrency}, duplicate suppression ${suppression ? 'on' : 'off'}), ` +
   'one of them (control) never killed; a random other one SIGKILLed and restarted every 2–4 s and every ' +
-  'worker↔broker connection reset every 3–6 s while the producer sends; backend: Redis, not proxied. ' +
+  'worker↔broker connection reset every 3–6 s, ' +
+  `${REVOKE_SHARE * 100} % of the tasks revoked in rounds every 1–2 s (and half the slow ones as they start), ` +
+  'the queue paused for 2–4 s every 4–8 s ' +
+  'while the producer sends; backend and control plane: Redis, not proxied. ' +
   `Total ${totalS} s.`;
 const report = `${header}\n\n## Summary\n\n${summaryTable(results)}\n${results.map(brokerTable).join('\n')}`;
 out(`\n${report}`);

@@ -1,5 +1,5 @@
 import type { BrokerKind } from './config.js';
-import type { Verdict } from './verify.js';
+import { PAUSE_GRACE_MS, type Verdict } from './verify.js';
 import type { Expected } from './workload.js';
 
 /** Memory of the control worker (never killed) over one run. */
@@ -34,6 +34,11 @@ export interface BrokerResult {
   cuts: number;
   connectionsCut: number;
   proxyConnections: number;
+  /** Calls of `server.revoke`, and those that failed (their tasks then just succeed). */
+  revokeCalls: number;
+  failedRevokeCalls: number;
+  /** Each pause of the queue: asked for at `from`, resumed at `to` (ms since epoch). */
+  pauses: { from: number; to: number }[];
   rss: RssFigures | undefined;
   produceMs: number;
   drainMs: number;
@@ -61,6 +66,7 @@ export function failures(r: BrokerResult): string[] {
     if (v.chordTriggersNot1 > 0) out.push(`${v.chordTriggersNot1} chords triggered ≠ 1 time`);
     if (v.wrongResults > 0) out.push(`${v.wrongResults} wrong results`);
     if (v.successWithoutExecution > 0) out.push(`${v.successWithoutExecution} SUCCESS without execution`);
+    if (v.ranThoughStopped > 0) out.push(`${v.ranThoughStopped} ran though stopped by a revocation`);
   }
   if (r.leftover.length > 0) out.push(`left behind: ${r.leftover.join(', ')}`);
   if (r.unexpectedExits.length > 0) out.push(`unexpected worker exits: ${r.unexpectedExits.join(', ')}`);
@@ -86,7 +92,7 @@ export function brokerTable(r: BrokerResult): string {
   const c = r.expected.counts;
   const rows: [string, string][] = [
     [
-      'tasks sent (UUIDs that must end in SUCCESS)',
+      'tasks sent (UUIDs)',
       `${n(r.expected.uuids.length)} in ${n(r.units)} sends: ${n(c.singles)} single, ${n(c.groupMembers)} in groups, ${n(c.chainLinks)} chain links, ${n(c.chordMembers)} chord members + ${n(c.callbacks)} callbacks`,
     ],
   ];
@@ -99,9 +105,34 @@ export function brokerTable(r: BrokerResult): string {
             .join(', ')}; by role: ${Object.entries(v.lostByRole)
             .map(([k, x]) => `${x} ${k}`)
             .join(', ')}; e.g. ${v.lostSample.join('; ')}`;
+    const revokedBy = Object.entries(v.revokedBy)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, x]) => `${n(x)} ${k}`)
+      .join(', ');
+    const pausedMs = r.pauses.reduce((a, p) => a + (p.to - p.from), 0);
     rows.push(
-      ['succeeded', n(v.succeeded)],
-      ['**lost**', `**${n(v.lost)}**${lostDetail}${r.whereLost ? `; broker holds: ${r.whereLost}` : ''}`],
+      ['succeeded (stored SUCCESS, revoked ones that finished included)', n(v.succeeded)],
+      [
+        '**lost** (not SUCCESS; revoked: neither SUCCESS nor FAILURE "was revoked"; stopped: not failed)',
+        `**${n(v.lost)}**${lostDetail}${r.whereLost ? `; broker holds: ${r.whereLost}` : ''}`,
+      ],
+      [
+        'revoked (stage of the stored state just before)',
+        `${n(r.expected.revoked.size)} in ${n(r.revokeCalls)} calls${r.failedRevokeCalls > 0 ? ` (${r.failedRevokeCalls} failed)` : ''}${revokedBy === '' ? '' : `: ${revokedBy}`}`,
+      ],
+      [
+        'revoked → FAILURE "was revoked" / → SUCCESS (finished before the revocation reached it)',
+        `${n(v.outcomes.revokedFailed)} / ${n(v.outcomes.revokedFinished)} (workers failed ${n(v.revokedOnWorkers)} revoked deliveries)`,
+      ],
+      [
+        'stopped by a revocation (never run, as designed)',
+        `${n(v.stoppedLinks)} chain links after a revoked link (never sent), ${n(v.stoppedCallbacks)} chord callbacks failed for a revoked member`,
+      ],
+      ['**ran though stopped by a revocation**', `**${n(v.ranThoughStopped)}**`],
+      [
+        'queue paused',
+        `${n(r.pauses.length)} times, ${s(pausedMs)} in all; executions more than ${s(PAUSE_GRACE_MS)} into a pause: ${n(v.executionsInPauses)}`,
+      ],
       [
         'duplicated executions (at-least-once)',
         `${n(v.duplicatedExecutions)} (${n(v.duplicatedTasks)} tasks ran more than once)`,
@@ -118,7 +149,7 @@ export function brokerTable(r: BrokerResult): string {
       ['SUCCESS without an execution', n(v.successWithoutExecution)],
       ...v.examples.map((e, i): [string, string] => [`example ${i + 1} (times from run start)`, e]),
       [
-        'planned first-attempt failures / retries / final failures',
+        'planned first-attempt failures / retries / final failures (revocations apart)',
         `${n(c.flaky)} / ${n(v.retried)} / ${n(v.failed)}`,
       ],
     );
@@ -149,12 +180,13 @@ export function brokerTable(r: BrokerResult): string {
 /** One row per broker. */
 export function summaryTable(results: readonly BrokerResult[]): string {
   const head =
-    '| broker | sent | succeeded | lost | duplicated | suppressed | chords triggered ≠ 1 | callbacks re-sent | kills | cuts | control RSS warm → end | time | verdict |\n' +
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|';
+    '| broker | sent | succeeded | lost | revoked | revoked, finished | stopped | pauses | duplicated | suppressed | chords triggered ≠ 1 | callbacks re-sent | kills | cuts | control RSS warm → end | time | verdict |\n' +
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|';
   const rows = results.map((r) => {
     const v = r.verdict;
     const rss = r.rss ? `${mb(r.rss.warm)} → ${mb(r.rss.end)}${r.rss.grew ? ' ⚠' : ''}` : 'n/a';
-    return `| ${r.kind} | ${n(r.expected.uuids.length)} | ${v ? n(v.succeeded) : 'n/a'} | ${v ? n(v.lost) : 'n/a'} | ${v ? n(v.duplicatedExecutions) : 'n/a'} | ${v ? n(v.suppressed) : 'n/a'} | ${v ? n(v.chordTriggersNot1) : 'n/a'} | ${v ? n(v.chordCallbacksResent) : 'n/a'} | ${n(r.kills)} | ${n(r.cuts)} | ${rss} | ${s(r.totalMs)} | ${passed(r) ? 'PASS' : 'FAIL'} |`;
+    const na = (f: (x: Verdict) => number) => (v ? n(f(v)) : 'n/a');
+    return `| ${r.kind} | ${n(r.expected.uuids.length)} | ${na((x) => x.succeeded)} | ${na((x) => x.lost)} | ${n(r.expected.revoked.size)} | ${na((x) => x.outcomes.revokedFinished)} | ${na((x) => x.outcomes.stopped)} | ${n(r.pauses.length)} | ${v ? n(v.duplicatedExecutions) : 'n/a'} | ${v ? n(v.suppressed) : 'n/a'} | ${v ? n(v.chordTriggersNot1) : 'n/a'} | ${v ? n(v.chordCallbacksResent) : 'n/a'} | ${n(r.kills)} | ${n(r.cuts)} | ${rss} | ${s(r.totalMs)} | ${passed(r) ? 'PASS' : 'FAIL'} |`;
   });
   return `${head}\n${rows.join('\n')}\n`;
 }

@@ -12,14 +12,17 @@ import {
   hostPort,
   makeBackend,
   makeBroker,
+  makeControl,
   REDIS_URL,
   runConfig,
   SQS_ENDPOINT,
   soakKeys,
 } from './config.js';
 import { lineLogger } from './log-lines.js';
+import { pauseAtRandom } from './pauser.js';
 import type { BrokerResult, RssFigures } from './report.js';
-import { locate, locateInRedis, verdict, waitForSuccess } from './verify.js';
+import { Revoker } from './revoker.js';
+import { locate, locateInRedis, verdict, waitForSettled } from './verify.js';
 import { Expected, produce } from './workload.js';
 
 /** Options of one broker run. */
@@ -36,6 +39,13 @@ export interface SoakOptions {
   killEveryMs: readonly [number, number];
   /** Pause between two connection cuts, drawn uniformly from [min, max] ms. */
   cutEveryMs: readonly [number, number];
+  /** Pause between two rounds of revocations, drawn uniformly from [min, max] ms. */
+  revokeEveryMs: readonly [number, number];
+  /** Share of the task UUIDs sent that get revoked. */
+  revokeShare: number;
+  /** Time between two pauses of the queue, and the length of a pause, drawn from [min, max] ms. */
+  pauseEveryMs: readonly [number, number];
+  pauseForMs: readonly [number, number];
   /** Hard bound of the whole run (setup, producing, draining); stopping and cleanup come on top. */
   timeoutMs: number;
   /** Directory for this run's logs. */
@@ -102,6 +112,7 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
   const producer = new Server({
     broker: makeBroker(config, false, logger),
     backend: makeBackend(config, logger),
+    control: makeControl(config, logger),
     logger,
   });
   const expected = new Expected();
@@ -121,6 +132,9 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
     unexpectedExits: [],
     cuts: 0,
     connectionsCut: 0,
+    revokeCalls: 0,
+    failedRevokeCalls: 0,
+    pauses: [],
     proxyConnections: 0,
     rss: undefined,
     produceMs: 0,
@@ -180,7 +194,7 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
     const progress = setInterval(() => {
       const rss = control.samples.at(-1)?.rss ?? 0;
       log(
-        `sent ${expected.uuids.length}, ran ${executed}, kills ${result.kills}, cuts ${result.cuts}, control RSS ${(rss / 2 ** 20).toFixed(0)} MB`,
+        `sent ${expected.uuids.length}, ran ${executed}, kills ${result.kills}, cuts ${result.cuts}, revoked ${expected.revoked.size}, pauses ${result.pauses.length}, control RSS ${(rss / 2 ** 20).toFixed(0)} MB`,
       );
     }, 5000);
 
@@ -207,6 +221,32 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
         result.connectionsCut += proxy.reset();
       }
     })();
+    const revoker = new Revoker({
+      server: producer,
+      redis,
+      prefix: config.prefix,
+      expected,
+      everyMs: o.revokeEveryMs,
+      share: o.revokeShare,
+      log,
+    });
+    const revoking = revoker.run(chaos.signal).catch((err: unknown) => {
+      result.error ??= `revoker: ${(err as Error).message}`;
+    });
+    const pausing = pauseAtRandom(
+      {
+        server: producer,
+        queue: config.queue,
+        everyMs: o.pauseEveryMs,
+        forMs: o.pauseForMs,
+        windows: result.pauses,
+        log,
+      },
+      chaos.signal,
+    ).catch((err: unknown) => {
+      // Resuming failed 20 times: the drain will show what stayed queued.
+      result.error ??= `pauser: ${(err as Error).message}`;
+    });
 
     // Producing gets 70 % of the time budget; draining what was sent needs the rest.
     const produceAbort = AbortSignal.any([
@@ -220,7 +260,8 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
         tasks: o.tasks,
         rate: o.rate,
         maxBacklog: Math.max(500, o.rate * 3),
-        backlog: (sent) => sent - executed,
+        // Revoked tasks and those they stop (at most two later chain links) may never run: not backlog.
+        backlog: (sent) => sent - executed - 2 * expected.revoked.size,
         signal: produceAbort,
       });
       result.units = stats.units;
@@ -231,22 +272,28 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
     } finally {
       result.produceMs = Date.now() - produceStart;
       chaos.abort();
-      await Promise.all([killer, cutter]);
+      await Promise.all([killer, cutter, revoking, pausing]);
+      result.revokeCalls = revoker.calls;
+      result.failedRevokeCalls = revoker.failedCalls;
       clearInterval(poll);
     }
-    log(`produced ${expected.uuids.length} UUIDs; chaos stopped; waiting for every task to succeed`);
-
-    // Killed workers' tasks come back after a lease / visibility timeout; allow that plus a minute.
-    const drainStart = Date.now();
-    const drainDeadline = Math.min(
-      started + o.timeoutMs,
-      drainStart + Math.max(config.leaseMs, config.visibilityTimeoutMs) + 60_000,
+    log(
+      `produced ${expected.uuids.length} UUIDs, revoked ${expected.revoked.size}, paused ${result.pauses.length}×; chaos stopped; waiting for every task to settle`,
     );
+
+    // Killed workers' tasks come back after a lease / visibility timeout; allow that plus a minute,
+    // within the run's budget — but never less than the redelivery time plus half a minute, however
+    // much of the budget producing took on a loaded machine.
+    const drainStart = Date.now();
+    const redeliveryMs = Math.max(config.leaseMs, config.visibilityTimeoutMs);
+    const drainDeadline =
+      drainStart +
+      Math.max(redeliveryMs + 30_000, Math.min(started + o.timeoutMs - drainStart, redeliveryMs + 60_000));
     let lastLog = Date.now();
-    const missing = await waitForSuccess(redis, config.prefix, expected.uuids, drainDeadline, (left) => {
+    const missing = await waitForSettled(redis, config.prefix, expected, drainDeadline, (left) => {
       if (left > 0 && Date.now() - lastLog >= 5000) {
         lastLog = Date.now();
-        log(`${left} UUIDs not yet SUCCESS`);
+        log(`${left} UUIDs not settled yet`);
       }
     });
     result.drainMs = Date.now() - drainStart;
@@ -256,7 +303,7 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
       // arrive after the last SUCCESS: wait for them so duplicates and suppressions are all counted.
       const settle =
         kind === 'redis' ? config.leaseMs + 2000 : kind === 'sqs' ? config.visibilityTimeoutMs + 2000 : 3000;
-      log(`all SUCCESS after ${(result.drainMs / 1000).toFixed(1)} s of draining; settling ${settle} ms`);
+      log(`all settled after ${(result.drainMs / 1000).toFixed(1)} s of draining; waiting ${settle} ms more`);
       await sleep(settle);
     } else {
       result.whereLost = await locate(producer.broker, config.queue, missing);
@@ -264,7 +311,7 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
       if (kind === 'redis')
         result.whereLost += `; keys: ${await locateInRedis(redis, config.prefix, config.queue, missing)}`;
       log(
-        `${missing.length} UUIDs still not SUCCESS at the drain deadline; broker holds: ${result.whereLost}`,
+        `${missing.length} UUIDs still not settled at the drain deadline; broker holds: ${result.whereLost}`,
       );
     }
     result.rss = rssFigures(control, produceStart + result.produceMs * 0.25);
@@ -282,6 +329,7 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
         result.verdict = await verdict(redis, config.prefix, expected, {
           t0: started,
           processes: slots.flatMap((s) => s.history),
+          pauses: result.pauses,
         });
       } catch (err) {
         result.error ??= `verdict failed: ${(err as Error).message}`;

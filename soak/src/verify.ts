@@ -1,6 +1,7 @@
 import { type Broker, decodeTaskState, type TaskState, TaskStatus } from '@machinery/core';
 import type { Redis } from 'ioredis';
 import { soakKeys } from './config.js';
+import { dependencies, judge, type Outcome } from './outcomes.js';
 import type { Expected } from './workload.js';
 
 const CHUNK = 1000;
@@ -24,20 +25,24 @@ export async function readStates(
 }
 
 /**
- * Polls until every expected UUID is `SUCCESS` or `deadline` passes. Only the UUIDs not yet seen in
- * `SUCCESS` are read again on each round. Returns the UUIDs that never got there.
+ * Polls until every expected UUID reached an outcome the soak accepts (`judge`: SUCCESS, or for the
+ * revoked ones and those a revocation stopped, their own ends) or `deadline` passes. Only the UUIDs
+ * still `waiting` (and what they depend on) are read again on each round. Returns those never settled.
  */
-export async function waitForSuccess(
+export async function waitForSettled(
   redis: Redis,
   prefix: string,
-  uuids: readonly string[],
+  expected: Expected,
   deadline: number,
   onRound?: (remaining: number) => void,
 ): Promise<string[]> {
-  let remaining = [...uuids];
+  let remaining = [...expected.uuids];
+  const states = new Map<string, TaskState | undefined>();
   for (;;) {
-    const states = await readStates(redis, prefix, remaining);
-    remaining = remaining.filter((u) => states.get(u)?.state !== TaskStatus.SUCCESS);
+    const read = new Set(remaining);
+    for (const u of remaining) for (const d of dependencies(expected, u)) read.add(d);
+    for (const [u, s] of await readStates(redis, prefix, [...read])) states.set(u, s);
+    remaining = remaining.filter((u) => judge(expected, states, u) === 'waiting');
     onRound?.(remaining.length);
     if (remaining.length === 0 || Date.now() >= deadline) return remaining;
     await new Promise((r) => setTimeout(r, 500));
@@ -47,8 +52,20 @@ export async function waitForSuccess(
 /** The verdict figures of one broker run. */
 export interface Verdict {
   expected: number;
+  /** UUIDs stored as SUCCESS at the end (revoked ones that finished included). */
   succeeded: number;
-  /** UUIDs not in SUCCESS at the end, by the state they were left in. */
+  /** UUIDs by outcome (see `outcomes.ts`). */
+  outcomes: Record<Outcome, number>;
+  /** Revoked UUIDs by what their state was just before the revocation. */
+  revokedBy: Record<string, number>;
+  /** Tasks a revocation stopped: chain links never sent, chord callbacks failed without running. */
+  stoppedLinks: number;
+  stoppedCallbacks: number;
+  /** Tasks that ran although a revocation should have stopped them (a callback fired past a revoked member). */
+  ranThoughStopped: number;
+  /** Task executions recorded more than {@link PAUSE_GRACE_MS} into a pause of the queue. */
+  executionsInPauses: number;
+  /** UUIDs that reached no accepted outcome (`waiting` at the end), by the state they were left in. */
   lost: number;
   lostByState: Record<string, number>;
   /** Lost UUIDs by their role in the workload (single, chain link 2/3…). */
@@ -63,7 +80,10 @@ export interface Verdict {
   /** Redelivered deliveries acknowledged without running (the worker's `duplicate` events). */
   suppressed: number;
   retried: number;
+  /** Tasks that ended in FAILURE on a worker, revocations not included. */
   failed: number;
+  /** Tasks a worker failed because they were revoked (before or while running). */
+  revokedOnWorkers: number;
   workerErrors: number;
   chords: number;
   /** Chords triggered by a number of distinct members other than one (`triggerChord` winners). */
@@ -82,7 +102,12 @@ export interface Verdict {
 export interface ProcessInfo {
   t0: number;
   processes: { pid: number; label: string; started: number; ended?: number; how?: string }[];
+  /** When the queue was paused and resumed (ms since epoch). */
+  pauses: readonly { from: number; to: number }[];
 }
+
+/** Workers stop fetching within about a second of a pause; executions later than this into one are counted. */
+export const PAUSE_GRACE_MS = 1500;
 
 function explain(
   uuid: string,
@@ -134,6 +159,17 @@ export async function verdict(
     examples.push([explain(uuid, expected.roles.get(uuid) ?? '?', logs, info), ...sources].join(' '));
   };
   let succeeded = 0;
+  const outcomes: Record<Outcome, number> = {
+    succeeded: 0,
+    revokedFailed: 0,
+    revokedFinished: 0,
+    stopped: 0,
+    ranThoughStopped: 0,
+    waiting: 0,
+  };
+  let stoppedLinks = 0;
+  let stoppedCallbacks = 0;
+  let ranThoughStopped = 0;
   let duplicatedExecutions = 0;
   let duplicatedTasks = 0;
   let successWithoutExecution = 0;
@@ -148,10 +184,20 @@ export async function verdict(
       duplicatedTasks++;
       duplicatedExecutions += runs - 1;
     }
+    let outcome = judge(expected, states, uuid);
+    // A stopped task never runs: a chain link is never sent, a chord callback is failed unsent.
+    if (outcome === 'stopped' && runs > 0) outcome = 'ranThoughStopped';
+    outcomes[outcome]++;
+    if (outcome === 'stopped') {
+      if (expected.roles.get(uuid) === 'chord callback') stoppedCallbacks++;
+      else stoppedLinks++;
+    }
+    if (outcome === 'ranThoughStopped' && ranThoughStopped++ < 3) example(uuid);
     if (state?.state === TaskStatus.SUCCESS) {
       succeeded++;
       if (runs === 0) successWithoutExecution++;
-    } else {
+    }
+    if (outcome === 'waiting') {
       const s = state?.state ?? 'missing';
       const role = expected.roles.get(uuid) ?? '?';
       lostByState[s] = (lostByState[s] ?? 0) + 1;
@@ -159,7 +205,7 @@ export async function verdict(
       if (lostSample.length < 3) example(uuid);
       if (lostSample.length < 5) {
         lostSample.push(
-          `${uuid} (${role}, ${s}, ran ${runs}×${state?.error ? `, error: ${state.error}` : ''})`,
+          `${uuid} (${role}${expected.revoked.has(uuid) ? ', revoked' : ''}, ${s}, ran ${runs}×${state?.error ? `, error: ${state.error}` : ''})`,
         );
       }
     }
@@ -185,19 +231,34 @@ export async function verdict(
   let chordCallbacksRunTwice = 0;
   for (const uuid of expected.chords.keys()) {
     // Counted after the fact: a worker killed between a win (or a publish) and its count counts none,
-    // but the callback then still ran, which shows the trigger happened.
+    // but the callback then still ran — or, once revoked or failed for a revoked member, has a final
+    // state, which only a trigger gives it — which shows the trigger happened.
     const ran = num(chordRuns[uuid]) > 0;
+    const final = states.get(uuid)?.state;
+    const fired = ran || final === TaskStatus.SUCCESS || final === TaskStatus.FAILURE;
     const won = winners.get(expected.chordGroups.get(uuid) ?? '')?.size ?? 0;
-    const triggers = won === 0 && ran ? 1 : won;
+    const triggers = won === 0 && fired ? 1 : won;
     const sent = num(chordSent[uuid]) === 0 && ran ? 1 : num(chordSent[uuid]);
     if (triggers !== 1 && chordTriggersNot1++ < 3) example(uuid);
     if (sent > 1 && chordCallbacksResent++ < 2) example(uuid);
     if (num(chordRuns[uuid]) > 1) chordCallbacksRunTwice++;
   }
+  const revokedBy: Record<string, number> = {};
+  for (const what of expected.revoked.values()) revokedBy[what] = (revokedBy[what] ?? 0) + 1;
+  const executionsInPauses = execLog.filter((line) => {
+    const at = Number(line.split(' ')[3]);
+    return info.pauses.some((p) => at >= p.from + PAUSE_GRACE_MS && at <= p.to);
+  }).length;
   return {
     expected: expected.uuids.length,
     succeeded,
-    lost: expected.uuids.length - succeeded,
+    outcomes,
+    revokedBy,
+    stoppedLinks,
+    stoppedCallbacks,
+    ranThoughStopped,
+    executionsInPauses,
+    lost: outcomes.waiting,
     lostByState,
     lostByRole,
     lostSample,
@@ -207,6 +268,7 @@ export async function verdict(
     suppressed: num(stats.suppressed),
     retried: num(stats.retried),
     failed: num(stats.failed),
+    revokedOnWorkers: num(stats.revoked),
     workerErrors: num(stats.errors),
     chords: expected.chords.size,
     chordTriggersNot1,

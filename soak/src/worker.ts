@@ -6,6 +6,7 @@ import {
   CHORD_CALLBACK,
   makeBackend,
   makeBroker,
+  makeControl,
   type RunConfig,
   soakKeys,
   TASK,
@@ -47,8 +48,10 @@ function ran(ctx: TaskContext, chordCallback = false): Promise<unknown> {
   return m.exec();
 }
 
-const task = defineTask(TASK, async function (n: number, flaky: boolean) {
-  await pause();
+const task = defineTask(TASK, async function (n: number, flaky: boolean, slowMs?: number) {
+  // A slow task stops when revoked while it runs, as a task honouring its AbortSignal does.
+  if (slowMs !== undefined && slowMs > 0) await sleep(slowMs, undefined, { signal: this.signal });
+  else await pause();
   if (flaky && (await redis.hincrby(keys.attempts, this.signature.uuid, 1)) === 1) {
     throw new Error('planned failure on the first attempt');
   }
@@ -103,7 +106,12 @@ const countedBackend = withOverrides(backend, {
   },
 });
 
-const server = new Server({ broker: counted, backend: countedBackend, logger });
+const server = new Server({
+  broker: counted,
+  backend: countedBackend,
+  control: makeControl(config, logger),
+  logger,
+});
 server.register(task, link, callback);
 const worker = server.worker({
   concurrency: config.concurrency,
@@ -120,7 +128,8 @@ worker.on('duplicate', ({ signature, state }) => {
   redis.rpush(keys.dupLog, `${signature.uuid} ${process.pid} ${state} ${Date.now()}`).catch(() => {});
 });
 worker.on('retried', () => count('retried'));
-worker.on('failed', () => count('failed'));
+// A revoked task fails on purpose: counted apart from the failures nobody asked for.
+worker.on('failed', ({ error }) => count(error.includes(' was revoked: ') ? 'revoked' : 'failed'));
 worker.on('error', () => count('errors'));
 
 const rss = setInterval(() => {

@@ -9,10 +9,19 @@ export const CHAIN_LENGTH = 3;
 export const CHORD_SIZE = 5;
 /** Share of `soak_task` signatures (singles, group and chord members) that fail once, then retry. */
 export const FLAKY_SHARE = 0.05;
+/**
+ * Share of single tasks that run for {@link SLOW_MS} instead of 0–20 ms: long enough for a revocation
+ * sent when they start to reach them while they run (the revoker revokes half of them as they start).
+ */
+export const SLOW_SHARE = 0.05;
+export const SLOW_MS: readonly [number, number] = [300, 800];
 
 /** What the producer sent, and what must be true at the end. */
 export class Expected {
-  /** Every task UUID that must end in SUCCESS. */
+  /**
+   * Every task UUID sent. Each must end in SUCCESS, except the revoked ones and those a revocation
+   * stopped (see `outcomes.ts`).
+   */
   readonly uuids: string[] = [];
   /** Chord callback UUID → the sum its members' results add up to. */
   readonly chords = new Map<string, number>();
@@ -24,6 +33,12 @@ export class Expected {
   readonly roles = new Map<string, string>();
   /** UUID → the UUIDs whose completion sends it (previous chain link, chord members), for diagnostics. */
   readonly sources = new Map<string, string[]>();
+  /** UUIDs of the tasks planned to fail once, in the order sent (the revoker picks retrying ones here). */
+  readonly flaky: string[] = [];
+  /** UUIDs of the slow single tasks (the revoker revokes some of them as they start). */
+  readonly slow = new Set<string>();
+  /** Revoked UUID → what its stored state was just before the revocation (queued, running…). */
+  readonly revoked = new Map<string, string>();
   readonly counts = { singles: 0, groupMembers: 0, chainLinks: 0, chordMembers: 0, callbacks: 0, flaky: 0 };
 }
 
@@ -31,19 +46,26 @@ type Unit = { size: number; send: (server: Server) => Promise<unknown> };
 
 const small = () => 1 + Math.floor(Math.random() * 1000);
 
-function taskSig(expected: Expected): { sig: Signature; n: number } {
+function taskSig(expected: Expected, slowMs = 0): { sig: Signature; n: number } {
   const n = small();
   const flaky = Math.random() < FLAKY_SHARE;
-  if (flaky) expected.counts.flaky++;
   // A planned failure needs one retry; Go's Fibonacci back-off makes it 1 s.
-  return { sig: signature(TASK, [n, flaky], { retryCount: flaky ? 1 : 0 }), n };
+  const sig = signature(TASK, slowMs > 0 ? [n, flaky, slowMs] : [n, flaky], { retryCount: flaky ? 1 : 0 });
+  if (flaky) {
+    expected.counts.flaky++;
+    expected.flaky.push(sig.uuid);
+  }
+  return { sig, n };
 }
 
 /** Draws the next unit of the mix and records what it must produce. */
 function nextUnit(expected: Expected): Unit {
   const r = Math.random();
   if (r < MIX.single) {
-    const { sig } = taskSig(expected);
+    const [min, max] = SLOW_MS;
+    const slowMs = Math.random() < SLOW_SHARE ? Math.round(min + Math.random() * (max - min)) : 0;
+    const { sig } = taskSig(expected, slowMs);
+    if (slowMs > 0) expected.slow.add(sig.uuid);
     expected.uuids.push(sig.uuid);
     expected.roles.set(sig.uuid, 'single');
     expected.counts.singles++;

@@ -1,4 +1,4 @@
-import { RedisBackend } from '@machinery/backend-redis';
+import { RedisBackend, RedisControlPlane } from '@machinery/backend-redis';
 import { RedisBroker } from '@machinery/broker-redis';
 import { type AsyncResult, defineTask, Server, signature, silentLogger } from '@machinery/core';
 import { Redis } from 'ioredis';
@@ -14,7 +14,7 @@ function prefixOf(queue: string): string {
   return `${queue}:`;
 }
 
-function makeServer(config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl'>): Server {
+function makeServer(config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl' | 'control'>): Server {
   const prefix = prefixOf(config.queue);
   const broker = new RedisBroker({
     url: config.redisUrl,
@@ -25,12 +25,19 @@ function makeServer(config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisU
   const backend = config.withBackend
     ? new RedisBackend({ url: config.redisUrl, prefix, logger: silentLogger })
     : undefined;
-  return new Server({ broker, ...(backend ? { backend } : {}), logger: silentLogger });
+  const control =
+    config.control === undefined
+      ? {}
+      : {
+          control: new RedisControlPlane({ url: config.redisUrl, prefix, logger: silentLogger }),
+          controlOptions: { events: config.control === 'events-on' },
+        };
+  return new Server({ broker, ...(backend ? { backend } : {}), ...control, logger: silentLogger });
 }
 
 /** @machinery producer: `sendMany` (publishMany, plus PENDING states with a backend). */
 export async function machineryProducer(
-  config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl' | 'mode'>,
+  config: Pick<WorkerConfig, 'queue' | 'withBackend' | 'redisUrl' | 'mode' | 'control'>,
 ): Promise<Producer> {
   const server = makeServer(config);
   // Only the latency run waits for results.

@@ -12,6 +12,11 @@ export interface WorkerConfig {
   amqpUrl: string;
   /** Only for `machinery-postgres`. */
   postgresUrl?: string;
+  /**
+   * Only for `machinery`: a `RedisControlPlane` under the run's prefix, with task events on or off
+   * (`controlOptions: { events: false }`); absent: no control plane.
+   */
+  control?: 'events-on' | 'events-off';
 }
 
 /** Lines the worker child writes to stdout (JSON). */

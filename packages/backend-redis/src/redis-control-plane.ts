@@ -29,8 +29,9 @@ import type { RedisConnectionOptions } from './options.js';
 /** Options for {@link RedisControlPlane}. */
 export interface RedisControlPlaneOptions extends RedisConnectionOptions {
   /**
-   * Events kept in the stream (default 10 000): each publish trims it with `XADD MAXLEN ~`, so the
-   * stream's memory is bounded whatever the load.
+   * Events kept in the stream, at most (default 10 000): each publish trims it with `XADD MAXLEN ~`
+   * to `maxEvents / 20` entries of up to 20 events each, so the stream's memory is bounded whatever
+   * the load (and at least `maxEvents / 20` recent events are kept).
    */
   maxEvents?: number;
   /** Logger for failures of background subscriptions (default: warnings and errors to stderr). */
@@ -38,6 +39,11 @@ export interface RedisControlPlaneOptions extends RedisConnectionOptions {
 }
 
 const DEFAULT_REVOCATION_TTL_MS = 3_600_000;
+/**
+ * Events per stream entry (the field `e` repeated): one `XADD` per batch of this many rather than per
+ * event, which was half the Redis commands of a worker with events on.
+ */
+const EVENTS_PER_ENTRY = 20;
 
 /**
  * The control plane on Redis, shared by every process pointing at the same Redis and prefix. Keys, all
@@ -47,8 +53,9 @@ const DEFAULT_REVOCATION_TTL_MS = 3_600_000;
  * - `paused` — a set of queue names; changes announced on the channel `pauses`;
  * - `workers` — a sorted set of worker ids by heartbeat deadline, with `worker_info`, a hash of their
  *   JSON infos; `list()` drops the expired ones;
- * - `events` — a stream, one entry per event (field `e`, JSON), written with one pipelined `XADD MAXLEN ~`
- *   per batch and read with `XREAD BLOCK` on a connection of each follower's own;
+ * - `events` — a stream whose entries hold up to 20 events each (the field `e`, JSON, repeated), written
+ *   with one `XADD MAXLEN ~` per 20 events of a batch and read with `XREAD BLOCK` on a connection of
+ *   each follower's own;
  * - `progress:<uuid>` — the task's last progress, JSON, with `PX <ttl>`.
  * One extra connection subscribes (opened on the first `onRevoke`/`onChange`), one more per event
  * follower. With a Redis Cluster, give a `prefix` with a hash tag so that batched reads stay in one slot.
@@ -71,7 +78,8 @@ export class RedisControlPlane implements ControlPlane {
   private readonly ownsClient: boolean;
   private readonly where: string;
   private readonly base: string;
-  private readonly maxEvents: number;
+  /** Stream entries kept (`maxEvents` / {@link EVENTS_PER_ENTRY}). */
+  private readonly maxEntries: number;
   private readonly logger: Logger;
   private subscriber: (Redis | Cluster) | undefined;
   private subscribing: Promise<void> | undefined;
@@ -83,7 +91,7 @@ export class RedisControlPlane implements ControlPlane {
 
   constructor(options: RedisControlPlaneOptions = {}) {
     this.base = `${options.prefix ?? ''}machinery_control:`;
-    this.maxEvents = options.maxEvents ?? 10_000;
+    this.maxEntries = Math.max(1, Math.ceil((options.maxEvents ?? 10_000) / EVENTS_PER_ENTRY));
     this.logger = resolveLogger(options.logger);
     if (options.client) {
       this.client = options.client;
@@ -203,8 +211,10 @@ export class RedisControlPlane implements ControlPlane {
         this.command('Publishing task events', async () => {
           if (events.length === 0) return;
           const pipeline = this.client.pipeline();
-          for (const event of events)
-            pipeline.xadd(eventsKey, 'MAXLEN', '~', this.maxEvents, '*', 'e', JSON.stringify(event));
+          for (let i = 0; i < events.length; i += EVENTS_PER_ENTRY) {
+            const fields = events.slice(i, i + EVENTS_PER_ENTRY).flatMap((e) => ['e', JSON.stringify(e)]);
+            pipeline.xadd(eventsKey, 'MAXLEN', '~', this.maxEntries, '*', ...fields);
+          }
           await exec(pipeline);
         }),
       subscribe: (listener) => this.follow(eventsKey, listener),
@@ -327,9 +337,11 @@ export class RedisControlPlane implements ControlPlane {
           for (const [, entries] of reply ?? []) {
             for (const [id, fields] of entries) {
               lastId = id;
-              const json = fields[fields.indexOf('e') + 1];
-              if (json === undefined) continue;
-              safely(() => listener(JSON.parse(json) as TaskEvent));
+              // Fields come in pairs; every `e` is one event, in publication order.
+              for (let i = 0; i + 1 < fields.length; i += 2) {
+                const json = fields[i + 1] as string;
+                if (fields[i] === 'e') safely(() => listener(JSON.parse(json) as TaskEvent));
+              }
             }
           }
         } catch (err) {

@@ -1,10 +1,15 @@
 import { type TaskResult, toArg } from './arg.js';
 import { resultToArg } from './argument-conversion.js';
 import type { Backend } from './backend.js';
+import { MachineryError } from './errors.js';
 import type { RetryDelay } from './retry.js';
 import type { Sender } from './sender.js';
 import { copySignature, type Signature } from './signature.js';
-import { TaskStatus } from './state.js';
+import { isCompleted, type TaskState, TaskStatus } from './state.js';
+
+/** How long a chord's trigger waits for members being run again by a duplicate delivery. */
+const RERUN_WAIT_MS = 10_000;
+const RERUN_POLL_MS = 50;
 
 /** True when a success of `signature` has something to send: `onSuccess` callbacks or a chord. */
 export function hasSuccessFollowUps(signature: Signature): boolean {
@@ -88,7 +93,7 @@ export class FollowUps {
     // recovering member re-sends. Either way only a callback that may be unsent is sent.
     const mayResend = won || (recovering && backend.capabilities.rememberChordWinner !== true);
     if (!mayResend || !(await this.maybeUnsent(callback.uuid))) return;
-    const states = await backend.groupTaskStates(signature.groupUUID, signature.groupTaskCount);
+    const states = await this.completedStates(signature.groupUUID, signature.groupTaskCount);
     const failedMember = states.find((s) => s.state !== TaskStatus.SUCCESS);
     const next = copySignature(callback);
     if (failedMember) {
@@ -107,5 +112,29 @@ export class FollowUps {
       next.args = [...(next.args ?? []), ...appended];
     }
     await this.sender.send(next, 'callback');
+  }
+
+  /**
+   * The group's member states once every one is an outcome. The group was complete a moment ago, so a
+   * member in a progress state is being run again by a duplicate delivery (at-least-once), which wrote
+   * STARTED over its outcome and will store it again: that is no reason to fail the chord, so wait for
+   * it. If it takes too long, throw: the member's delivery is not acknowledged, and its redelivery
+   * (the winner is remembered, or recovering members re-send) sends the callback.
+   */
+  private async completedStates(groupUUID: string, groupTaskCount: number): Promise<TaskState[]> {
+    const backend = this.backend as Backend;
+    const deadline = Date.now() + RERUN_WAIT_MS;
+    for (;;) {
+      const states = await backend.groupTaskStates(groupUUID, groupTaskCount);
+      const running = states.find((s) => !isCompleted(s.state));
+      if (running === undefined) return states;
+      if (Date.now() >= deadline) {
+        throw new MachineryError(
+          'ERR_RETRY_LATER',
+          `Chord ${groupUUID}: member ${running.taskUUID} is ${running.state} again (a duplicate delivery runs it); its callback is sent once it completes.`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, RERUN_POLL_MS));
+    }
   }
 }

@@ -358,6 +358,44 @@ describe('Worker', () => {
     expect(calls).toEqual([[1, 2, 3]]);
   });
 
+  it('fires a chord whose member a duplicate delivery runs again as the chord is triggered', async () => {
+    // The member's outcome is overwritten with STARTED by a duplicate just after the group was seen
+    // complete, then stored again when the duplicate finishes: the callback waits for it, never fails.
+    class RerunningBackend extends MemoryBackend {
+      rerun: Signature | undefined;
+      private won = false;
+      override async triggerChord(groupUUID: string, by?: string) {
+        const won = await super.triggerChord(groupUUID, by);
+        this.won ||= won;
+        return won;
+      }
+      override async groupTaskStates(groupUUID: string, count: number) {
+        const member = this.won ? this.rerun : undefined;
+        if (member !== undefined) {
+          this.rerun = undefined;
+          await this.setStateStarted(member);
+          setTimeout(() => void this.setStateSuccess(member, [{ type: 'int64', value: 2 }]), 150);
+        }
+        return super.groupTaskStates(groupUUID, count);
+      }
+    }
+    const backend = new RerunningBackend();
+    const server = make({ backend });
+    const calls: unknown[][] = [];
+    const member = defineTask('member', (n: number) => n);
+    const cb = defineTask('cb', (...a: unknown[]) => {
+      calls.push(a);
+    });
+    server.register(member, cb);
+    const c = chord(group(member.signature(1), member.signature(2)), cb.signature());
+    backend.rerun = c.group.tasks[1];
+    const result = await server.sendChord(c);
+    await server.worker({ handleSignals: false }).start();
+    await until(() => calls.length === 1);
+    expect(calls).toEqual([[1, 2]]);
+    expect((await backend.getState(result.callback.taskUUID))?.state).toBe(TaskStatus.SUCCESS);
+  });
+
   it('rejects an invalid concurrency', () => {
     const server = make();
     expect(() => server.worker({ concurrency: 0 })).toThrow(/concurrency must be an integer ≥ 1/);

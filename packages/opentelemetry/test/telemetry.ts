@@ -84,3 +84,14 @@ export async function eventually(check: () => boolean, what: string, timeoutMs =
 export function parentOf(span: ReadableSpan): string | undefined {
   return span.parentSpanContext?.spanId;
 }
+
+/** Polls `read` until it returns `expected` (or `timeoutMs` passed) and returns what it read last. */
+export async function settled<T>(read: () => Promise<T>, expected: T, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (value !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+    value = await read();
+  }
+  return value;
+}

@@ -169,7 +169,7 @@ describe('one trace across workflows', () => {
     const double = defineTask('double', (a: number) => a * 2);
     server.register(add, double);
     await server.worker({ handleSignals: false }).start();
-    const result = await server.sendChain(chain(add.signature(1, 2), double.signature()));
+    const result = await server.sendChain(chain(add.signature(1, 2), signature('double', [])));
     expect(await result.get(GET)).toBe(6);
     await eventually(() => named(spans(), 'process machinery_tasks', 'double').length === 1, 'the last link');
 
@@ -231,7 +231,7 @@ describe('errors and retries', () => {
     const report = defineTask('report', (_error: string) => null);
     server.register(broken, report);
     await server.worker({ handleSignals: false }).start();
-    const sig = broken.signatureWith({ onError: [report.signature()] });
+    const sig = broken.signatureWith({ onError: [signature('report', [])] });
     const state = await (await server.send(sig)).wait(GET);
     expect(state.state).toBe(TaskStatus.FAILURE);
     await eventually(() => named(spans(), 'process machinery_tasks', 'report').length === 1, 'the error callback');

@@ -18,6 +18,12 @@ import { INSTRUMENTATION_NAME } from './tracing.js';
  */
 export const SENT_AT_HEADER = 'machinery-sent-at';
 
+/**
+ * Bucket boundaries of both histograms, in seconds: the semantic conventions' duration buckets,
+ * stretched to an hour, since tasks run (and wait) far longer than requests.
+ */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
 /** Options of {@link machineryMetrics}. */
 export interface MachineryMetricsOptions {
   /** Where instruments are created; default the global provider (`metrics.getMeterProvider()`). */
@@ -91,10 +97,12 @@ export function machineryMetrics(options: MachineryMetricsOptions = {}): Machine
   const duration = meter.createHistogram('machinery.task.duration', {
     description: 'Time a task run took on a worker.',
     unit: 's',
+    advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
   });
   const latency = meter.createHistogram('machinery.task.latency', {
     description: 'Time from a task being sent (or its ETA, if later) to its first start on a worker.',
     unit: 's',
+    advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
   });
   const running = meter.createUpDownCounter('machinery.tasks.running', {
     description: 'Task runs in progress on workers.',
@@ -139,7 +147,8 @@ export function machineryMetrics(options: MachineryMetricsOptions = {}): Machine
       queues: options.queues ?? [broker.defaultQueue],
       intervalMs: depthIntervalMs,
       limit: depthLimit,
-      onError: (error, part) => diag.warn(`@machinery/opentelemetry: reading ${part} queue depths failed`, error),
+      onError: (error, part) =>
+        diag.warn(`@machinery/opentelemetry: reading ${part} queue depths failed`, error),
     });
     const gauges = {
       pending: meter.createObservableGauge('machinery.queue.pending', {

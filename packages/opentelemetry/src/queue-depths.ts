@@ -37,7 +37,8 @@ export class QueueDepths {
   /** The current snapshot, read from the broker if the last one is older than the interval. */
   read(): Promise<QueueDepthSnapshot> {
     const last = this.last;
-    if (last !== undefined && Date.now() - last.at < this.options.intervalMs) return Promise.resolve(last.snapshot);
+    if (last !== undefined && Date.now() - last.at < this.options.intervalMs)
+      return Promise.resolve(last.snapshot);
     this.reading ??= this.fetch().finally(() => {
       this.reading = undefined;
     });
@@ -76,7 +77,9 @@ export class QueueDepths {
 
   private async pending(): Promise<Map<string, number>> {
     const counts = await Promise.all(
-      this.options.queues.map(async (queue) => [queue, (await this.broker.pendingTasks(queue, this.options.limit)).length] as const),
+      this.options.queues.map(
+        async (queue) => [queue, (await this.broker.pendingTasks(queue, this.options.limit)).length] as const,
+      ),
     );
     return new Map(counts);
   }

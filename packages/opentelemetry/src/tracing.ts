@@ -20,7 +20,6 @@ import {
   SpanKind,
   SpanStatusCode,
   type TextMapPropagator,
-  type Tracer,
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';

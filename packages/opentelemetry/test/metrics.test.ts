@@ -11,7 +11,7 @@ import {
 } from '@machinery/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MachineryMetricsOptions, machineryMetrics } from '../src/index.js';
-import { eventually, histogramCount, memoryMetrics, settled, valueOf } from './telemetry.js';
+import { eventually, histogramCount, memoryMetrics, pointValue, settled } from './telemetry.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -76,7 +76,7 @@ describe('task metrics', () => {
 
     const q = { 'messaging.destination.name': 'machinery_tasks', 'messaging.system': 'machinery' };
     const processedOf = async (name: string, outcome: string) =>
-      valueOf(await points('machinery.tasks.processed'), {
+      pointValue(await points('machinery.tasks.processed'), {
         ...q,
         'machinery.task.name': name,
         'machinery.task.outcome': outcome,
@@ -93,22 +93,30 @@ describe('task metrics', () => {
     expect(await processedOf('revocable', 'failed')).toBeUndefined();
 
     const sent = await points('machinery.tasks.sent');
-    expect(valueOf(sent, { ...q, 'machinery.task.name': 'add', 'machinery.publish.origin': 'send' })).toBe(3);
-    expect(valueOf(sent, { ...q, 'machinery.task.name': 'flaky', 'machinery.publish.origin': 'send' })).toBe(1);
-    expect(valueOf(sent, { ...q, 'machinery.task.name': 'flaky', 'machinery.publish.origin': 'retry' })).toBe(1);
+    expect(pointValue(sent, { ...q, 'machinery.task.name': 'add', 'machinery.publish.origin': 'send' })).toBe(
+      3,
+    );
+    expect(
+      pointValue(sent, { ...q, 'machinery.task.name': 'flaky', 'machinery.publish.origin': 'send' }),
+    ).toBe(1);
+    expect(
+      pointValue(sent, { ...q, 'machinery.task.name': 'flaky', 'machinery.publish.origin': 'retry' }),
+    ).toBe(1);
 
     const durations = await points('machinery.task.duration');
     expect(
-      histogramCount(valueOf(durations, { ...q, 'machinery.task.name': 'add', 'machinery.task.outcome': 'succeeded' })),
+      histogramCount(
+        pointValue(durations, { ...q, 'machinery.task.name': 'add', 'machinery.task.outcome': 'succeeded' }),
+      ),
     ).toBe(3);
     const latencies = await points('machinery.task.latency');
-    expect(histogramCount(valueOf(latencies, { ...q, 'machinery.task.name': 'add' }))).toBe(3);
+    expect(histogramCount(pointValue(latencies, { ...q, 'machinery.task.name': 'add' }))).toBe(3);
     // The retry is a new message, so its wait is measured too.
-    expect(histogramCount(valueOf(latencies, { ...q, 'machinery.task.name': 'flaky' }))).toBe(2);
+    expect(histogramCount(pointValue(latencies, { ...q, 'machinery.task.name': 'flaky' }))).toBe(2);
 
     const running = await points('machinery.tasks.running');
     for (const name of ['add', 'broken', 'flaky', 'revocable'])
-      expect(valueOf(running, { ...q, 'machinery.task.name': name })).toBe(0);
+      expect(pointValue(running, { ...q, 'machinery.task.name': name })).toBe(0);
   });
 
   it('reports a task as running while it runs', async () => {
@@ -127,10 +135,10 @@ describe('task metrics', () => {
     const result = await server.send(slow.signature());
     await eventually(() => started, 'the task to start');
     const name = { 'machinery.task.name': 'slow' };
-    expect(valueOf(await points('machinery.tasks.running'), name)).toBe(1);
+    expect(pointValue(await points('machinery.tasks.running'), name)).toBe(1);
     release();
     await result.get(GET);
-    expect(await settled(async () => valueOf(await points('machinery.tasks.running'), name), 0)).toBe(0);
+    expect(await settled(async () => pointValue(await points('machinery.tasks.running'), name), 0)).toBe(0);
   });
 
   it('stamps the send time into the headers', async () => {
@@ -157,7 +165,7 @@ describe('queue depth gauges', () => {
     await server.worker({ handleSignals: false, queue: 'graveyard', unregisteredTaskRequeues: 0 }).start();
     await server.send(signature('nobody', [], { routingKey: 'graveyard' }));
     const depth = async (name: string, queue: string) =>
-      valueOf(await points(name), { 'messaging.destination.name': queue });
+      pointValue(await points(name), { 'messaging.destination.name': queue });
     expect(await settled(() => depth('machinery.queue.dead_letters', 'graveyard'), 1)).toBe(1);
     expect(await depth('machinery.queue.pending', 'waiting')).toBe(3);
     expect(await depth('machinery.queue.pending', 'machinery_tasks')).toBe(0);
@@ -173,16 +181,16 @@ describe('queue depth gauges', () => {
       return pendingTasks(queue, limit);
     };
     await server.send(signature('idle', []));
-    expect(valueOf(await points('machinery.queue.pending'), {})).toBe(1);
+    expect(pointValue(await points('machinery.queue.pending'), {})).toBe(1);
     await server.send(signature('idle', []));
-    expect(valueOf(await points('machinery.queue.pending'), {})).toBe(1);
+    expect(pointValue(await points('machinery.queue.pending'), {})).toBe(1);
     expect(reads).toBe(1);
   });
 
   it('counts at most depthLimit tasks of a queue', async () => {
     const { server, points } = setup({ depthIntervalMs: 0, depthLimit: 2 });
     for (let i = 0; i < 4; i++) await server.send(signature('idle', []));
-    expect(valueOf(await points('machinery.queue.pending'), {})).toBe(2);
+    expect(pointValue(await points('machinery.queue.pending'), {})).toBe(2);
   });
 
   it('stops reading the broker once closed', async () => {

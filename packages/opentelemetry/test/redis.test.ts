@@ -7,7 +7,15 @@ import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, expect, it } from 'vitest';
 import { machineryMetrics, machineryTracing } from '../src/index.js';
-import { eventually, memoryMetrics, memoryTracing, parentOf, settled, useContextManager, valueOf } from './telemetry.js';
+import {
+  eventually,
+  memoryMetrics,
+  memoryTracing,
+  parentOf,
+  pointValue,
+  settled,
+  useContextManager,
+} from './telemetry.js';
 
 useContextManager();
 
@@ -77,7 +85,9 @@ it('a chain and a chord on the Redis broker and backend form one trace, from the
   // The chain: add's process span sends square as a callback.
   const addProcess = of('otel_add').find((s) => s.kind === SpanKind.CONSUMER) as ReadableSpan;
   expect(addProcess.name).toBe(`process ${queue}`);
-  const squareCallbackSend = of('otel_square').find((s) => s.attributes['machinery.publish.origin'] === 'callback');
+  const squareCallbackSend = of('otel_square').find(
+    (s) => s.attributes['machinery.publish.origin'] === 'callback',
+  );
   expect(parentOf(squareCallbackSend as ReadableSpan)).toBe(addProcess.spanContext().spanId);
   // The chord: its callback is sent by a member's process span and runs as its child.
   const sumSend = of('otel_sum').find((s) => s.kind === SpanKind.PRODUCER) as ReadableSpan;
@@ -98,12 +108,14 @@ it('a chain and a chord on the Redis broker and backend form one trace, from the
 
   const processed = await settled(
     async () =>
-      valueOf(await meters.points('machinery.tasks.processed'), {
+      pointValue(await meters.points('machinery.tasks.processed'), {
         'machinery.task.name': 'otel_square',
         'machinery.task.outcome': 'succeeded',
       }),
     3,
   );
   expect(processed).toBe(3);
-  expect(valueOf(await meters.points('machinery.queue.pending'), { 'messaging.destination.name': queue })).toBe(0);
+  expect(
+    pointValue(await meters.points('machinery.queue.pending'), { 'messaging.destination.name': queue }),
+  ).toBe(0);
 });

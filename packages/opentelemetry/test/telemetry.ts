@@ -54,14 +54,16 @@ export function memoryMetrics() {
   const points = async (name: string): Promise<DataPoint<unknown>[]> => {
     const { resourceMetrics, errors } = await reader.collect();
     expect(errors).toEqual([]);
-    const metric = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
+    const metric = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === name);
     return (metric?.dataPoints ?? []) as DataPoint<unknown>[];
   };
   return { provider, reader, points };
 }
 
 /** The value of the data point whose attributes include `match`; `undefined` when there is none. */
-export function valueOf(points: DataPoint<unknown>[], match: Record<string, unknown>): unknown {
+export function pointValue(points: DataPoint<unknown>[], match: Record<string, unknown>): unknown {
   const point = points.find((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v));
   return point?.value;
 }

@@ -15,7 +15,7 @@ import {
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { machineryTracing, type MachineryTracingOptions } from '../src/index.js';
+import { type MachineryTracingOptions, machineryTracing } from '../src/index.js';
 import { eventually, memoryTracing, parentOf, useContextManager } from './telemetry.js';
 
 useContextManager();
@@ -28,7 +28,10 @@ afterEach(async () => {
 const GET = { timeoutMs: 10_000 };
 
 /** A server on the memory broker and backend with the tracing middleware, a worker running. */
-async function traced(options: MachineryTracingOptions = {}, serverOptions: { control?: MemoryControlPlane } = {}) {
+async function traced(
+  options: MachineryTracingOptions = {},
+  serverOptions: { control?: MemoryControlPlane } = {},
+) {
   const telemetry = memoryTracing();
   const tracing = machineryTracing({ tracerProvider: telemetry.provider, ...options });
   const server = new Server({
@@ -133,7 +136,10 @@ describe('send and process spans', () => {
     server.register(t);
     await server.worker({ handleSignals: false }).start();
     await (await server.send(t.signature())).get(GET);
-    await eventually(() => named(spans(), 'process machinery_tasks', 'linked').length === 1, 'the process span');
+    await eventually(
+      () => named(spans(), 'process machinery_tasks', 'linked').length === 1,
+      'the process span',
+    );
     const send = one(spans(), 'send default', 'linked');
     const processed = one(spans(), 'process machinery_tasks', 'linked');
     expect(parentOf(processed)).toBeUndefined();
@@ -155,10 +161,15 @@ describe('send and process spans', () => {
     server.register(t);
     await server.worker({ handleSignals: false }).start();
     const activeInTask = await (await server.send(t.signature())).get(GET);
-    await eventually(() => named(spans(), 'process machinery_tasks', 'inner').length === 1, 'the process span');
+    await eventually(
+      () => named(spans(), 'process machinery_tasks', 'inner').length === 1,
+      'the process span',
+    );
     const processed = one(spans(), 'process machinery_tasks', 'inner');
     expect(activeInTask).toBe(processed.spanContext().spanId);
-    expect(parentOf(spans().find((s) => s.name === 'query') as ReadableSpan)).toBe(processed.spanContext().spanId);
+    expect(parentOf(spans().find((s) => s.name === 'query') as ReadableSpan)).toBe(
+      processed.spanContext().spanId,
+    );
   });
 });
 
@@ -181,7 +192,9 @@ describe('one trace across workflows', () => {
     expect(parentOf(firstProcess)).toBe(firstSend.spanContext().spanId);
     expect(parentOf(callbackSend)).toBe(firstProcess.spanContext().spanId);
     expect(parentOf(callbackProcess)).toBe(callbackSend.spanContext().spanId);
-    const traces = new Set([firstSend, firstProcess, callbackSend, callbackProcess].map((s) => s.spanContext().traceId));
+    const traces = new Set(
+      [firstSend, firstProcess, callbackSend, callbackProcess].map((s) => s.spanContext().traceId),
+    );
     expect(traces.size).toBe(1);
   });
 
@@ -193,13 +206,18 @@ describe('one trace across workflows', () => {
     await server.worker({ handleSignals: false, concurrency: 2 }).start();
     const result = await tracer.startActiveSpan('request', async (request) => {
       try {
-        return await server.sendChord(chord(group(add.signature(1, 1), add.signature(2, 2)), sum.signature()));
+        return await server.sendChord(
+          chord(group(add.signature(1, 1), add.signature(2, 2)), sum.signature()),
+        );
       } finally {
         request.end();
       }
     });
     expect(await result.get(GET)).toBe(6);
-    await eventually(() => named(spans(), 'process machinery_tasks', 'sum').length === 1, 'the chord callback');
+    await eventually(
+      () => named(spans(), 'process machinery_tasks', 'sum').length === 1,
+      'the chord callback',
+    );
 
     const all = spans();
     const request = all.find((s) => s.name === 'request') as ReadableSpan;
@@ -218,7 +236,9 @@ describe('one trace across workflows', () => {
     const callbackProcess = one(all, 'process machinery_tasks', 'sum');
     expect(memberProcesses.map((s) => s.spanContext().spanId)).toContain(parentOf(callbackSend));
     expect(parentOf(callbackProcess)).toBe(callbackSend.spanContext().spanId);
-    expect(new Set(all.map((s) => s.spanContext().traceId))).toEqual(new Set([request.spanContext().traceId]));
+    expect(new Set(all.map((s) => s.spanContext().traceId))).toEqual(
+      new Set([request.spanContext().traceId]),
+    );
   });
 });
 
@@ -234,11 +254,17 @@ describe('errors and retries', () => {
     const sig = broken.signatureWith({ onError: [signature('report', [])] });
     const state = await (await server.send(sig)).wait(GET);
     expect(state.state).toBe(TaskStatus.FAILURE);
-    await eventually(() => named(spans(), 'process machinery_tasks', 'report').length === 1, 'the error callback');
+    await eventually(
+      () => named(spans(), 'process machinery_tasks', 'report').length === 1,
+      'the error callback',
+    );
 
     const processed = one(spans(), 'process machinery_tasks', 'broken');
     expect(processed.status).toEqual({ code: SpanStatusCode.ERROR, message: 'out of order' });
-    expect(processed.attributes).toMatchObject({ 'machinery.task.outcome': 'failed', 'error.type': 'TypeError' });
+    expect(processed.attributes).toMatchObject({
+      'machinery.task.outcome': 'failed',
+      'error.type': 'TypeError',
+    });
     const exception = processed.events.find((e) => e.name === 'exception');
     expect(exception?.attributes).toMatchObject({
       'exception.type': 'TypeError',
@@ -289,7 +315,10 @@ describe('errors and retries', () => {
     await server.revoke(sig.uuid, { reason: 'no longer wanted' });
     await server.worker({ handleSignals: false }).start();
     await (await server.send(sig)).wait(GET);
-    await eventually(() => named(spans(), 'process machinery_tasks', 'revocable').length === 1, 'the process span');
+    await eventually(
+      () => named(spans(), 'process machinery_tasks', 'revocable').length === 1,
+      'the process span',
+    );
     const processed = one(spans(), 'process machinery_tasks', 'revocable');
     expect(processed.attributes).toMatchObject({
       'machinery.task.outcome': 'revoked',

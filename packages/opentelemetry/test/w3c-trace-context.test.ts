@@ -1,7 +1,7 @@
-import { ROOT_CONTEXT, TraceFlags, trace, createTraceState } from '@opentelemetry/api';
+import { createTraceState, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
-import { W3CTraceContext } from '../src/index.js';
 import { headersGetter, headersSetter } from '../src/headers-carrier.js';
+import { W3CTraceContext } from '../src/index.js';
 
 const propagator = new W3CTraceContext();
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

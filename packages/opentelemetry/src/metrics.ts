@@ -8,7 +8,7 @@ import {
   type ObservableGauge,
 } from '@opentelemetry/api';
 import { ATTR, MESSAGING_SYSTEM, queueOf } from './attributes.js';
-import { outcomeOf } from './outcome.js';
+import { failedAttempt, outcomeOf, type TaskOutcome } from './outcome.js';
 import { QueueDepths } from './queue-depths.js';
 import { INSTRUMENTATION_NAME } from './tracing.js';
 
@@ -129,13 +129,16 @@ export function machineryMetrics(options: MachineryMetricsOptions = {}): Machine
     }
     running.add(1, attributes);
     const started = performance.now();
+    let outcome: TaskOutcome | undefined;
     try {
       await next();
+      outcome = outcomeOf(ctx);
+    } catch (err) {
+      outcome = failedAttempt(ctx, err);
+      throw err;
     } finally {
       running.add(-1, attributes);
-      // A middleware that threw fails the attempt; the worker's retry rules still apply.
-      const outcome = outcomeOf(ctx) ?? 'failed';
-      const withOutcome = { ...attributes, [ATTR.outcome]: outcome };
+      const withOutcome = { ...attributes, [ATTR.outcome]: outcome ?? 'failed' };
       duration.record((performance.now() - started) / 1000, withOutcome);
       processed.add(1, withOutcome);
     }

@@ -20,13 +20,20 @@ export function outcomeOf(context: TaskMiddlewareContext): TaskOutcome | undefin
       return 'handed_back';
     case 'failed':
       if (isTaskRevoked(outcome.error)) return 'revoked';
-      if (outcome.final) return 'failed';
-      if (isMachineryError(outcome.error, 'ERR_RETRY_LATER') || context.signature.retryCount > 0)
-        return 'retried';
-      return 'failed';
+      return outcome.final ? 'failed' : failedAttempt(context, outcome.error);
     default:
       return undefined;
   }
+}
+
+/**
+ * A failed attempt that retry rules may repeat — also what an inner middleware that threw comes to
+ * (the worker records its error as such an attempt once the chain has returned).
+ */
+export function failedAttempt(context: TaskMiddlewareContext, error: unknown): TaskOutcome {
+  return isMachineryError(error, 'ERR_RETRY_LATER') || context.signature.retryCount > 0
+    ? 'retried'
+    : 'failed';
 }
 
 /** `error.type` of a failure: the Machinery error code, else the error's class name. */

@@ -7,6 +7,7 @@ import {
   Server,
   signature,
   silentLogger,
+  type TaskMiddleware,
   TaskStatus,
 } from '@machinery/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 const GET = { timeoutMs: 10_000 };
 
-function setup(options: Omit<MachineryMetricsOptions, 'meterProvider'> = {}) {
+function setup(options: Omit<MachineryMetricsOptions, 'meterProvider'> = {}, inner: TaskMiddleware[] = []) {
   const telemetry = memoryMetrics();
   const broker = new MemoryBroker();
   const taskMetrics = machineryMetrics({ meterProvider: telemetry.provider, broker, ...options });
@@ -29,7 +30,7 @@ function setup(options: Omit<MachineryMetricsOptions, 'meterProvider'> = {}) {
     backend: new MemoryBackend(),
     control: new MemoryControlPlane(),
     logger: silentLogger,
-    middleware: { publish: [taskMetrics.publish], task: [taskMetrics.task] },
+    middleware: { publish: [taskMetrics.publish], task: [taskMetrics.task, ...inner] },
   });
   cleanup.push(
     () => server.close(),
@@ -139,6 +140,27 @@ describe('task metrics', () => {
     release();
     await result.get(GET);
     expect(await settled(async () => pointValue(await points('machinery.tasks.running'), name), 0)).toBe(0);
+  });
+
+  it('counts a run whose inner middleware threw as the failed attempt the worker makes of it', async () => {
+    let throws = 1;
+    const { server, points } = setup({}, [
+      async (_ctx, next) => {
+        if (throws-- > 0) throw new RetryLater(5, 'rate limited');
+        await next();
+      },
+    ]);
+    const t = defineTask('limited', () => 'ok');
+    server.register(t);
+    await server.worker({ handleSignals: false }).start();
+    expect(await (await server.send(t.signature())).get(GET)).toBe('ok');
+    const processedOf = async (outcome: string) =>
+      pointValue(await points('machinery.tasks.processed'), {
+        'machinery.task.name': 'limited',
+        'machinery.task.outcome': outcome,
+      });
+    expect(await settled(() => processedOf('succeeded'), 1)).toBe(1);
+    expect(await processedOf('retried')).toBe(1);
   });
 
   it('stamps the send time into the headers', async () => {

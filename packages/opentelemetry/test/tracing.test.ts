@@ -12,7 +12,7 @@ import {
   silentLogger,
   TaskStatus,
 } from '@machinery/core';
-import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, type TextMapPropagator, TraceFlags, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MachineryTracingOptions, machineryTracing } from '../src/index.js';
@@ -144,6 +144,37 @@ describe('send and process spans', () => {
     const processed = one(spans(), 'process machinery_tasks', 'linked');
     expect(parentOf(processed)).toBeUndefined();
     expect(processed.links.map((l) => l.context.spanId)).toEqual([send.spanContext().spanId]);
+  });
+
+  it('carries the context with the propagator it is given instead of W3C', async () => {
+    const custom: TextMapPropagator = {
+      inject: (ctx, carrier, setter) => {
+        const span = trace.getSpanContext(ctx);
+        if (span) setter.set(carrier, 'x-trace', `${span.traceId}:${span.spanId}`);
+      },
+      extract: (ctx, carrier, getter) => {
+        const [traceId, spanId] = String(getter.get(carrier, 'x-trace') ?? '').split(':');
+        if (!traceId || !spanId) return ctx;
+        return trace.setSpanContext(ctx, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+      },
+      fields: () => ['x-trace'],
+    };
+    const { server, spans } = await traced({ propagator: custom });
+    const t = defineTask('custom', () => 1);
+    server.register(t);
+    await server.worker({ handleSignals: false }).start();
+    const sig = t.signature();
+    await (await server.send(sig)).get(GET);
+    await eventually(
+      () => named(spans(), 'process machinery_tasks', 'custom').length === 1,
+      'the process span',
+    );
+    const send = one(spans(), 'send default', 'custom');
+    expect(sig.headers).toMatchObject({
+      'x-trace': `${send.spanContext().traceId}:${send.spanContext().spanId}`,
+    });
+    expect(sig.headers).not.toHaveProperty('traceparent');
+    expect(parentOf(one(spans(), 'process machinery_tasks', 'custom'))).toBe(send.spanContext().spanId);
   });
 
   it('refuses an unknown processSpan mode, naming the choices', () => {

@@ -108,6 +108,33 @@ export class TaskTimeoutError extends MachineryError {
   }
 }
 
+const REVOKED = Symbol.for('machinery.revoked');
+
+/**
+ * The task was revoked (through a control plane) and ended without running, or was aborted while
+ * running. Its code is `ERR_TASK_ABORTED`, as for any task a worker ended; {@link isTaskRevoked} tells a
+ * revocation apart (a metrics middleware counts revoked tasks with it).
+ */
+export class TaskRevokedError extends MachineryError {
+  constructor(
+    readonly taskName: string,
+    readonly taskUUID: string,
+    readonly reason: string,
+  ) {
+    super('ERR_TASK_ABORTED', `Task "${taskName}" (${taskUUID}) was revoked: ${reason}`);
+    this.name = 'TaskRevokedError';
+    Object.defineProperty(this, REVOKED, { value: true });
+  }
+}
+
+/**
+ * True when `err` is a {@link TaskRevokedError} (from any copy of core): read it from a failed
+ * `context.outcome.error` in a worker middleware.
+ */
+export function isTaskRevoked(err: unknown): err is TaskRevokedError {
+  return isMachineryError(err) && (err as unknown as Record<symbol, unknown>)[REVOKED] === true;
+}
+
 /** No task with this name is registered. */
 export class TaskNotRegisteredError extends MachineryError {
   constructor(readonly taskName: string) {

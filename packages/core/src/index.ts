@@ -58,10 +58,12 @@ export {
   DecodeError,
   errorText,
   isMachineryError,
+  isTaskRevoked,
   MachineryError,
   RetryLater,
   TaskFailedError,
   TaskNotRegisteredError,
+  TaskRevokedError,
   TaskTimeoutError,
 } from './errors.js';
 export type { EventMap } from './events.js';

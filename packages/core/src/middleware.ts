@@ -70,9 +70,11 @@ export interface TaskMiddlewareContext extends TaskContext {
   succeed(value?: unknown): void;
   /**
    * Ends the task as `FAILURE` with `reason`, without retries; its `onError` callbacks run. A running
-   * task function is aborted (its `signal` fires with `ERR_TASK_ABORTED`).
+   * task function is aborted: its `signal` fires with `ERR_TASK_ABORTED` — or with `reason` itself when
+   * it is an error, which then is the outcome's `error` (its message is stored), so that other
+   * middleware can tell why the task ended.
    */
-  fail(reason: string): void;
+  fail(reason: string | Error): void;
   /**
    * Hands the delivery back to the broker, to come again after `delayMs` (default 0): nothing is stored
    * and no retry is consumed — for pauses and rate limits. A running task function is aborted.

@@ -115,8 +115,8 @@ export class TaskRun implements TaskMiddlewareContext {
     );
   }
 
-  fail(reason: string): void {
-    const error = new MachineryError('ERR_TASK_ABORTED', reason);
+  fail(reason: string | Error): void {
+    const error = typeof reason === 'string' ? new MachineryError('ERR_TASK_ABORTED', reason) : reason;
     this.status = 'failed';
     this.error = error;
     this.finalFailure = true;

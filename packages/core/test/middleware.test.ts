@@ -4,8 +4,10 @@ import {
   defineTask,
   group,
   isMachineryError,
+  isTaskRevoked,
   MemoryBackend,
   MemoryBroker,
+  MemoryControlPlane,
   type MiddlewareOptions,
   type PublishOrigin,
   RetryLater,
@@ -260,6 +262,67 @@ describe('task middleware', () => {
     await until(() => errors.length === 1);
     expect(runs).toBe(0);
     expect(errors).toEqual([['revoked by an operator']]);
+  });
+
+  it('fail(error) ends the task with that error as its outcome and stores its message', async () => {
+    class Quarantined extends Error {}
+    const seen: unknown[] = [];
+    const { server } = make({
+      task: [
+        async (ctx, next) => {
+          await next();
+          if (ctx.outcome?.status === 'failed') seen.push(ctx.outcome.error);
+        },
+        async (ctx, next) => {
+          ctx.fail(new Quarantined('tenant quarantined'));
+          await next();
+        },
+      ],
+    });
+    let runs = 0;
+    const t = defineTask('quarantined', () => ++runs);
+    server.register(t);
+    await server.worker({ handleSignals: false }).start();
+    const state = await (await server.send(t.signature())).wait({ timeoutMs: 5000 });
+    expect(state).toMatchObject({ state: TaskStatus.FAILURE, error: 'tenant quarantined' });
+    expect(runs).toBe(0);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(Quarantined);
+  });
+
+  it('a revoked task reaches the middleware as a failure that isTaskRevoked recognises', async () => {
+    const outcomes: RunOutcome[] = [];
+    const server = new Server({
+      broker: new MemoryBroker(),
+      backend: new MemoryBackend(),
+      control: new MemoryControlPlane(),
+      logger: silentLogger,
+      middleware: {
+        task: [
+          async (ctx, next) => {
+            await next();
+            if (ctx.outcome) outcomes.push(ctx.outcome);
+          },
+        ],
+      },
+    });
+    servers.push(server);
+    let runs = 0;
+    const t = defineTask('revocable', () => ++runs);
+    server.register(t);
+    const sig = t.signature();
+    await server.revoke(sig.uuid, { reason: 'operator said so' });
+    await server.worker({ handleSignals: false }).start();
+    const state = await (await server.send(sig)).wait({ timeoutMs: 5000 });
+    expect(state.state).toBe(TaskStatus.FAILURE);
+    expect(state.error).toBe(`Task "revocable" (${sig.uuid}) was revoked: operator said so`);
+    expect(runs).toBe(0);
+    const [outcome] = outcomes;
+    expect(outcome?.status).toBe('failed');
+    const error = outcome?.status === 'failed' ? outcome.error : undefined;
+    expect(isTaskRevoked(error)).toBe(true);
+    expect(isMachineryError(error, 'ERR_TASK_ABORTED')).toBe(true);
+    expect(isTaskRevoked(new Error('was revoked'))).toBe(false);
   });
 
   it('fail() while the task runs aborts it', async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { TaskRevokedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TaskMiddleware, TaskMiddlewareContext } from '../middleware.js';
 import type { Signature } from '../signature.js';
@@ -219,9 +220,9 @@ export class WorkerControl {
 
   private revoke(context: TaskMiddlewareContext, revocation: Revocation): void {
     const signature = context.signature;
-    const error = `Task "${signature.name}" (${signature.uuid}) was revoked: ${revocation.reason}`;
+    const error = new TaskRevokedError(signature.name, signature.uuid, revocation.reason);
     context.fail(error);
-    this.publish('revoked', signature, { error });
+    this.publish('revoked', signature, { error: error.message });
   }
 
   private listenToWorker(): void {

@@ -1,5 +1,5 @@
 import type { TaskStateParts } from '@machinery/core';
-import { LuaScript } from '@machinery/redis-connection';
+import { type AckCarrier, type CarriedAck, JointScript, LuaScript } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
 import { SET_STATES } from './scripts.js';
 
@@ -28,6 +28,8 @@ interface Entry {
   /** The script arguments of this write: mode, the five parts, channel. */
   args: readonly string[];
   readonly waiters: Waiter[];
+  /** A delivery to acknowledge in the same script call, once this write is stored. */
+  ack: CarriedAck | undefined;
 }
 
 /**
@@ -42,6 +44,8 @@ export class StateWriter {
   private readonly queued = new Map<string, Entry>();
   private scheduled = false;
   private readonly sending = new Set<Promise<void>>();
+  /** The joint scripts of state writes and the acknowledgements they carry, by the carried step's Lua. */
+  private readonly joints = new Map<string, JointScript>();
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -52,7 +56,13 @@ export class StateWriter {
    * Queues one write of `parts` (core's `encodeTaskStateParts`) to `key`, published on `channel`
    * unless it is `''`; resolves once it is stored.
    */
-  write(key: string, mode: WriteMode, parts: TaskStateParts, channel: string): Promise<void> {
+  write(
+    key: string,
+    mode: WriteMode,
+    parts: TaskStateParts,
+    channel: string,
+    ack?: CarriedAck,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const args = [
         SCRIPT_MODE[mode],
@@ -69,9 +79,10 @@ export class StateWriter {
       if (earlier && mode === 'keepEarlier' && earlier.mode === 'keepEarlier') {
         earlier.args = args;
         earlier.waiters.push({ resolve, reject });
+        if (ack) earlier.ack = ack;
         return;
       }
-      const entry: Entry = { key, mode, args, waiters: [{ resolve, reject }] };
+      const entry: Entry = { key, mode, args, waiters: [{ resolve, reject }], ack };
       this.queue.push(entry);
       this.queued.set(key, entry);
       if (!this.scheduled) {
@@ -85,32 +96,82 @@ export class StateWriter {
     this.scheduled = false;
     this.queued.clear();
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      const batch = this.takeBatch();
       const run = this.send(batch);
       this.sending.add(run);
       void run.finally(() => this.sending.delete(run));
     }
   }
 
+  /**
+   * The next script call's writes, in call order: up to {@link MAX_BATCH}, and only acknowledgements of
+   * one consumer (a later consumer's start the next call, which the connection sends after this one).
+   */
+  private takeBatch(): Entry[] {
+    let carrier: AckCarrier | undefined;
+    let n = 0;
+    for (const e of this.queue) {
+      if (n === MAX_BATCH) break;
+      const c = e.ack?.carrier;
+      if (c !== undefined) {
+        if (carrier !== undefined && c !== carrier) break;
+        carrier = c;
+      }
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
   private async send(batch: Entry[]): Promise<void> {
+    const keys = batch.map((e) => e.key);
     const args: (string | number)[] = [this.ttlSeconds];
     for (const e of batch) for (const a of e.args) args.push(a);
-    try {
-      const reply = (await setStatesScript.run(
-        this.client,
-        batch.map((e) => e.key),
-        args,
-      )) as unknown[];
-      batch.forEach((e, i) => {
-        const failure = Number(reply[i]) === 1 ? undefined : new Error(String(reply[i]));
-        for (const w of e.waiters) {
-          if (failure) w.reject(failure);
-          else w.resolve();
-        }
-      });
-    } catch (err) {
-      for (const e of batch) for (const w of e.waiters) w.reject(err);
+    const tokens: string[] = [];
+    let carrier: AckCarrier | undefined;
+    for (const e of batch) {
+      if (e.ack === undefined) continue;
+      carrier = e.ack.carrier;
+      tokens.push(e.ack.token);
     }
+    const step = carrier?.carryAcks(tokens);
+    let reply: unknown[];
+    let settled: unknown = null;
+    try {
+      if (step === undefined) {
+        reply = (await setStatesScript.run(this.client, keys, args)) as unknown[];
+      } else {
+        [reply, settled] = await this.joint(step.lua).run(this.client, { lua: SET_STATES, keys, args }, step);
+      }
+    } catch (err) {
+      step?.failed(err);
+      for (const e of batch) for (const w of e.waiters) w.reject(err);
+      return;
+    }
+    // The acknowledgements first: the tasks they claimed are handed over before the slots of the
+    // stored ones free (when these promises settle), so the next cohort starts whole.
+    if (step !== undefined) {
+      // A write that failed held back every acknowledgement of the call; those tasks come back after
+      // their lease, and their stored outcomes make the Worker acknowledge them without a rerun.
+      if (settled === null)
+        step.failed(new Error('Not acknowledged: a state write of the same call failed.'));
+      else step.done(settled);
+    }
+    batch.forEach((e, i) => {
+      const failure = Number(reply[i]) === 1 ? undefined : new Error(String(reply[i]));
+      for (const w of e.waiters) {
+        if (failure) w.reject(failure);
+        else w.resolve();
+      }
+    });
+  }
+
+  private joint(lua: string): JointScript {
+    let joint = this.joints.get(lua);
+    if (joint === undefined) {
+      joint = new JointScript(SET_STATES, lua);
+      this.joints.set(lua, joint);
+    }
+    return joint;
   }
 
   /** Sends what is queued and waits for every write in flight. */

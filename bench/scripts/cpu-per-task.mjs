@@ -64,15 +64,13 @@ async function child() {
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 50);
-  let started;
-  let t0;
   const finished = new Promise((resolve) => {
     worker.on('succeeded', () => {
       if (++done === n) resolve();
     });
   });
-  started = process.cpuUsage();
-  t0 = performance.now();
+  const started = process.cpuUsage();
+  const t0 = performance.now();
   await worker.start();
   await finished;
   const cpu = cpuUs(started);
@@ -96,7 +94,15 @@ async function drain() {
   const mid = await redisStats(redis);
   const args = ['--child', '--n', String(n), '--c', values.c, '--url', url, '--queue', queue];
   if (values.stored) args.push('--stored');
-  const proc = fork(fileURLToPath(import.meta.url), [mode, ...args]);
+  // CPU_PROFILE_DIR=<dir>: a V8 CPU profile of the worker process.
+  const profile = process.env.CPU_PROFILE_DIR;
+  const proc = fork(fileURLToPath(import.meta.url), [mode, ...args], {
+    execArgv: profile
+      ? ['--cpu-prof', '--cpu-prof-dir', profile]
+      : process.env.HEAP_PROFILE_DIR
+        ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
+        : [],
+  });
   const result = await new Promise((resolve, reject) => {
     proc.once('message', resolve);
     proc.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));

@@ -26,7 +26,7 @@ import {
   type TaskStatus,
 } from '@machinery/core';
 import {
-  type CarriedAck,
+  type Carried,
   carriedAck,
   closeRedisClient,
   createRedisClient,
@@ -35,6 +35,7 @@ import {
   hasHashTag,
   LuaScript,
   redisConnectionError,
+  type StepCarrier,
   sameRedisServer,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
@@ -296,20 +297,26 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     update: StateUpdate,
   ): Promise<void> | undefined {
     const ack = carriedAck(delivery);
-    if (ack === undefined || this.closing !== undefined) return undefined;
-    let same = this.sameServer.get(ack.carrier.client);
+    if (ack === undefined || !this.canCarry(ack.carrier)) return undefined;
+    return this.write(delivery.signature, status, update, ack);
+  }
+
+  /** Whether another adapter's step can ride in this backend's script calls: open, and on its server. */
+  private canCarry(carrier: StepCarrier<unknown>): boolean {
+    if (this.closing !== undefined) return false;
+    let same = this.sameServer.get(carrier.client);
     if (same === undefined) {
-      same = sameRedisServer(this.client, ack.carrier.client);
-      this.sameServer.set(ack.carrier.client, same);
+      same = sameRedisServer(this.client, carrier.client);
+      this.sameServer.set(carrier.client, same);
     }
-    return same ? this.write(delivery.signature, status, update, ack) : undefined;
+    return same;
   }
 
   private async write(
     sig: Signature,
     status: TaskStatus,
     update: StateUpdate,
-    ack: CarriedAck | undefined,
+    carried: Carried<unknown> | undefined,
   ): Promise<void> {
     // The state as if nothing were stored yet; when core's rule keeps the earlier name and creation
     // time, the write script puts the stored ones in their place, in the same atomic step.
@@ -319,7 +326,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     const publish = isCompleted(status) && this.someoneListens(sig.uuid);
     const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
     await this.call(`Storing state ${status} of task ${sig.uuid}`, () =>
-      this.writer.write(this.prefix + sig.uuid, mode, parts, channel, ack),
+      this.writer.write(this.prefix + sig.uuid, mode, parts, channel, carried),
     );
   }
 

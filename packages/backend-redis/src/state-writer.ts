@@ -1,5 +1,5 @@
 import type { TaskStateParts } from '@machinery/core';
-import { type AckCarrier, type CarriedAck, JointScript, LuaScript } from '@machinery/redis-connection';
+import { type Carried, JointScript, LuaScript, type StepCarrier } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
 import { SET_STATES } from './scripts.js';
 
@@ -28,8 +28,11 @@ interface Entry {
   /** The script arguments of this write: mode, the five parts, channel. */
   args: readonly string[];
   readonly waiters: Waiter[];
-  /** A delivery to acknowledge in the same script call, once this write is stored. */
-  ack: CarriedAck | undefined;
+  /**
+   * Work of another adapter to do in the same script call once the writes are stored: a delivery's
+   * acknowledgement, or the publication of tasks whose `PENDING` this is.
+   */
+  carried: Carried<unknown> | undefined;
 }
 
 /**
@@ -37,14 +40,16 @@ interface Entry {
  * stores their STARTED (then SUCCESS) states together, in one round trip each, and each caller's
  * promise still settles with its own write. Two merging writes of one task queued in the same turn
  * (a fast task's STARTED and SUCCESS) become one: the script would overwrite the first with the second
- * in the same atomic call anyway, so nobody could have read it.
+ * in the same atomic call anyway, so nobody could have read it. A write may carry another adapter's
+ * step on the same server (a Redis broker's acknowledgement or publication): the call then runs it
+ * right after the writes, as one {@link JointScript}, only when they all succeeded.
  */
 export class StateWriter {
   private queue: Entry[] = [];
   private readonly queued = new Map<string, Entry>();
   private scheduled = false;
   private readonly sending = new Set<Promise<void>>();
-  /** The joint scripts of state writes and the acknowledgements they carry, by the carried step's Lua. */
+  /** The joint scripts of state writes and the steps they carry, by the carried step's Lua. */
   private readonly joints = new Map<string, JointScript>();
 
   constructor(
@@ -61,7 +66,7 @@ export class StateWriter {
     mode: WriteMode,
     parts: TaskStateParts,
     channel: string,
-    ack?: CarriedAck,
+    carried?: Carried<unknown>,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const args = [
@@ -79,10 +84,10 @@ export class StateWriter {
       if (earlier && mode === 'keepEarlier' && earlier.mode === 'keepEarlier') {
         earlier.args = args;
         earlier.waiters.push({ resolve, reject });
-        if (ack) earlier.ack = ack;
+        if (carried) earlier.carried = carried;
         return;
       }
-      const entry: Entry = { key, mode, args, waiters: [{ resolve, reject }], ack };
+      const entry: Entry = { key, mode, args, waiters: [{ resolve, reject }], carried };
       this.queue.push(entry);
       this.queued.set(key, entry);
       if (!this.scheduled) {
@@ -104,15 +109,15 @@ export class StateWriter {
   }
 
   /**
-   * The next script call's writes, in call order: up to {@link MAX_BATCH}, and only acknowledgements of
-   * one consumer (a later consumer's start the next call, which the connection sends after this one).
+   * The next script call's writes, in call order: up to {@link MAX_BATCH}, carrying the work of one
+   * adapter at most (the next adapter's starts the next call, which the connection sends after this).
    */
   private takeBatch(): Entry[] {
-    let carrier: AckCarrier | undefined;
+    let carrier: StepCarrier<unknown> | undefined;
     let n = 0;
     for (const e of this.queue) {
       if (n === MAX_BATCH) break;
-      const c = e.ack?.carrier;
+      const c = e.carried?.carrier;
       if (c !== undefined) {
         if (carrier !== undefined && c !== carrier) break;
         carrier = c;
@@ -126,14 +131,14 @@ export class StateWriter {
     const keys = batch.map((e) => e.key);
     const args: (string | number)[] = [this.ttlSeconds];
     for (const e of batch) for (const a of e.args) args.push(a);
-    const tokens: string[] = [];
-    let carrier: AckCarrier | undefined;
+    const items: unknown[] = [];
+    let carrier: StepCarrier<unknown> | undefined;
     for (const e of batch) {
-      if (e.ack === undefined) continue;
-      carrier = e.ack.carrier;
-      tokens.push(e.ack.token);
+      if (e.carried === undefined) continue;
+      carrier = e.carried.carrier;
+      items.push(e.carried.item);
     }
-    const step = carrier?.carryAcks(tokens);
+    const step = carrier?.carry(items);
     let reply: unknown[];
     let settled: unknown = null;
     try {
@@ -147,13 +152,13 @@ export class StateWriter {
       for (const e of batch) for (const w of e.waiters) w.reject(err);
       return;
     }
-    // The acknowledgements first: the tasks they claimed are handed over before the slots of the
-    // stored ones free (when these promises settle), so the next cohort starts whole.
+    // The carried step first: the tasks an acknowledgement claimed are handed over before the slots
+    // of the stored ones free (when these promises settle), so the next cohort starts whole.
     if (step !== undefined) {
-      // A write that failed held back every acknowledgement of the call; those tasks come back after
-      // their lease, and their stored outcomes make the Worker acknowledge them without a rerun.
-      if (settled === null)
-        step.failed(new Error('Not acknowledged: a state write of the same call failed.'));
+      // A write that failed held back the whole step. Unacknowledged tasks come back after their lease
+      // and their stored outcomes make the Worker acknowledge them without a rerun; unpublished tasks
+      // fail their send.
+      if (settled === null) step.failed(new Error('A state write of the same call failed.'));
       else step.done(settled);
     }
     batch.forEach((e, i) => {

@@ -10,12 +10,12 @@ import {
 } from '@machinery/core';
 import {
   ACK_CARRIER,
-  type AckCarrier,
   type CarriedAck,
   type CarriedStep,
   dropRedisConnection,
   LuaScript,
   redisConnectionError,
+  type StepCarrier,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { duplicateForBlocking } from './connection.js';
@@ -92,7 +92,7 @@ class RedisDelivery implements Delivery {
 
   /** Offers the acknowledgement to a Redis backend on the same server (see `carriedAck`). */
   get [ACK_CARRIER](): CarriedAck {
-    return { carrier: this.consumer, token: this.token };
+    return { carrier: this.consumer, item: this.token };
   }
 
   nack(options: NackOptions = {}): Promise<boolean> {
@@ -120,7 +120,7 @@ class RedisDelivery implements Delivery {
  * Every delivery is leased under a fresh token; held leases are renewed in one call per tick; a
  * reaper returns expired leases of dead workers to the queue head.
  */
-export class RedisConsumer implements Consumer, AckCarrier {
+export class RedisConsumer implements Consumer, StepCarrier<string> {
   /** Random id: names the staging list and prefixes lease tokens. */
   readonly id = randomBytes(6).toString('base64url');
   private readonly keys: QueueKeys;
@@ -436,17 +436,17 @@ export class RedisConsumer implements Consumer, AckCarrier {
     };
   }
 
-  /** The client this consumer settles on (see `AckCarrier`). */
+  /** The client this consumer settles on (see `StepCarrier`). */
   get client(): Redis | Cluster {
     return this.ctx.client;
   }
 
   /**
    * Hands the acknowledgements of `tokens` to a Redis backend, which runs them in the script call that
-   * stores their outcomes (see `AckCarrier`): the same settle script, claim included, one round trip
-   * fewer per batch.
+   * stores their outcomes (see `StepCarrier`): the same settle script, claim included, one round trip
+   * fewer per batch. Tokens no longer held are left out.
    */
-  carryAcks(tokens: readonly string[]): CarriedStep | undefined {
+  carry(tokens: readonly string[]): CarriedStep | undefined {
     if (this.closed) return undefined;
     const ops: PendingOp[] = [];
     let settled!: () => void;

@@ -1,34 +1,20 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { CarriedStep } from './joint-script.js';
+import type { Carried } from './joint-script.js';
 
 /**
- * Where a Redis delivery names the consumer that can hand its acknowledgement to another adapter (see
- * {@link carriedAck}). A registered symbol, so two copies of this package still agree.
+ * Where a Redis delivery offers its acknowledgement to be carried by a Redis backend on the same
+ * server, in the script call that stores the task's outcome. A registered symbol, so two copies of
+ * this package still agree.
  */
 export const ACK_CARRIER: unique symbol = Symbol.for('@machinery/redis-connection.ackCarrier') as never;
 
-/** A consumer whose acknowledgements can ride in another adapter's script call on the same server. */
-export interface AckCarrier {
-  /** The client the consumer settles on; a joint call is only made on the same server. */
-  readonly client: Redis | Cluster;
-  /**
-   * Takes the acknowledgements of `tokens` out of the consumer's own batching and returns them as one
-   * step (its settle script, possibly claiming the next tasks too), or `undefined` when none of them
-   * is still held. The caller runs the step exactly once and reports its reply or failure to it.
-   */
-  carryAcks(tokens: readonly string[]): CarriedStep | undefined;
-}
-
-/** What a delivery offers under {@link ACK_CARRIER}: its consumer and its lease token. */
-export interface CarriedAck {
-  readonly carrier: AckCarrier;
-  readonly token: string;
-}
+/** What a delivery offers under {@link ACK_CARRIER}: its consumer, which carries lease tokens. */
+export type CarriedAck = Carried<string>;
 
 /** The acknowledgement a delivery offers to carry, or `undefined` for any other delivery. */
 export function carriedAck(delivery: object): CarriedAck | undefined {
   const offer = (delivery as { [ACK_CARRIER]?: CarriedAck })[ACK_CARRIER];
-  return offer !== undefined && typeof offer.carrier?.carryAcks === 'function' ? offer : undefined;
+  return offer !== undefined && typeof offer.carrier?.carry === 'function' ? offer : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-export { ACK_CARRIER, type AckCarrier, type CarriedAck, carriedAck, sameRedisServer } from './ack-carrier.js';
+export { ACK_CARRIER, type CarriedAck, carriedAck, sameRedisServer } from './ack-carrier.js';
 export {
   closeRedisClient,
   createRedisClient,
@@ -9,5 +9,11 @@ export {
 } from './client.js';
 export { redactRedisError, redisConnectionError, trackRedisConnectionErrors } from './connection-errors.js';
 export { hasHashTag } from './hash-tag.js';
-export { type CarriedStep, JointScript, type ScriptStep } from './joint-script.js';
+export {
+  type Carried,
+  type CarriedStep,
+  JointScript,
+  type ScriptStep,
+  type StepCarrier,
+} from './joint-script.js';
 export { LuaScript } from './lua-script.js';

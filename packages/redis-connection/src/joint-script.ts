@@ -18,6 +18,27 @@ export interface CarriedStep extends ScriptStep {
 }
 
 /**
+ * An adapter that can hand work of `items` to another adapter on the same server, as one step to run
+ * in that adapter's script call (see {@link JointScript}).
+ */
+export interface StepCarrier<T> {
+  /** The client the adapter itself uses; a joint call is only made on the same server. */
+  readonly client: Redis | Cluster;
+  /**
+   * Takes the work of `items` out of the adapter's own batching and returns it as one step, or
+   * `undefined` when nothing is left to do. The caller runs the step exactly once and reports its
+   * reply or failure to it.
+   */
+  carry(items: readonly T[]): CarriedStep | undefined;
+}
+
+/** One item of work offered to be carried, with the adapter that carries it. */
+export interface Carried<T> {
+  readonly carrier: StepCarrier<T>;
+  readonly item: T;
+}
+
+/**
  * Two scripts run as one atomic call: `first` (a batch of writes replying with one entry per write, 1
  * for done), then `then` — only when every write of `first` is done. Lets two adapters on one server
  * do in one round trip what must happen in order: the Redis backend stores a task's outcome and the

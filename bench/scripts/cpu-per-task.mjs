@@ -76,6 +76,8 @@ async function child() {
   const cpu = cpuUs(started);
   const ms = performance.now() - t0;
   clearInterval(sampler);
+  // LIVE_HEAP=1 (with --expose-gc): the heap after a full collection — what the worker retains.
+  if (process.env.LIVE_HEAP && globalThis.gc) globalThis.gc();
   const mem = process.memoryUsage();
   peakRss = Math.max(peakRss, mem.rss);
   await server.close();
@@ -101,7 +103,9 @@ async function drain() {
       ? ['--cpu-prof', '--cpu-prof-dir', profile]
       : process.env.HEAP_PROFILE_DIR
         ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
-        : [],
+        : process.env.LIVE_HEAP
+          ? ['--expose-gc']
+          : [],
   });
   const result = await new Promise((resolve, reject) => {
     proc.once('message', resolve);

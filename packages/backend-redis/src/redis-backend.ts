@@ -320,13 +320,13 @@ export class RedisBackend extends StateWritingBackend implements Backend {
   ): Promise<void> {
     // The state as if nothing were stored yet; when core's rule keeps the earlier name and creation
     // time, the write script puts the stored ones in their place, in the same atomic step.
-    const parts = encodeTaskStateParts(nextTaskState(sig, status, update));
+    const encode = () => encodeTaskStateParts(nextTaskState(sig, status, update));
     const mode: WriteMode = keepsEarlierState(status) ? 'keepEarlier' : 'replace';
     // Completed states are published while anyone waits for results.
     const publish = isCompleted(status) && this.someoneListens(sig.uuid);
     const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
     await this.call(`Storing state ${status} of task ${sig.uuid}`, () =>
-      this.writer.write(this.prefix + sig.uuid, mode, parts, channel, carried),
+      this.writer.write(this.prefix + sig.uuid, mode, encode, channel, carried),
     );
   }
 

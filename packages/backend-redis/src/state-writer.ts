@@ -25,8 +25,12 @@ interface Waiter {
 interface Entry {
   readonly key: string;
   mode: WriteMode;
-  /** The script arguments of this write: mode, the five parts, channel. */
-  args: readonly string[];
+  /**
+   * Encodes the state (core's `encodeTaskStateParts`), called once the batch leaves: a write folded
+   * into a later one of the same turn is never encoded.
+   */
+  encode: () => TaskStateParts;
+  channel: string;
   readonly waiters: Waiter[];
   /**
    * Work of another adapter to do in the same script call once the writes are stored: a delivery's
@@ -58,36 +62,29 @@ export class StateWriter {
   ) {}
 
   /**
-   * Queues one write of `parts` (core's `encodeTaskStateParts`) to `key`, published on `channel`
-   * unless it is `''`; resolves once it is stored.
+   * Queues one write to `key` of the state `encode` returns (core's `encodeTaskStateParts`, called
+   * when the batch leaves), published on `channel` unless it is `''`; resolves once it is stored, and
+   * rejects with what `encode` throws.
    */
   write(
     key: string,
     mode: WriteMode,
-    parts: TaskStateParts,
+    encode: () => TaskStateParts,
     channel: string,
     carried?: Carried<unknown>,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const args = [
-        SCRIPT_MODE[mode],
-        parts.head,
-        parts.taskName,
-        parts.middle,
-        parts.createdAt,
-        parts.tail,
-        channel,
-      ];
       const earlier = this.queued.get(key);
       // Only a keeping write replaces a keeping write: a `replace` (PENDING) resets CreatedAt, so
       // neither it nor a write after it may be folded into the other.
       if (earlier && mode === 'keepEarlier' && earlier.mode === 'keepEarlier') {
-        earlier.args = args;
+        earlier.encode = encode;
+        earlier.channel = channel;
         earlier.waiters.push({ resolve, reject });
         if (carried) earlier.carried = carried;
         return;
       }
-      const entry: Entry = { key, mode, args, waiters: [{ resolve, reject }], carried };
+      const entry: Entry = { key, mode, encode, channel, waiters: [{ resolve, reject }], carried };
       this.queue.push(entry);
       this.queued.set(key, entry);
       if (!this.scheduled) {
@@ -127,10 +124,24 @@ export class StateWriter {
     return this.queue.splice(0, n);
   }
 
-  private async send(batch: Entry[]): Promise<void> {
-    const keys = batch.map((e) => e.key);
+  private async send(entries: Entry[]): Promise<void> {
+    const batch: Entry[] = [];
+    const keys: string[] = [];
     const args: (string | number)[] = [this.ttlSeconds];
-    for (const e of batch) for (const a of e.args) args.push(a);
+    for (const e of entries) {
+      let parts: TaskStateParts;
+      try {
+        parts = e.encode();
+      } catch (err) {
+        for (const w of e.waiters) w.reject(err);
+        continue;
+      }
+      batch.push(e);
+      keys.push(e.key);
+      const mode = SCRIPT_MODE[e.mode];
+      args.push(mode, parts.head, parts.taskName, parts.middle, parts.createdAt, parts.tail, e.channel);
+    }
+    if (batch.length === 0) return;
     const items: unknown[] = [];
     let carrier: StepCarrier<unknown> | undefined;
     for (const e of batch) {

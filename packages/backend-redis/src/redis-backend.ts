@@ -4,6 +4,7 @@ import {
   type BackendCapabilities,
   childLogger,
   DecodeError,
+  type Delivery,
   decodeGroupMeta,
   decodeTaskState,
   decodeTaskStatus,
@@ -25,6 +26,8 @@ import {
   type TaskStatus,
 } from '@machinery/core';
 import {
+  type Carried,
+  carriedAck,
   closeRedisClient,
   createRedisClient,
   DEFAULT_REDIS_URL,
@@ -32,6 +35,8 @@ import {
   hasHashTag,
   LuaScript,
   redisConnectionError,
+  type StepCarrier,
+  sameRedisServer,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { CompletionWaiters } from './completion-waiters.js';
@@ -89,6 +94,8 @@ export class RedisBackend extends StateWritingBackend implements Backend {
   private readonly logger: Logger;
   private readonly waiters: CompletionWaiters;
   private readonly writer: StateWriter;
+  /** Whether a broker's client reaches this backend's server, by client (see `storeAndAcknowledge`). */
+  private readonly sameServer = new WeakMap<object, boolean>();
   private closing: Promise<void> | undefined;
   /** Whether a backend of this prefix awaited results when the listening mark was last read. */
   private listening = true;
@@ -275,16 +282,51 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     }
   }
 
-  protected async writeState(sig: Signature, status: TaskStatus, update: StateUpdate): Promise<void> {
+  protected writeState(sig: Signature, status: TaskStatus, update: StateUpdate): Promise<void> {
+    return this.write(sig, status, update, undefined);
+  }
+
+  /**
+   * Stores the final state and acknowledges the delivery in one script call when the delivery comes
+   * from a Redis broker on the same server (see `Backend.storeAndAcknowledge`): the broker's settle
+   * script runs right after the state writes of the call, and only when they all succeeded.
+   */
+  storeAndAcknowledge(
+    delivery: Delivery,
+    status: typeof TaskStatus.SUCCESS | typeof TaskStatus.FAILURE,
+    update: StateUpdate,
+  ): Promise<void> | undefined {
+    const ack = carriedAck(delivery);
+    if (ack === undefined || !this.canCarry(ack.carrier)) return undefined;
+    return this.write(delivery.signature, status, update, ack);
+  }
+
+  /** Whether another adapter's step can ride in this backend's script calls: open, and on its server. */
+  private canCarry(carrier: StepCarrier<unknown>): boolean {
+    if (this.closing !== undefined) return false;
+    let same = this.sameServer.get(carrier.client);
+    if (same === undefined) {
+      same = sameRedisServer(this.client, carrier.client);
+      this.sameServer.set(carrier.client, same);
+    }
+    return same;
+  }
+
+  private async write(
+    sig: Signature,
+    status: TaskStatus,
+    update: StateUpdate,
+    carried: Carried<unknown> | undefined,
+  ): Promise<void> {
     // The state as if nothing were stored yet; when core's rule keeps the earlier name and creation
     // time, the write script puts the stored ones in their place, in the same atomic step.
-    const parts = encodeTaskStateParts(nextTaskState(sig, status, update));
+    const encode = () => encodeTaskStateParts(nextTaskState(sig, status, update));
     const mode: WriteMode = keepsEarlierState(status) ? 'keepEarlier' : 'replace';
     // Completed states are published while anyone waits for results.
     const publish = isCompleted(status) && this.someoneListens(sig.uuid);
     const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
     await this.call(`Storing state ${status} of task ${sig.uuid}`, () =>
-      this.writer.write(this.prefix + sig.uuid, mode, parts, channel),
+      this.writer.write(this.prefix + sig.uuid, mode, encode, channel, carried),
     );
   }
 

@@ -1,5 +1,5 @@
 import type { TaskStateParts } from '@machinery/core';
-import { LuaScript } from '@machinery/redis-connection';
+import { type Carried, JointScript, LuaScript, type StepCarrier } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
 import { SET_STATES } from './scripts.js';
 
@@ -25,9 +25,18 @@ interface Waiter {
 interface Entry {
   readonly key: string;
   mode: WriteMode;
-  /** The script arguments of this write: mode, the five parts, channel. */
-  args: readonly string[];
+  /**
+   * Encodes the state (core's `encodeTaskStateParts`), called once the batch leaves: a write folded
+   * into a later one of the same turn is never encoded.
+   */
+  encode: () => TaskStateParts;
+  channel: string;
   readonly waiters: Waiter[];
+  /**
+   * Work of another adapter to do in the same script call once the writes are stored: a delivery's
+   * acknowledgement, or the publication of tasks whose `PENDING` this is.
+   */
+  carried: Carried<unknown> | undefined;
 }
 
 /**
@@ -35,13 +44,17 @@ interface Entry {
  * stores their STARTED (then SUCCESS) states together, in one round trip each, and each caller's
  * promise still settles with its own write. Two merging writes of one task queued in the same turn
  * (a fast task's STARTED and SUCCESS) become one: the script would overwrite the first with the second
- * in the same atomic call anyway, so nobody could have read it.
+ * in the same atomic call anyway, so nobody could have read it. A write may carry another adapter's
+ * step on the same server (a Redis broker's acknowledgement or publication): the call then runs it
+ * right after the writes, as one {@link JointScript}, only when they all succeeded.
  */
 export class StateWriter {
   private queue: Entry[] = [];
   private readonly queued = new Map<string, Entry>();
   private scheduled = false;
   private readonly sending = new Set<Promise<void>>();
+  /** The joint scripts of state writes and the steps they carry, by the carried step's Lua. */
+  private readonly joints = new Map<string, JointScript>();
 
   constructor(
     private readonly client: Redis | Cluster,
@@ -49,29 +62,29 @@ export class StateWriter {
   ) {}
 
   /**
-   * Queues one write of `parts` (core's `encodeTaskStateParts`) to `key`, published on `channel`
-   * unless it is `''`; resolves once it is stored.
+   * Queues one write to `key` of the state `encode` returns (core's `encodeTaskStateParts`, called
+   * when the batch leaves), published on `channel` unless it is `''`; resolves once it is stored, and
+   * rejects with what `encode` throws.
    */
-  write(key: string, mode: WriteMode, parts: TaskStateParts, channel: string): Promise<void> {
+  write(
+    key: string,
+    mode: WriteMode,
+    encode: () => TaskStateParts,
+    channel: string,
+    carried?: Carried<unknown>,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const args = [
-        SCRIPT_MODE[mode],
-        parts.head,
-        parts.taskName,
-        parts.middle,
-        parts.createdAt,
-        parts.tail,
-        channel,
-      ];
       const earlier = this.queued.get(key);
       // Only a keeping write replaces a keeping write: a `replace` (PENDING) resets CreatedAt, so
       // neither it nor a write after it may be folded into the other.
       if (earlier && mode === 'keepEarlier' && earlier.mode === 'keepEarlier') {
-        earlier.args = args;
+        earlier.encode = encode;
+        earlier.channel = channel;
         earlier.waiters.push({ resolve, reject });
+        if (carried) earlier.carried = carried;
         return;
       }
-      const entry: Entry = { key, mode, args, waiters: [{ resolve, reject }] };
+      const entry: Entry = { key, mode, encode, channel, waiters: [{ resolve, reject }], carried };
       this.queue.push(entry);
       this.queued.set(key, entry);
       if (!this.scheduled) {
@@ -85,32 +98,96 @@ export class StateWriter {
     this.scheduled = false;
     this.queued.clear();
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      const batch = this.takeBatch();
       const run = this.send(batch);
       this.sending.add(run);
       void run.finally(() => this.sending.delete(run));
     }
   }
 
-  private async send(batch: Entry[]): Promise<void> {
-    const args: (string | number)[] = [this.ttlSeconds];
-    for (const e of batch) for (const a of e.args) args.push(a);
-    try {
-      const reply = (await setStatesScript.run(
-        this.client,
-        batch.map((e) => e.key),
-        args,
-      )) as unknown[];
-      batch.forEach((e, i) => {
-        const failure = Number(reply[i]) === 1 ? undefined : new Error(String(reply[i]));
-        for (const w of e.waiters) {
-          if (failure) w.reject(failure);
-          else w.resolve();
-        }
-      });
-    } catch (err) {
-      for (const e of batch) for (const w of e.waiters) w.reject(err);
+  /**
+   * The next script call's writes, in call order: up to {@link MAX_BATCH}, carrying the work of one
+   * adapter at most (the next adapter's starts the next call, which the connection sends after this).
+   */
+  private takeBatch(): Entry[] {
+    let carrier: StepCarrier<unknown> | undefined;
+    let n = 0;
+    for (const e of this.queue) {
+      if (n === MAX_BATCH) break;
+      const c = e.carried?.carrier;
+      if (c !== undefined) {
+        if (carrier !== undefined && c !== carrier) break;
+        carrier = c;
+      }
+      n++;
     }
+    return this.queue.splice(0, n);
+  }
+
+  private async send(entries: Entry[]): Promise<void> {
+    const batch: Entry[] = [];
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.ttlSeconds];
+    for (const e of entries) {
+      let parts: TaskStateParts;
+      try {
+        parts = e.encode();
+      } catch (err) {
+        for (const w of e.waiters) w.reject(err);
+        continue;
+      }
+      batch.push(e);
+      keys.push(e.key);
+      const mode = SCRIPT_MODE[e.mode];
+      args.push(mode, parts.head, parts.taskName, parts.middle, parts.createdAt, parts.tail, e.channel);
+    }
+    if (batch.length === 0) return;
+    const items: unknown[] = [];
+    let carrier: StepCarrier<unknown> | undefined;
+    for (const e of batch) {
+      if (e.carried === undefined) continue;
+      carrier = e.carried.carrier;
+      items.push(e.carried.item);
+    }
+    const step = carrier?.carry(items);
+    let reply: unknown[];
+    let settled: unknown = null;
+    try {
+      if (step === undefined) {
+        reply = (await setStatesScript.run(this.client, keys, args)) as unknown[];
+      } else {
+        [reply, settled] = await this.joint(step.lua).run(this.client, { lua: SET_STATES, keys, args }, step);
+      }
+    } catch (err) {
+      step?.failed(err);
+      for (const e of batch) for (const w of e.waiters) w.reject(err);
+      return;
+    }
+    // The carried step first: the tasks an acknowledgement claimed are handed over before the slots
+    // of the stored ones free (when these promises settle), so the next cohort starts whole.
+    if (step !== undefined) {
+      // A write that failed held back the whole step. Unacknowledged tasks come back after their lease
+      // and their stored outcomes make the Worker acknowledge them without a rerun; unpublished tasks
+      // fail their send.
+      if (settled === null) step.failed(new Error('A state write of the same call failed.'));
+      else step.done(settled);
+    }
+    batch.forEach((e, i) => {
+      const failure = Number(reply[i]) === 1 ? undefined : new Error(String(reply[i]));
+      for (const w of e.waiters) {
+        if (failure) w.reject(failure);
+        else w.resolve();
+      }
+    });
+  }
+
+  private joint(lua: string): JointScript {
+    let joint = this.joints.get(lua);
+    if (joint === undefined) {
+      joint = new JointScript(SET_STATES, lua);
+      this.joints.set(lua, joint);
+    }
+    return joint;
   }
 
   /** Sends what is queued and waits for every write in flight. */

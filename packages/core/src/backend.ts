@@ -1,4 +1,5 @@
 import type { TaskResult } from './arg.js';
+import type { Delivery } from './broker.js';
 import type { Signature } from './signature.js';
 import { type GroupMeta, type StateUpdate, type TaskState, TaskStatus } from './state.js';
 
@@ -59,6 +60,20 @@ export interface Backend {
   setStateFailure(signature: Signature, error: string): Promise<void>;
   /** The task's state, or `undefined` when there is none (never written, expired or purged). */
   getState(taskUUID: string): Promise<TaskState | undefined>;
+  /**
+   * Optional fast path for a backend that shares its store with the delivery's broker: stores the
+   * task's final state (`SUCCESS` with `update.results`, or `FAILURE` with `update.error`) and
+   * acknowledges `delivery` in one atomic step — one round trip instead of two, and never an
+   * acknowledgement without the stored outcome. Returns `undefined` at once, having done nothing, when
+   * it cannot for this delivery; the Worker then stores and acknowledges separately. The promise
+   * resolves once the state is stored (the acknowledgement with it); when it rejects, the delivery may
+   * be unacknowledged and comes again after its lease, finding its outcome stored.
+   */
+  storeAndAcknowledge?(
+    delivery: Delivery,
+    status: typeof TaskStatus.SUCCESS | typeof TaskStatus.FAILURE,
+    update: StateUpdate,
+  ): Promise<void> | undefined;
   /**
    * Optional push: resolves with the task's state once it is `SUCCESS` or `FAILURE`; rejects with the
    * signal's reason when `signal` aborts first.

@@ -2,7 +2,7 @@ import { taskArguments } from './argument-conversion.js';
 import type { Backend } from './backend.js';
 import type { Delivery } from './broker.js';
 import { errorText, isMachineryError, MachineryError } from './errors.js';
-import { FollowUps, hasSuccessFollowUps } from './follow-ups.js';
+import { FollowUps, hasFailureFollowUps, hasSuccessFollowUps } from './follow-ups.js';
 import type { Logger } from './logger.js';
 import { composeMiddleware, type TaskMiddleware } from './middleware.js';
 import type { RetryDelay, RetryStrategy } from './retry.js';
@@ -163,8 +163,9 @@ export class DeliveryPipeline implements TaskRunHost {
     const retry = run.status === 'failed' ? this.retryPlan(run) : undefined;
 
     // 4. The outcome stored, then 5. its follow-ups; the task is done only when both are.
+    let acknowledged: boolean;
     try {
-      await this.store(run, failure, retry);
+      acknowledged = await this.store(run, failure, retry);
     } catch (err) {
       this.events.reportError(err, signature);
       // Not stored, so not acknowledged: the broker hands the task out again and it runs again.
@@ -173,7 +174,7 @@ export class DeliveryPipeline implements TaskRunHost {
     }
 
     // 6. Settled. The slot frees now, while the acknowledgement travels; stop() waits for it.
-    void this.acknowledge(delivery);
+    if (!acknowledged) void this.acknowledge(delivery);
     this.announce(run, failure, retry);
   }
 
@@ -237,20 +238,45 @@ export class DeliveryPipeline implements TaskRunHost {
     return { delayMs: backoff.delayMs, backoff };
   }
 
-  /** 4 and 5: stores `SUCCESS`, `RETRY` or `FAILURE`, then sends what follows from it. */
-  private async store(run: TaskRun, failure: string, retry: RetryPlan | undefined): Promise<void> {
+  /**
+   * 4 and 5: stores `SUCCESS`, `RETRY` or `FAILURE`, then sends what follows from it. Resolves `true`
+   * when the backend acknowledged the delivery with the stored outcome (nothing follows from it then).
+   */
+  private async store(run: TaskRun, failure: string, retry: RetryPlan | undefined): Promise<boolean> {
     const signature = run.signature;
     const backend = this.backend;
     if (run.status === 'succeeded') {
-      if (backend) await backend.setStateSuccess(signature, run.results);
-      if (hasSuccessFollowUps(signature)) await this.followUps.afterSuccess(signature, run.results, false);
+      if (backend) {
+        const followUps = hasSuccessFollowUps(signature);
+        const joint = followUps
+          ? undefined
+          : backend.storeAndAcknowledge?.(run.delivery, TaskStatus.SUCCESS, { results: [...run.results] });
+        if (joint !== undefined) {
+          await joint;
+          return true;
+        }
+        await backend.setStateSuccess(signature, run.results);
+        if (followUps) await this.followUps.afterSuccess(signature, run.results, false);
+      } else if (hasSuccessFollowUps(signature)) {
+        await this.followUps.afterSuccess(signature, run.results, false);
+      }
     } else if (retry) {
       if (backend) await backend.setStateRetry(signature, failure);
       await this.followUps.retry(signature, retry.delayMs, retry.backoff);
     } else {
-      if (backend) await backend.setStateFailure(signature, failure);
+      if (backend) {
+        const joint = hasFailureFollowUps(signature)
+          ? undefined
+          : backend.storeAndAcknowledge?.(run.delivery, TaskStatus.FAILURE, { error: failure });
+        if (joint !== undefined) {
+          await joint;
+          return true;
+        }
+        await backend.setStateFailure(signature, failure);
+      }
       await this.followUps.afterFailure(signature, failure, false);
     }
+    return false;
   }
 
   /** Tells listeners what was stored. */

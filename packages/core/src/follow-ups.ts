@@ -16,6 +16,11 @@ export function hasSuccessFollowUps(signature: Signature): boolean {
   return (signature.onSuccess !== null && signature.onSuccess.length > 0) || signature.chordCallback !== null;
 }
 
+/** True when a failure of `signature` has something to send: `onError` callbacks or a chord. */
+export function hasFailureFollowUps(signature: Signature): boolean {
+  return (signature.onError !== null && signature.onError.length > 0) || signature.chordCallback !== null;
+}
+
 /**
  * What a worker sends after storing an outcome: `onSuccess` / `onError` callbacks, the chord callback,
  * and the re-sent task of a retry — all through the one send path. With `recovering` (a redelivery of

@@ -1,3 +1,4 @@
+export { ACK_CARRIER, type CarriedAck, carriedAck, sameRedisServer } from './ack-carrier.js';
 export {
   closeRedisClient,
   createRedisClient,
@@ -8,4 +9,11 @@ export {
 } from './client.js';
 export { redactRedisError, redisConnectionError, trackRedisConnectionErrors } from './connection-errors.js';
 export { hasHashTag } from './hash-tag.js';
+export {
+  type Carried,
+  type CarriedStep,
+  JointScript,
+  type ScriptStep,
+  type StepCarrier,
+} from './joint-script.js';
 export { LuaScript } from './lua-script.js';

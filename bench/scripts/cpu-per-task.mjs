@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+// CPU per task, Redis commands per task and worker RSS of one drain or one send run — numbers that a
+// loaded machine disturbs far less than rates. Point it at a Redis nobody else uses (commandstats and
+// Redis' CPU are server-wide), e.g. `redis-server --port 6391 --save ''`.
+//
+//   node bench/scripts/cpu-per-task.mjs drain  --c 10 --stored [--n 5000] [--url redis://127.0.0.1:6391]
+//   node bench/scripts/cpu-per-task.mjs send   [--n 5000]   (send + PENDING, 100 in flight)
+//   node bench/scripts/cpu-per-task.mjs bulk   [--n 20000]  (sendMany + PENDING, batches of 1000)
+//
+// drain: a producer enqueues N no-op tasks, then a worker child process drains them; the child reports
+// its CPU (process.cpuUsage) from the first completion to the last, and its peak RSS.
+// CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of the worker; LIVE_HEAP=1 reports its heap after a
+// full collection.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { RedisBackend } from '@machinery/backend-redis';
+import { RedisBroker } from '@machinery/broker-redis';
+import { defineTask, Server, signature, silentLogger } from '@machinery/core';
+import { Redis } from 'ioredis';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    n: { type: 'string' },
+    c: { type: 'string', default: '10' },
+    stored: { type: 'boolean', default: false },
+    url: { type: 'string', default: 'redis://127.0.0.1:6391' },
+    queue: { type: 'string' },
+    child: { type: 'boolean', default: false },
+  },
+});
+const mode = positionals[0] ?? 'drain';
+const url = values.url;
+const queue = values.queue ?? `cpt${process.pid}`;
+
+function makeServer(withBackend) {
+  const broker = new RedisBroker({ url, prefix: `${queue}:`, defaultQueue: queue, logger: silentLogger });
+  const backend = withBackend
+    ? new RedisBackend({ url, prefix: `${queue}:`, logger: silentLogger })
+    : undefined;
+  return new Server({ broker, ...(backend ? { backend } : {}), logger: silentLogger });
+}
+
+async function redisStats(redis) {
+  const info = (await redis.info('commandstats')) + (await redis.info('cpu'));
+  let commands = 0;
+  for (const m of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) commands += Number(m[1]);
+  const cpu =
+    Number(/^used_cpu_user:([\d.]+)/m.exec(info)[1]) + Number(/^used_cpu_sys:([\d.]+)/m.exec(info)[1]);
+  return { commands, cpuUs: cpu * 1e6 };
+}
+
+function cpuUs(since) {
+  const u = process.cpuUsage(since);
+  return u.user + u.system;
+}
+
+async function child() {
+  const n = Number(values.n);
+  const server = makeServer(values.stored);
+  server.register(defineTask('noop', () => {}));
+  const worker = server.worker({ concurrency: Number(values.c), handleSignals: false, logger: silentLogger });
+  let done = 0;
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  // From the first completion to the last, as the bench's clock: connecting and loading code stay out.
+  let started;
+  let t0 = 0;
+  const finished = new Promise((resolve) => {
+    worker.on('succeeded', () => {
+      if (++done === 1) {
+        started = process.cpuUsage();
+        t0 = performance.now();
+      }
+      if (done === n) resolve();
+    });
+  });
+  await worker.start();
+  await finished;
+  const cpu = cpuUs(started);
+  const ms = performance.now() - t0;
+  clearInterval(sampler);
+  // LIVE_HEAP=1 (with --expose-gc): the heap after a full collection — what the worker retains.
+  if (process.env.LIVE_HEAP && globalThis.gc) globalThis.gc();
+  const mem = process.memoryUsage();
+  peakRss = Math.max(peakRss, mem.rss);
+  await server.close();
+  process.send({ cpu, ms, peakRss, mem });
+}
+
+async function drain() {
+  const n = Number(values.n ?? 5000);
+  const redis = new Redis(url);
+  const producer = makeServer(values.stored);
+  const before = await redisStats(redis);
+  for (let i = 0; i < n; i += 1000) {
+    await producer.sendMany(Array.from({ length: Math.min(1000, n - i) }, () => signature('noop')));
+  }
+  await producer.close();
+  const mid = await redisStats(redis);
+  const args = ['--child', '--n', String(n), '--c', values.c, '--url', url, '--queue', queue];
+  if (values.stored) args.push('--stored');
+  // CPU_PROFILE_DIR=<dir>: a V8 CPU profile of the worker process.
+  const profile = process.env.CPU_PROFILE_DIR;
+  const proc = fork(fileURLToPath(import.meta.url), [mode, ...args], {
+    execArgv: profile
+      ? ['--cpu-prof', '--cpu-prof-dir', profile]
+      : process.env.HEAP_PROFILE_DIR
+        ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
+        : process.env.LIVE_HEAP
+          ? ['--expose-gc']
+          : [],
+  });
+  const result = await new Promise((resolve, reject) => {
+    proc.once('message', resolve);
+    proc.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  await new Promise((resolve) => proc.once('exit', resolve));
+  const after = await redisStats(redis);
+  await cleanup(redis);
+  const line = {
+    mode: `drain c=${values.c} ${values.stored ? 'stored' : 'none'}`,
+    n,
+    workerUsPerTask: +(result.cpu / (n - 1)).toFixed(1),
+    redisUsPerTask: +((after.cpuUs - mid.cpuUs) / n).toFixed(1),
+    cmdsPerTask: +((after.commands - before.commands) / n).toFixed(2),
+    drainCmdsPerTask: +((after.commands - mid.commands) / n).toFixed(2),
+    tasksPerS: Math.round((n - 1) / (result.ms / 1000)),
+    peakRssMB: +(result.peakRss / 2 ** 20).toFixed(1),
+    heapUsedMB: +(result.mem.heapUsed / 2 ** 20).toFixed(1),
+    heapTotalMB: +(result.mem.heapTotal / 2 ** 20).toFixed(1),
+    externalMB: +(result.mem.external / 2 ** 20).toFixed(1),
+    arrayBuffersMB: +(result.mem.arrayBuffers / 2 ** 20).toFixed(1),
+  };
+  console.log(JSON.stringify(line));
+  redis.disconnect();
+}
+
+async function send(bulk) {
+  const n = Number(values.n ?? (bulk ? 20000 : 5000));
+  const redis = new Redis(url);
+  const producer = makeServer(true);
+  await producer.sendMany([signature('noop')]);
+  const before = await redisStats(redis);
+  const started = process.cpuUsage();
+  const t0 = performance.now();
+  if (bulk) {
+    for (let i = 0; i < n; i += 1000) {
+      await producer.sendMany(Array.from({ length: Math.min(1000, n - i) }, () => signature('noop')));
+    }
+  } else {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        while (next++ < n) await producer.send(signature('noop'));
+      }),
+    );
+  }
+  const cpu = cpuUs(started);
+  const ms = performance.now() - t0;
+  const after = await redisStats(redis);
+  await producer.close();
+  await cleanup(redis);
+  console.log(
+    JSON.stringify({
+      mode: bulk ? 'sendMany+PENDING' : 'send+PENDING x100',
+      n,
+      producerUsPerSend: +(cpu / n).toFixed(1),
+      redisUsPerSend: +((after.cpuUs - before.cpuUs) / n).toFixed(1),
+      cmdsPerSend: +((after.commands - before.commands) / n).toFixed(2),
+      sendsPerS: Math.round(n / (ms / 1000)),
+    }),
+  );
+  redis.disconnect();
+}
+
+async function cleanup(redis) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${queue}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+if (values.child) await child();
+else if (mode === 'drain') await drain();
+else if (mode === 'send') await send(false);
+else if (mode === 'bulk') await send(true);
+else throw new Error(`unknown mode ${mode}: drain, send or bulk`);

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { defineTask, isMachineryError, Server } from '@machinery/core';
-import { freePort, REDIS_URL, recordingLogger, rejectionOf } from '@machinery/test-services';
+import {
+  AMQP_URL,
+  freePort,
+  POSTGRES_URL,
+  REDIS_URL,
+  recordingLogger,
+  rejectionOf,
+} from '@machinery/test-services';
 import { eventually } from '@machinery/testing';
 import { describe, expect, it } from 'vitest';
 import { exportedClass, missingExport } from '../src/exported-class.js';
@@ -8,11 +15,7 @@ import { type ConnectOptions, connect } from '../src/index.js';
 
 const REDIS = REDIS_URL;
 
-/**
- * Each control plane `connect()` builds: the options that select it and the class it must be. The
- * PostgreSQL (`control: POSTGRES_URL`), Memcache (`memcache://…`) and AMQP (`amqp://…`) control planes
- * join this table with one line each.
- */
+/** Each control plane `connect()` builds: the options that select it and the class it must be. */
 const CONTROL_PLANES: { name: string; options: ConnectOptions; className: string }[] = [
   {
     name: 'memory, the default beside a memory:// backend',
@@ -22,6 +25,26 @@ const CONTROL_PLANES: { name: string; options: ConnectOptions; className: string
   {
     name: 'Redis, the default beside a Redis backend',
     options: { broker: REDIS },
+    className: 'RedisControlPlane',
+  },
+  {
+    name: 'PostgreSQL, the default beside a PostgreSQL backend',
+    options: { broker: 'memory://', backend: POSTGRES_URL },
+    className: 'PostgresControlPlane',
+  },
+  {
+    name: 'Memcache, the default beside a Memcache backend',
+    options: { broker: 'memory://', backend: 'memcache://127.0.0.1:11211' },
+    className: 'MemcacheControlPlane',
+  },
+  {
+    name: 'RabbitMQ, the default beside an AMQP backend',
+    options: { broker: 'memory://', backend: AMQP_URL },
+    className: 'AmqpControlPlane',
+  },
+  {
+    name: 'Redis, chosen by control beside another backend',
+    options: { broker: 'memory://', backend: POSTGRES_URL, control: REDIS },
     className: 'RedisControlPlane',
   },
 ];

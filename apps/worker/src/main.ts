@@ -52,7 +52,7 @@ await runMain(async () => {
   console.log(`worker consuming "${worker.queue}" with concurrency ${worker.concurrency}; Ctrl-C stops it`);
   if (connection.urls.control !== undefined) {
     console.log(
-      `control plane ${connection.urls.control}: watch with \`npx machinery workers\` and \`npx machinery events --follow\` (same BROKER_URL)`,
+      `control plane ${connection.urls.control}: watch with \`pnpm machinery workers\` and \`pnpm machinery events --follow\` (same BROKER_URL; @machinery/cli)`,
     );
   } else {
     console.log(

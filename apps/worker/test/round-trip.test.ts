@@ -65,7 +65,7 @@ describe('sample apps as separate processes', () => {
       const exit = await worker.stop();
       expect(exit.code, exit.stderr).toBe(0);
       expect(exit.stdout).toContain(
-        `control plane ${REDIS_URL}: watch with \`npx machinery workers\` and \`npx machinery events --follow\``,
+        `control plane ${REDIS_URL}: watch with \`pnpm machinery workers\` and \`pnpm machinery events --follow\``,
       );
     }
   });

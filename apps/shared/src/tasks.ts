@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { defineTask, RetryLater, tuple } from '@machinery/core';
 
 // Example tasks shared by the sample producer and worker. The names match Go Machinery's example
@@ -21,12 +22,15 @@ export const split = defineTask('split', (text: string) => {
   return tuple(first, rest.join(' '));
 });
 
-let flakyCalls = 0;
-/** Fails twice, then succeeds: shows automatic retries. */
+/**
+ * Fails while more than one retry is left, then succeeds: shows automatic retries. Sent with
+ * `retryCount: 3` it fails twice. It counts by the signature, not by process, so it behaves the same
+ * however many workers share the queue.
+ */
 export const flaky = defineTask('flaky', function (label: string) {
-  flakyCalls++;
-  if (flakyCalls % 3 !== 0) throw new Error(`flaky "${label}" failed on attempt ${this.attempt}`);
-  return `"${label}" succeeded after ${flakyCalls} calls`;
+  const left = this.signature.retryCount;
+  if (left > 1) throw new Error(`flaky "${label}" failed (${left} retries left)`);
+  return `"${label}" succeeded with ${left} retry left`;
 });
 
 let politeCalls = 0;
@@ -43,6 +47,19 @@ export const whenDidIRun = defineTask('when_did_i_run', () => Date.now());
 /** A periodic heartbeat. */
 export const heartbeat = defineTask('heartbeat', () => new Date().toISOString());
 
+/**
+ * Works for `seconds` (default 30), reporting progress every second and stopping when its signal is
+ * aborted: a task to watch with `machinery task <uuid>` and to revoke with `machinery revoke <uuid>`.
+ */
+export const slow = defineTask('slow', async function (seconds: number = 30) {
+  for (let done = 0; done < seconds; done++) {
+    this.progress({ done, of: seconds });
+    // Rejects as soon as the signal is aborted (revoked, timed out or the worker stopping).
+    await sleep(1000, undefined, { signal: this.signal });
+  }
+  return `worked ${seconds} s`;
+});
+
 /** Every example task. */
 export const exampleTasks = [
   add,
@@ -54,4 +71,5 @@ export const exampleTasks = [
   polite,
   whenDidIRun,
   heartbeat,
+  slow,
 ] as const;

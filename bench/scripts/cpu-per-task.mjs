@@ -28,6 +28,7 @@ const { values, positionals } = parseArgs({
     url: { type: 'string', default: 'redis://127.0.0.1:6391' },
     queue: { type: 'string' },
     child: { type: 'boolean', default: false },
+    prefetch: { type: 'string' },
   },
 });
 const mode = positionals[0] ?? 'drain';
@@ -46,9 +47,10 @@ async function redisStats(redis) {
   const info = (await redis.info('commandstats')) + (await redis.info('cpu'));
   let commands = 0;
   for (const m of info.matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) commands += Number(m[1]);
+  const scripts = Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(info)?.[1] ?? 0);
   const cpu =
     Number(/^used_cpu_user:([\d.]+)/m.exec(info)[1]) + Number(/^used_cpu_sys:([\d.]+)/m.exec(info)[1]);
-  return { commands, cpuUs: cpu * 1e6 };
+  return { commands, scripts, cpuUs: cpu * 1e6 };
 }
 
 function cpuUs(since) {
@@ -60,7 +62,12 @@ async function child() {
   const n = Number(values.n);
   const server = makeServer(values.stored);
   server.register(defineTask('noop', () => {}));
-  const worker = server.worker({ concurrency: Number(values.c), handleSignals: false, logger: silentLogger });
+  const worker = server.worker({
+    concurrency: Number(values.c),
+    ...(values.prefetch === undefined ? {} : { prefetch: Number(values.prefetch) }),
+    handleSignals: false,
+    logger: silentLogger,
+  });
   let done = 0;
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => {
@@ -103,10 +110,19 @@ async function drain() {
   const mid = await redisStats(redis);
   const args = ['--child', '--n', String(n), '--c', values.c, '--url', url, '--queue', queue];
   if (values.stored) args.push('--stored');
+  if (values.prefetch !== undefined) args.push('--prefetch', values.prefetch);
   // CPU_PROFILE_DIR=<dir>: a V8 CPU profile of the worker process.
   const profile = process.env.CPU_PROFILE_DIR;
+  // CALLGRIND_OUT=<file>: run the worker under valgrind's callgrind, which counts instructions — the
+  // same count whatever else the machine does (compare two n to remove start-up).
+  const callgrind = process.env.CALLGRIND_OUT;
   const proc = fork(fileURLToPath(import.meta.url), [mode, ...args], {
-    execArgv: profile
+    ...(callgrind
+      ? { execPath: 'valgrind' }
+      : {}),
+    execArgv: callgrind
+      ? ['--tool=callgrind', `--callgrind-out-file=${callgrind}`, '--dump-instr=no', process.execPath]
+      : profile
       ? ['--cpu-prof', '--cpu-prof-dir', profile]
       : process.env.HEAP_PROFILE_DIR
         ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
@@ -128,6 +144,7 @@ async function drain() {
     redisUsPerTask: +((after.cpuUs - mid.cpuUs) / n).toFixed(1),
     cmdsPerTask: +((after.commands - before.commands) / n).toFixed(2),
     drainCmdsPerTask: +((after.commands - mid.commands) / n).toFixed(2),
+    tasksPerScript: +(n / (after.scripts - mid.scripts)).toFixed(1),
     tasksPerS: Math.round((n - 1) / (result.ms / 1000)),
     peakRssMB: +(result.peakRss / 2 ** 20).toFixed(1),
     heapUsedMB: +(result.mem.heapUsed / 2 ** 20).toFixed(1),

@@ -246,14 +246,14 @@ describe('machinery events', () => {
     return { child, lines, exited };
   }
 
-  it('--follow --json prints the events of tasks another process sends as NDJSON, and exits 0 on Ctrl-C', async () => {
+  it('--follow --json prints the events of a task machinery send sent (sent included) as NDJSON, and exits 0 on Ctrl-C', async () => {
     const q = queue('events');
     await startWorker(q);
     const { child, lines, exited } = await follow(['--follow', '--queue', q, '--json']);
     const uuid = await send(['cli_add', '2', '3', '--queue', q]);
     await eventually(() => expect(lines.some((l) => l.includes('"succeeded"'))).toBe(true), LONG);
     const events = lines.map((l) => JSON.parse(l));
-    expect(events.map((e) => e.type)).toEqual(['received', 'started', 'succeeded']);
+    expect(events.map((e) => e.type)).toEqual(['sent', 'received', 'started', 'succeeded']);
     for (const e of events) expect(e).toMatchObject({ taskUUID: uuid, taskName: 'cli_add', queue: q });
     child.kill('SIGINT');
     expect(await exited).toBe(0);

@@ -356,6 +356,15 @@ export class Server {
   }
 
   /**
+   * Resolves once the `sent` events of every task sent so far reached the control plane's event
+   * stream (they leave in batches, in the background). For a short-lived producer that closes its
+   * connections itself instead of calling {@link close}, which does this too.
+   */
+  async flushEvents(): Promise<void> {
+    await this.sentEvents?.drain();
+  }
+
+  /**
    * Stops schedules and workers, then closes the broker, backend, lock and control plane this server
    * was given.
    * Idempotent.

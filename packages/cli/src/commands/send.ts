@@ -88,15 +88,18 @@ export const sendCommand: Command = {
     }
     const sig = signature(name, values, { routingKey: queue ?? '', eta, retryCount });
 
-    const connection = await ctx.connect();
+    // With the control plane, so that followers of `machinery events` see the task sent.
+    const connection = await ctx.connect({ control: true });
     // The Server writes PENDING and publishes through the same path as every producer (middleware
     // included); it does not own the connection here: the caller closes it.
     const server = new Server({
       broker: connection.broker,
       backend: connection.backend,
       lock: connection.lock,
+      ...(connection.control !== undefined ? { control: connection.control } : {}),
     });
     const result = await server.send(sig);
+    await server.flushEvents();
     const sent = {
       uuid: sig.uuid,
       name,

@@ -117,18 +117,16 @@ async function drain() {
   // same count whatever else the machine does (compare two n to remove start-up).
   const callgrind = process.env.CALLGRIND_OUT;
   const proc = fork(fileURLToPath(import.meta.url), [mode, ...args], {
-    ...(callgrind
-      ? { execPath: 'valgrind' }
-      : {}),
+    ...(callgrind ? { execPath: 'valgrind' } : {}),
     execArgv: callgrind
       ? ['--tool=callgrind', `--callgrind-out-file=${callgrind}`, '--dump-instr=no', process.execPath]
       : profile
-      ? ['--cpu-prof', '--cpu-prof-dir', profile]
-      : process.env.HEAP_PROFILE_DIR
-        ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
-        : process.env.LIVE_HEAP
-          ? ['--expose-gc']
-          : [],
+        ? ['--cpu-prof', '--cpu-prof-dir', profile]
+        : process.env.HEAP_PROFILE_DIR
+          ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
+          : process.env.LIVE_HEAP
+            ? ['--expose-gc']
+            : [],
   });
   const result = await new Promise((resolve, reject) => {
     proc.once('message', resolve);

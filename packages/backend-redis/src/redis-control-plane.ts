@@ -6,6 +6,7 @@ import {
   type ProgressStore,
   type Revocation,
   type RevocationStore,
+  redactText,
   resolveLogger,
   type TaskEvent,
   type TaskEventStream,
@@ -101,8 +102,21 @@ export class RedisControlPlane implements ControlPlane {
       this.client = createRedisClient(options.url, options.clientOptions);
       this.ownsClient = true;
       this.where = options.url ?? DEFAULT_REDIS_URL;
-      this.client.on('error', () => {
-        // Reported by the failing command; the client reconnects by itself.
+      // The client reconnects by itself; an outage is logged once (failing commands report it too),
+      // so that a process probing the control plane at start can say why it does not answer.
+      let down = false;
+      this.client.on('error', (err: Error) => {
+        if (down) return;
+        down = true;
+        this.logger.warn(
+          { err: redactText(err.message) },
+          'control plane Redis connection lost; reconnecting',
+        );
+      });
+      this.client.on('ready', () => {
+        if (!down) return;
+        down = false;
+        this.logger.info({}, 'control plane Redis connection restored');
       });
     }
     const channelRevocations = `${this.base}revocations`;

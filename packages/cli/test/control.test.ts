@@ -290,7 +290,7 @@ describe('machinery events', () => {
 
 describe('the control plane unreachable or absent: a clear message, a non-zero exit, no hang', () => {
   it.each([['workers'], ['pause', 'q'], ['revoke', 'task_x'], ['events', '--follow']])(
-    'machinery %s with the control plane on a closed port exits 1 naming it',
+    'machinery %s with the control plane on a closed port exits 1 naming it and why',
     async (...args) => {
       const port = await freePort();
       const r = await machinery(
@@ -303,6 +303,8 @@ describe('the control plane unreachable or absent: a clear message, a non-zero e
       expect(r.stderr).toMatch(
         new RegExp(`^machinery: control URL redis://127\\.0\\.0\\.1:${port} did not answer within 1 s`),
       );
+      // The reason, not only the symptom.
+      expect(r.stderr).toContain('ECONNREFUSED');
     },
   );
 

@@ -1,5 +1,5 @@
 import { AmqpBackend } from '@machinery/backend-amqp';
-import { MemoryBackend, MemoryBackendStore, silentLogger } from '@machinery/core';
+import { silentLogger } from '@machinery/core';
 import { closeAdmin, ResultQueues, trackResultQueues } from '@machinery/test-services';
 import { controlScenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
@@ -13,24 +13,13 @@ afterAll(async () => {
 
 // Revocation and pause on RabbitMQ: tasks travel through it; results and the control plane stay in
 // memory, one store per test shared by its servers as processes share a server.
-const backends = new Map<string, MemoryBackendStore>();
-function backendStore(namespace: string): MemoryBackendStore {
-  let store = backends.get(namespace);
-  if (!store) {
-    store = new MemoryBackendStore();
-    backends.set(namespace, store);
-  }
-  return store;
-}
 
 controlScenarioSuite({
   name: 'AmqpBroker',
   adapters: ({ namespace }) => ({
     broker: new AmqpBroker(brokerOptions(namespace)),
-    backend: new MemoryBackend({ store: backendStore(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    backends.delete(namespace);
     await deleteNamespace(namespace);
   },
 });

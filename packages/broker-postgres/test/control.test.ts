@@ -1,4 +1,3 @@
-import { MemoryBackend, MemoryBackendStore } from '@machinery/core';
 import { dropSchema, POSTGRES_URL, rawPostgresPool, schemaOf } from '@machinery/test-services';
 import { controlScenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
@@ -9,15 +8,6 @@ afterAll(() => raw.end());
 
 // Revocation and pause on the PostgreSQL broker: tasks travel through it; results and the control
 // plane stay in memory, one store per test shared by its servers as processes share a server.
-const backends = new Map<string, MemoryBackendStore>();
-function backendStore(namespace: string): MemoryBackendStore {
-  let store = backends.get(namespace);
-  if (!store) {
-    store = new MemoryBackendStore();
-    backends.set(namespace, store);
-  }
-  return store;
-}
 
 controlScenarioSuite({
   name: 'PostgresBroker',
@@ -27,10 +17,8 @@ controlScenarioSuite({
       schema: schemaOf(namespace),
       leaseMs: redeliveryTimeoutMs,
     }),
-    backend: new MemoryBackend({ store: backendStore(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    backends.delete(namespace);
     await dropSchema(raw, namespace);
   },
 });

@@ -1,4 +1,3 @@
-import { MemoryBackend, MemoryBackendStore } from '@machinery/core';
 import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { controlScenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
@@ -8,25 +7,14 @@ const shared = rawClient(REDIS_URL);
 afterAll(() => shared.disconnect());
 
 // Revocation and pause on the Redis broker: tasks travel through Redis; results and the control plane
-// stay in memory, one store per test shared by its servers as processes share a server.
-const backends = new Map<string, MemoryBackendStore>();
-function backendStore(namespace: string): MemoryBackendStore {
-  let store = backends.get(namespace);
-  if (!store) {
-    store = new MemoryBackendStore();
-    backends.set(namespace, store);
-  }
-  return store;
-}
+// stay in memory (the suite's defaults), one store per test shared by its servers as processes share a server.
 
 controlScenarioSuite({
   name: 'RedisBroker',
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
     broker: new RedisBroker({ url: REDIS_URL, prefix: prefixOf(namespace), leaseMs: redeliveryTimeoutMs }),
-    backend: new MemoryBackend({ store: backendStore(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    backends.delete(namespace);
     await deleteKeys(shared, prefixOf(namespace));
   },
 });

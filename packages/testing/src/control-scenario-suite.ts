@@ -7,6 +7,8 @@ import {
   defineTask,
   group,
   isMachineryError,
+  MemoryBackend,
+  MemoryBackendStore,
   MemoryControlPlane,
   MemoryControlPlaneStore,
   Server,
@@ -16,15 +18,19 @@ import {
   TaskStatus,
   type Worker,
 } from '@machinery/core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { AdapterContext, AdapterFactory } from './context.js';
 import { type Harness, type SuiteBaseOptions, useHarness } from './harness.js';
-import { deferred, eventually, observeFor } from './helpers.js';
+import { deferred, eventually, observeFor, PerNamespace } from './helpers.js';
 
 /** The data plane a control scenario runs on; called once per server in a test, same namespace. */
 export interface ControlScenarioAdapters {
   broker: Broker;
-  backend: Backend;
+  /**
+   * Default: a `MemoryBackend` on one store per test, shared by its servers as processes share a
+   * server — enough for a broker package proving revocation and pause on its own broker.
+   */
+  backend?: Backend;
 }
 
 /** Options for {@link controlScenarioSuite}. */
@@ -60,17 +66,9 @@ const SOON = { timeoutMs: 10_000, intervalMs: 20 };
  * `controlPlaneSuite({ adapters })` from a control plane package.
  */
 export function controlScenarioSuite(options: ControlScenarioSuiteOptions): void {
-  const planes = new Map<string, MemoryControlPlaneStore>();
+  const planes = new PerNamespace(() => new MemoryControlPlaneStore());
   const create: AdapterFactory<ControlPlane> =
-    options.create ??
-    (({ namespace }) => {
-      let store = planes.get(namespace);
-      if (store === undefined) {
-        store = new MemoryControlPlaneStore();
-        planes.set(namespace, store);
-      }
-      return new MemoryControlPlane({ store });
-    });
+    options.create ?? (({ namespace }) => new MemoryControlPlane({ store: planes.get(namespace) }));
   const base: SuiteBaseOptions<ControlPlane> = {
     ...options,
     create,
@@ -90,7 +88,13 @@ export function controlScenarios(
   harness: HarnessOf,
 ): void {
   const timeout = options.testTimeoutMs ?? 30_000;
-  const adapters = options.adapters;
+  const results = new PerNamespace(() => new MemoryBackendStore());
+  const adapters = async (ctx: AdapterContext): Promise<Required<ControlScenarioAdapters>> => {
+    const { broker, backend } = await options.adapters(ctx);
+    return { broker, backend: backend ?? new MemoryBackend({ store: results.get(ctx.namespace) }) };
+  };
+  // Each test's results are a few states; they go with the suite.
+  afterAll(() => results.clear());
 
   /** A server on its own control plane instance: two servers in one test are two processes. */
   async function server(heartbeatMs = 5000): Promise<Server> {

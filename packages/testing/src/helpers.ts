@@ -78,3 +78,36 @@ export function deferred<T = void>(): {
   });
   return { promise, resolve, reject };
 }
+
+/**
+ * One value per test namespace, made on first use: the instances one test creates (one per simulated
+ * process) reach the same in-memory store, as processes reach the same server. `delete` it in the
+ * suite's `cleanup`.
+ */
+export class PerNamespace<T> {
+  private readonly values = new Map<string, T>();
+
+  constructor(private readonly make: () => T) {}
+
+  /** The namespace's value, made now if it has none. */
+  get(namespace: string): T {
+    let value = this.values.get(namespace);
+    if (value === undefined) {
+      value = this.make();
+      this.values.set(namespace, value);
+    }
+    return value;
+  }
+
+  /** Forgets every namespace's value. */
+  clear(): void {
+    this.values.clear();
+  }
+
+  /** Forgets the namespace's value and returns it, if it had one. */
+  delete(namespace: string): T | undefined {
+    const value = this.values.get(namespace);
+    this.values.delete(namespace);
+    return value;
+  }
+}

@@ -9,7 +9,7 @@ export type { ControlScenarioAdapters, ControlScenarioSuiteOptions } from './con
 export { controlScenarioSuite } from './control-scenario-suite.js';
 export type { SuiteBaseOptions } from './harness.js';
 export type { EventuallyOptions } from './helpers.js';
-export { Closer, deferred, eventually, observeFor, uniqueNamespace } from './helpers.js';
+export { Closer, deferred, eventually, observeFor, PerNamespace, uniqueNamespace } from './helpers.js';
 export type { LockSuiteOptions } from './lock-suite.js';
 export { lockSuite } from './lock-suite.js';
 export type { ScenarioAdapters, ScenarioSuiteOptions } from './scenario-suite.js';

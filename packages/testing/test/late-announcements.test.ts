@@ -1,13 +1,11 @@
 import {
   type ControlPlane,
-  MemoryBackend,
-  MemoryBackendStore,
   MemoryBroker,
   MemoryBrokerStore,
   MemoryControlPlane,
   MemoryControlPlaneStore,
 } from '@machinery/core';
-import { controlScenarioSuite } from '../src/index.js';
+import { controlScenarioSuite, PerNamespace } from '../src/index.js';
 
 // Control planes that poll (PostgreSQL, memcached) announce revocations and pauses up to a few hundred
 // ms late; the scenarios must hold on them too. This one tells its listeners 250 ms after the fact.
@@ -43,30 +41,20 @@ function lateControlPlane(store: MemoryControlPlaneStore): ControlPlane {
   };
 }
 
-const planes = new Map<string, MemoryControlPlaneStore>();
-const brokers = new Map<string, MemoryBrokerStore>();
-const backends = new Map<string, MemoryBackendStore>();
-function shared<T>(map: Map<string, T>, ns: string, make: () => T): T {
-  let v = map.get(ns);
-  if (!v) {
-    v = make();
-    map.set(ns, v);
-  }
-  return v;
-}
+const planes = new PerNamespace(() => new MemoryControlPlaneStore());
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
 
 controlScenarioSuite({
   name: 'a control plane announcing 250 ms late',
-  create: ({ namespace }) => lateControlPlane(shared(planes, namespace, () => new MemoryControlPlaneStore())),
+  create: ({ namespace }) => lateControlPlane(planes.get(namespace)),
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
     broker: new MemoryBroker({
-      store: shared(brokers, namespace, () => new MemoryBrokerStore()),
+      store: brokers.get(namespace),
       leaseMs: redeliveryTimeoutMs,
     }),
-    backend: new MemoryBackend({ store: shared(backends, namespace, () => new MemoryBackendStore()) }),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    for (const map of [planes, brokers, backends]) map.delete(namespace);
+    brokers.delete(namespace)?.dispose();
+    planes.delete(namespace);
   },
 });

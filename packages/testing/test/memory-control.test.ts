@@ -6,36 +6,27 @@ import {
   MemoryControlPlane,
   MemoryControlPlaneStore,
 } from '@machinery/core';
-import { controlPlaneSuite } from '../src/index.js';
+import { controlPlaneSuite, PerNamespace } from '../src/index.js';
 
 // One in-process "server" per test namespace, so two instances made in one test share state as two
 // connections to Redis would.
-const planes = new Map<string, MemoryControlPlaneStore>();
-const brokers = new Map<string, MemoryBrokerStore>();
-const backends = new Map<string, MemoryBackendStore>();
-
-function shared<T>(map: Map<string, T>, ns: string, make: () => T): T {
-  let v = map.get(ns);
-  if (!v) {
-    v = make();
-    map.set(ns, v);
-  }
-  return v;
-}
+const planes = new PerNamespace(() => new MemoryControlPlaneStore());
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
+const backends = new PerNamespace(() => new MemoryBackendStore());
 
 controlPlaneSuite({
   name: 'MemoryControlPlane',
-  create: ({ namespace }) =>
-    new MemoryControlPlane({ store: shared(planes, namespace, () => new MemoryControlPlaneStore()) }),
+  create: ({ namespace }) => new MemoryControlPlane({ store: planes.get(namespace) }),
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
     broker: new MemoryBroker({
-      store: shared(brokers, namespace, () => new MemoryBrokerStore()),
+      store: brokers.get(namespace),
       leaseMs: redeliveryTimeoutMs,
     }),
-    backend: new MemoryBackend({ store: shared(backends, namespace, () => new MemoryBackendStore()) }),
+    backend: new MemoryBackend({ store: backends.get(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    for (const map of [planes, brokers, backends]) map.delete(namespace);
+    brokers.delete(namespace)?.dispose();
+    planes.delete(namespace);
+    backends.delete(namespace);
   },
 });

@@ -1,22 +1,13 @@
 import { MemoryBackend, MemoryBackendStore, MemoryLock, MemoryLockStore } from '@machinery/core';
-import { backendSuite, lockSuite } from '../src/index.js';
+import { backendSuite, lockSuite, PerNamespace } from '../src/index.js';
 
 // The memory broker runs brokerSuite and scenarioSuite in examples/conformance.test.ts, the example
 // the README and the adapter guide show. Here: the backend and the lock.
 
 // One in-process "server" per test namespace, so two adapters made in one test share keys exactly as
 // two connections to Redis would.
-const backends = new Map<string, MemoryBackendStore>();
-const locks = new Map<string, MemoryLockStore>();
-
-function shared<T>(map: Map<string, T>, ns: string, make: () => T): T {
-  let v = map.get(ns);
-  if (!v) {
-    v = make();
-    map.set(ns, v);
-  }
-  return v;
-}
+const backends = new PerNamespace(() => new MemoryBackendStore());
+const locks = new PerNamespace(() => new MemoryLockStore());
 
 const cleanup = async ({ namespace }: { namespace: string }) => {
   backends.delete(namespace);
@@ -27,7 +18,7 @@ backendSuite({
   name: 'MemoryBackend',
   create: ({ namespace, resultsExpireIn }) =>
     new MemoryBackend({
-      store: shared(backends, namespace, () => new MemoryBackendStore()),
+      store: backends.get(namespace),
       ...(resultsExpireIn !== undefined ? { resultsExpireIn } : {}),
     }),
   cleanup,
@@ -35,6 +26,6 @@ backendSuite({
 
 lockSuite({
   name: 'MemoryLock',
-  create: ({ namespace }) => new MemoryLock({ store: shared(locks, namespace, () => new MemoryLockStore()) }),
+  create: ({ namespace }) => new MemoryLock({ store: locks.get(namespace) }),
   cleanup,
 });

@@ -105,7 +105,9 @@ export class AmqpBroker implements Broker {
       leaseRenewal: false,
       atomicBulkPublish: false,
       deadLetterInspection: true,
-      pendingInspection: true,
+      // Reading a quorum queue's messages returns them, and RabbitMQ counts every return towards the
+      // delivery limit: inspection would dead-letter tasks (see pendingTasks).
+      pendingInspection: this.options.queueType === 'classic',
       delayedInspection: true,
       purge: { pending: true, delayed: true, deadLetters: true },
     };
@@ -374,12 +376,20 @@ export class AmqpBroker implements Broker {
   /**
    * Tasks waiting in `queue`, in queue order, without removing them: they are read and put back in
    * place (as Go's `GetPendingTasks` does), which marks them redelivered. Undecodable messages are
-   * skipped.
+   * skipped. Not on quorum queues, where each read would count as a delivery (`limit` 0 still checks
+   * that the queue can be reached).
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` on quorum queues with a `limit` above 0.
    */
   async pendingTasks(
     queue: string = this.defaultQueue,
     limit = Number.POSITIVE_INFINITY,
   ): Promise<Signature[]> {
+    if (this.options.queueType === 'quorum' && limit > 0) {
+      throw new MachineryError(
+        'ERR_INVALID_ARGUMENT',
+        'AmqpBroker cannot list the pending tasks of quorum queues: a message read is a message returned, which RabbitMQ counts as a delivery (x-delivery-count) and, past deliveryLimit, dead-letters. Read the ready count in the management UI or with rabbitmqctl list_queues.',
+      );
+    }
     return this.inspect(async (ch) => {
       const ready = await this.readyCount(ch, queue);
       if (!ready) return [];

@@ -354,6 +354,15 @@ class AmqpDelivery implements Delivery {
     if (slot.closed || slot.link.closed) return false;
     const host = this.consumer.consumerHost;
     const queue = this.consumer.queue;
+    if (
+      host.options.queueType === 'quorum' &&
+      options.requeue !== false &&
+      !(options.delayMs !== undefined && options.delayMs > 0)
+    ) {
+      // A quorum queue counts the return itself (x-delivery-count), and its delivery limit turns a
+      // message requeued too often into a dead letter: hand the message itself back.
+      return this.consumer.nackRaw(slot, msg, true);
+    }
     try {
       // Classic queues do not count redeliveries, so a requeue publishes a copy that carries the
       // count (and goes to the tail of the queue), then acknowledges the original.

@@ -1,4 +1,4 @@
 // The type of the `reconnect` option, defined with the connection it tunes.
 export type { ReconnectOptions } from '@machinery/amqp-connection';
 export { AmqpBroker } from './amqp-broker.js';
-export type { AmqpBrokerOptions, ExchangeType } from './options.js';
+export type { AmqpBrokerOptions, ExchangeType, QueueType } from './options.js';

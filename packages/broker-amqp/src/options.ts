@@ -7,6 +7,12 @@ import {
 import { DEFAULT_MAX_MESSAGE_BYTES, type Logger, MachineryError, type WireFormat } from '@machinery/core';
 import type { ChannelModel, SocketOptions } from 'amqplib';
 
+/**
+ * The type of the task queues the broker declares: `classic` (Go Machinery's, the default) or
+ * `quorum` (replicated, RabbitMQ's recommendation for durable queues).
+ */
+export type QueueType = 'classic' | 'quorum';
+
 /** RabbitMQ exchange types a broker can publish through (Go Machinery's `AMQP.ExchangeType`). */
 export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
 
@@ -51,6 +57,21 @@ export interface AmqpBrokerOptions {
    * RabbitMQ fixes this when a queue is created: an existing queue keeps what it was declared with.
    */
   maxPriority?: number;
+  /**
+   * Type of the task queues (default `classic`). `quorum` declares them with `x-queue-type: quorum`:
+   * replicated, and counting deliveries itself (`x-delivery-count`), so `deliveryLimit` can
+   * dead-letter a poison message. With `maxPriority`, only RabbitMQ 4.3 and later accept the
+   * declaration (strict priorities, up to 32 levels); older versions refuse it. RabbitMQ fixes the type when a queue is created: an existing classic queue cannot become
+   * a quorum queue (RabbitMQ refuses the declaration); use a new queue name or move the tasks.
+   */
+  queueType?: QueueType;
+  /**
+   * Quorum queues only: how many times RabbitMQ hands a message back to its queue (a worker that died
+   * holding it, a requeue) before it moves it to the dead-letter queue instead (`x-delivery-limit`);
+   * a task runs at most `deliveryLimit + 1` times. Unset: RabbitMQ's default (none before 4.0, 20
+   * from 4.0 on).
+   */
+  deliveryLimit?: number;
   /** Queue that keeps dead letters with their reason (default `machinery_dead_letters`). */
   deadLetterQueue?: string;
   /**
@@ -93,6 +114,7 @@ export interface ResolvedBrokerOptions {
   readonly queueDeclareArgs: Readonly<Record<string, unknown>>;
   readonly queueBindingArgs: Readonly<Record<string, unknown>>;
   readonly priorities: boolean;
+  readonly queueType: QueueType;
   readonly deadLetterQueue: string;
   readonly delayLevels: number;
   readonly maxMessageBytes: number;
@@ -155,6 +177,35 @@ export function resolveBrokerOptions(options: AmqpBrokerOptions): ResolvedBroker
     );
   }
   const defaultQueue = name('defaultQueue', options.defaultQueue, 'machinery_tasks');
+  const deadLetterQueue = name('deadLetterQueue', options.deadLetterQueue, 'machinery_dead_letters');
+  const queueType = options.queueType ?? 'classic';
+  if (queueType !== 'classic' && queueType !== 'quorum') {
+    throw invalidArgument(
+      `AmqpBroker option queueType must be 'classic' or 'quorum', got ${String(queueType)}.`,
+    );
+  }
+  if (queueType === 'quorum') {
+    // x-max-priority is left to RabbitMQ: 4.3 and later order quorum queues by it, older versions
+    // refuse the declaration (a clear ERR_INVALID_ARGUMENT on first use).
+    declareArgs['x-queue-type'] = 'quorum';
+    // RabbitMQ dead-letters a message past its delivery limit (and drops it without a dead-letter
+    // exchange): send it to our dead-letter queue, where deadLetters() shows it with the reason.
+    declareArgs['x-dead-letter-exchange'] ??= '';
+    declareArgs['x-dead-letter-routing-key'] ??= deadLetterQueue;
+  }
+  if (options.deliveryLimit !== undefined) {
+    if (queueType !== 'quorum') {
+      throw invalidArgument(
+        "AmqpBroker option deliveryLimit needs queueType 'quorum': classic queues do not count deliveries.",
+      );
+    }
+    if (!Number.isInteger(options.deliveryLimit) || options.deliveryLimit < 1) {
+      throw invalidArgument(
+        `AmqpBroker option deliveryLimit must be a positive integer, got ${options.deliveryLimit}.`,
+      );
+    }
+    declareArgs['x-delivery-limit'] = options.deliveryLimit;
+  }
   const { initialDelayMs, maxDelayMs } = resolveReconnect('AmqpBroker', options.reconnect);
   return {
     urls,
@@ -168,7 +219,8 @@ export function resolveBrokerOptions(options: AmqpBrokerOptions): ResolvedBroker
     queueDeclareArgs: declareArgs,
     queueBindingArgs: { ...options.queueBindingArgs },
     priorities: declareArgs['x-max-priority'] !== undefined,
-    deadLetterQueue: name('deadLetterQueue', options.deadLetterQueue, 'machinery_dead_letters'),
+    queueType,
+    deadLetterQueue,
     delayLevels,
     maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
     wireFormat,

@@ -38,9 +38,14 @@ export class Topology {
     );
   }
 
-  /** A durable task queue bound to the main exchange with `bindingKey` (Go's declaration). */
+  /**
+   * A durable task queue bound to the main exchange with `bindingKey` (Go's declaration), with the
+   * arguments the options give it (`x-queue-type: quorum` and its dead-lettering for quorum queues).
+   */
   async queue(queue: string, bindingKey = this.bindingKeyFor(queue)): Promise<void> {
     await this.exchange();
+    // A quorum queue dead-letters into the dead-letter queue by itself (delivery limit): it must exist.
+    if (this.options.queueType === 'quorum') await this.deadLetterQueue();
     await this.once(`queue\u0000${queue}\u0000${bindingKey}`, `queue "${queue}"`, async (ch) => {
       await ch.assertQueue(queue, {
         durable: true,

@@ -26,6 +26,15 @@ brokerSuite({
   cleanup: ({ namespace }) => deleteNamespace(namespace),
 });
 
+// A quorum queue changes how RabbitMQ returns and counts messages (and takes no priority): the whole
+// suite again on quorum task queues.
+brokerSuite({
+  name: 'AmqpBroker (quorum queues)',
+  create: ({ namespace }) => new AmqpBroker(brokerOptions(namespace, { queueType: 'quorum' })),
+  injectRaw: (_ctx, queue, body) => publishRaw(queue, body),
+  cleanup: ({ namespace }) => deleteNamespace(namespace),
+});
+
 scenarioSuite({
   name: 'AmqpBroker + AmqpBackend',
   create: ({ namespace }) => ({

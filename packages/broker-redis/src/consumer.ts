@@ -127,6 +127,13 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
   private readonly staging: string;
   private readonly tokenPrefix: string;
   private readonly settleKeys: string[];
+  private readonly claimKeyList: string[];
+  /** Extra settle/reap arguments: the channel to ring, with priorities; else none. */
+  private readonly bellArgs: string[];
+  /** A task landed on a priority list since the last blocking wait began: claim before waiting again. */
+  private rung = false;
+  /** Ends the subscription to the queue's bell (with priorities). */
+  private unlistenBell: (() => void) | undefined;
   private outstanding = 0;
   private readonly held = new Set<string>();
   private mode: 'drain' | 'block' = 'drain';
@@ -172,7 +179,54 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
       this.staging,
       ctx.keys.delayed,
       ctx.keys.dead,
+      ...this.keys.levels,
     ];
+    this.claimKeyList = [
+      this.keys.queue,
+      this.keys.leases,
+      this.keys.inflight,
+      ctx.keys.attempts,
+      this.staging,
+      ...this.keys.levels,
+    ];
+    this.bellArgs = this.keys.levels.length > 0 ? [this.keys.bell] : [];
+  }
+
+  /** Keeps the unsubscribe of this consumer's bell, called when it stops. */
+  onBell(unlisten: () => void): void {
+    this.unlistenBell = unlisten;
+  }
+
+  /**
+   * A task landed on one of the queue's priority lists: an idle consumer blocked on the queue list
+   * would not see it, so the wait is ended (`CLIENT UNBLOCK`) and the consumer claims at once. Where
+   * it cannot be ended (Cluster, or no permission), the task waits for the wait's end.
+   */
+  ring(): void {
+    if (this.stopped) return;
+    this.rung = true;
+    this.mode = 'drain';
+    const wait = this.blockWait;
+    if (wait !== undefined) void this.unblock(wait, 3);
+  }
+
+  /**
+   * Ends the blocking wait `wait` if it is still the current one. The ring can overtake the `BLMOVE`
+   * it is meant to end (they travel on different connections), so an `UNBLOCK` that found nothing
+   * blocked is tried again a little later, a few times, while the same wait is still on.
+   */
+  private async unblock(wait: Promise<unknown>, tries: number): Promise<void> {
+    const id = this.blockingId;
+    if (this.blockWait !== wait || id === undefined || this.blocking?.status !== 'ready') return;
+    if (this.ctx.client.status !== 'ready') return;
+    let done = false;
+    try {
+      done = Number(await (this.ctx.client as Redis).client('UNBLOCK', id)) === 1;
+    } catch {
+      return; // No permission: the wait ends by its timeout.
+    }
+    if (done || tries <= 1) return;
+    setTimeout(() => void this.unblock(wait, tries - 1), 20).unref();
   }
 
   /** Registers the consumer (heartbeat), starts renewal and reaping, and the first claim. */
@@ -224,7 +278,7 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
   }
 
   private claimKeys(): string[] {
-    return [this.keys.queue, this.keys.leases, this.keys.inflight, this.ctx.keys.attempts, this.staging];
+    return this.claimKeyList;
   }
 
   private async blockAndClaim(n: number): Promise<void> {
@@ -236,6 +290,12 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
       return;
     }
     if (this.stopped) return;
+    if (this.rung) {
+      // A priority task arrived while the last claim was on its way: claim it instead of waiting.
+      this.rung = false;
+      this.mode = 'drain';
+      return;
+    }
     const { start, args } = this.claimArgs(n, true);
     this.outstanding += n;
     // Both commands are written at once: Redis runs the claim as soon as BLMOVE returns, without a
@@ -262,6 +322,8 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
     }
     await this.blockWait;
     this.blockWait = undefined;
+    // A ring during the wait already switched to draining; the next claim takes what it announced.
+    this.rung = false;
     this.fetchFailures = 0;
     const got = this.accept(reply, start, n);
     if (got >= n) this.mode = 'drain';
@@ -412,7 +474,7 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
         this.pump();
       });
     }
-    args.push(claimN, this.ctx.options.leaseMs, this.tokenPrefix, start);
+    args.push(claimN, this.ctx.options.leaseMs, this.tokenPrefix, start, ...this.bellArgs);
     return {
       keys: this.settleKeys,
       args,
@@ -521,8 +583,15 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
   private async reap(): Promise<number> {
     const reply = (await reapScript.run(
       this.ctx.client,
-      [this.keys.queue, this.keys.leases, this.keys.inflight, this.ctx.keys.attempts, this.keys.consumers],
-      [REAP_LIMIT, this.keys.staging],
+      [
+        this.keys.queue,
+        this.keys.leases,
+        this.keys.inflight,
+        this.ctx.keys.attempts,
+        this.keys.consumers,
+        ...this.keys.levels,
+      ],
+      [REAP_LIMIT, this.keys.staging, ...this.bellArgs],
     )) as [number, string | number, number];
     this.reapFailures = 0;
     const [reaped, earliest, now] = reply;
@@ -545,6 +614,7 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
 
   private async doStop(): Promise<void> {
     this.stopped = true;
+    this.unlistenBell?.();
     if (this.reapTimer) clearTimeout(this.reapTimer);
     this.reapTimer = undefined;
     this.wakeUp?.();

@@ -65,7 +65,7 @@ export class DelayedMover {
       const [moved, earliest] = (await moveScript.run(
         this.ctx.client,
         [keys.delayed, keys.dead],
-        [unixNanos(Date.now()), keys.prefix, options.defaultQueue, MOVE_LIMIT],
+        [unixNanos(Date.now()), keys.prefix, options.defaultQueue, MOVE_LIMIT, options.maxPriority],
       )) as [number, string | number];
       this.failures = 0;
       if (Number(moved) >= MOVE_LIMIT) next = 0;

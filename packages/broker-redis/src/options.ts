@@ -58,6 +58,14 @@ export interface RedisBrokerOptions {
    * field, byte for byte what a Go producer pushes.
    */
   wireFormat?: WireFormat;
+  /**
+   * Highest task priority honoured (1–10; default 0: priorities off, every task on Go's queue list).
+   * A signature's `priority` from 1 up is then delivered before lower ones — strictly: a lower
+   * priority waits as long as higher ones are waiting — and a priority above this counts as this,
+   * as RabbitMQ's `x-max-priority` does. Priority 0 stays on Go's key; higher ones wait in lists of
+   * their own that Go workers do not read. Give every producer and worker of a queue the same value.
+   */
+  maxPriority?: number;
   /** Logger for background failures (default: warnings and errors to stderr). */
   logger?: Logger;
 }
@@ -74,7 +82,12 @@ export interface ResolvedBrokerOptions {
   readonly blockTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly wireFormat: WireFormat;
+  /** 0 when priorities are off. */
+  readonly maxPriority: number;
 }
+
+/** Most priority levels a Redis broker keeps (one list each; RabbitMQ advises at most 10 too). */
+export const MAX_PRIORITY_LEVELS = 10;
 
 /** Default lease: a crashed worker's tasks run again elsewhere within 10 s. */
 export const DEFAULT_LEASE_MS = 10_000;

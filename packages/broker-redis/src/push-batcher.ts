@@ -1,4 +1,8 @@
+import { LuaScript } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
+import { PUSH_RING } from './scripts.js';
+
+const pushRingScript = new LuaScript(PUSH_RING);
 
 interface Waiter {
   resolve(): void;
@@ -6,6 +10,8 @@ interface Waiter {
 }
 
 interface Pending {
+  /** Channel to ring after the push (a priority list's), or `undefined`. */
+  readonly bell: string | undefined;
   readonly bodies: string[];
   readonly waiters: Waiter[];
 }
@@ -23,12 +29,15 @@ export class PushBatcher {
 
   constructor(private readonly client: Redis | Cluster) {}
 
-  /** Appends `body` to the list `key`; resolves once Redis has it. */
-  push(key: string, body: string): Promise<void> {
+  /**
+   * Appends `body` to the list `key` (and then, in the same script, rings `bell` when given); resolves
+   * once Redis has it.
+   */
+  push(key: string, body: string, bell?: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let batch = this.pending.get(key);
       if (!batch) {
-        batch = { bodies: [], waiters: [] };
+        batch = { bell, bodies: [], waiters: [] };
         this.pending.set(key, batch);
       }
       batch.bodies.push(body);
@@ -47,8 +56,12 @@ export class PushBatcher {
     this.scheduled = false;
     const batches = this.pending;
     this.pending = new Map();
-    for (const [key, { bodies, waiters }] of batches) {
-      this.client.rpush(key, ...bodies).then(
+    for (const [key, { bell, bodies, waiters }] of batches) {
+      const pushed =
+        bell === undefined
+          ? this.client.rpush(key, ...bodies)
+          : pushRingScript.run(this.client, [key], [bell, ...bodies]);
+      pushed.then(
         () => {
           for (const w of waiters) w.resolve();
         },

@@ -29,6 +29,7 @@ import {
   redisConnectionError,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
+import { Bells } from './bells.js';
 import { RedisConsumer } from './consumer.js';
 import { type BrokerContext, unixNanos } from './context.js';
 import { DelayedMover } from './delayed-mover.js';
@@ -36,6 +37,7 @@ import { Keys } from './keys.js';
 import {
   DEFAULT_LEASE_MS,
   MAX_BATCH_SIZE,
+  MAX_PRIORITY_LEVELS,
   type RedisBrokerOptions,
   type ResolvedBrokerOptions,
 } from './options.js';
@@ -76,8 +78,16 @@ function resolveOptions(options: RedisBrokerOptions): ResolvedBrokerOptions {
       `RedisBroker option wireFormat must be 'compact' or 'go', got ${String(wireFormat)}.`,
     );
   }
+  const maxPriority = options.maxPriority ?? 0;
+  if (!Number.isInteger(maxPriority) || maxPriority < 0 || maxPriority > MAX_PRIORITY_LEVELS) {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `RedisBroker option maxPriority must be an integer from 0 (no priorities) to ${MAX_PRIORITY_LEVELS}, got ${maxPriority}.`,
+    );
+  }
   return {
     wireFormat,
+    maxPriority,
     prefix: options.prefix ?? '',
     defaultQueue,
     delayedTasksKey: options.delayedTasksKey ?? 'delayed_tasks',
@@ -109,19 +119,8 @@ function resolveOptions(options: RedisBrokerOptions): ResolvedBrokerOptions {
  * ```
  */
 export class RedisBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = {
-    delays: true,
-    maxDelayMs: Number.POSITIVE_INFINITY,
-    priorities: false,
-    fifoGroups: false,
-    redelivery: true,
-    leaseRenewal: true,
-    atomicBulkPublish: true,
-    deadLetterInspection: true,
-    pendingInspection: true,
-    delayedInspection: true,
-    purge: { pending: true, delayed: true, deadLetters: true },
-  };
+  /** `priorities` holds with a `maxPriority` option of 1 or more. */
+  readonly capabilities: BrokerCapabilities;
   readonly defaultQueue: string;
   /** The ioredis client in use (the one passed in, or the one the broker created). */
   readonly client: Redis | Cluster;
@@ -132,11 +131,26 @@ export class RedisBroker implements Broker {
   /** Gathers the immediate publishes of one event-loop turn into one `RPUSH` per queue. */
   private readonly pushes: PushBatcher;
   private readonly consumers = new Set<RedisConsumer>();
+  /** Rings idle consumers when a task lands on a priority list (with `maxPriority` only). */
+  private readonly bells: Bells | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisBrokerOptions = {}) {
     const resolved = resolveOptions(options);
     this.defaultQueue = resolved.defaultQueue;
+    this.capabilities = {
+      delays: true,
+      maxDelayMs: Number.POSITIVE_INFINITY,
+      priorities: resolved.maxPriority > 0,
+      fifoGroups: false,
+      redelivery: true,
+      leaseRenewal: true,
+      atomicBulkPublish: true,
+      deadLetterInspection: true,
+      pendingInspection: true,
+      delayedInspection: true,
+      purge: { pending: true, delayed: true, deadLetters: true },
+    };
     this.logger = childLogger(resolveLogger(options.logger), { component: 'redis-broker' });
     if (options.client) {
       this.client = options.client;
@@ -163,7 +177,7 @@ export class RedisBroker implements Broker {
     const where = options.client ? describeRedisClient(this.client) : (options.url ?? DEFAULT_REDIS_URL);
     this.ctx = {
       client: this.client,
-      keys: new Keys(resolved.prefix, resolved.delayedTasksKey),
+      keys: new Keys(resolved.prefix, resolved.delayedTasksKey, resolved.maxPriority),
       options: resolved,
       logger: this.logger,
       where,
@@ -176,6 +190,7 @@ export class RedisBroker implements Broker {
     };
     this.mover = new DelayedMover(this.ctx);
     this.pushes = new PushBatcher(this.client);
+    if (resolved.maxPriority > 0) this.bells = new Bells(this.ctx);
   }
 
   private watch(client: Redis | Cluster): void {
@@ -214,6 +229,9 @@ export class RedisBroker implements Broker {
       if (eta !== null && eta.getTime() > Date.now()) {
         await this.client.zadd(this.ctx.keys.delayed, etaScore(eta), body);
         this.mover.poke(eta.getTime());
+      } else if (signature.priority > 0 && this.ctx.options.maxPriority > 0) {
+        const keys = this.ctx.keys;
+        await this.pushes.push(keys.listOf(queue, signature.priority), body, keys.queue(queue).bell);
       } else {
         await this.pushes.push(this.ctx.keys.queue(queue).queue, body);
       }
@@ -226,7 +244,9 @@ export class RedisBroker implements Broker {
     this.assertOpen();
     // Encode everything first: one bad signature publishes nothing.
     const now = Date.now();
+    // By list: a queue list or one of its priority lists (whose queue's channel is rung).
     const byQueue = new Map<string, string[]>();
+    const bells = new Set<string>();
     const delayed: string[] = [];
     let earliest = Number.POSITIVE_INFINITY;
     for (const sig of signatures) {
@@ -240,7 +260,8 @@ export class RedisBroker implements Broker {
         delayed.push(etaScore(sig.eta), body);
         earliest = Math.min(earliest, sig.eta.getTime());
       } else {
-        const key = this.ctx.keys.queue(queue).queue;
+        const key = this.ctx.keys.listOf(queue, sig.priority);
+        if (key !== this.ctx.keys.queue(queue).queue) bells.add(this.ctx.keys.queue(queue).bell);
         let list = byQueue.get(key);
         if (!list) {
           list = [];
@@ -257,6 +278,7 @@ export class RedisBroker implements Broker {
     ];
     for (const list of byQueue.values()) for (const body of list) args.push(body);
     for (const item of delayed) args.push(item);
+    for (const bell of bells) args.push(bell);
     try {
       await publishManyScript.run(this.client, keys, args);
     } catch (err) {
@@ -284,6 +306,9 @@ export class RedisBroker implements Broker {
     });
     this.consumers.add(consumer);
     try {
+      // Subscribed before the first claim: a task pushed onto a priority list after that claim rings.
+      if (this.bells)
+        consumer.onBell(await this.bells.listen(this.ctx.keys.queue(queue).bell, () => consumer.ring()));
       await consumer.start();
     } catch (err) {
       await consumer.close();
@@ -293,12 +318,21 @@ export class RedisBroker implements Broker {
     return { stop: () => consumer.stop() };
   }
 
+  /**
+   * Tasks waiting in `queue`, in the order they would be delivered: with priorities, those of every
+   * priority list, highest first, then the queue list.
+   */
   async pendingTasks(
     queue: string = this.defaultQueue,
     limit = Number.POSITIVE_INFINITY,
   ): Promise<Signature[]> {
     try {
-      const bodies = await this.client.lrange(this.ctx.keys.queue(queue).queue, 0, lastIndex(limit));
+      const keys = this.ctx.keys.queue(queue);
+      const bodies: string[] = [];
+      for (const list of [...keys.levels, keys.queue]) {
+        if (bodies.length >= limit) break;
+        bodies.push(...(await this.client.lrange(list, 0, lastIndex(limit - bodies.length))));
+      }
       return decodeAll(bodies);
     } catch (err) {
       throw redisConnectionError('Listing pending tasks', this.ctx.where, err, this.ctx.client);
@@ -334,6 +368,7 @@ export class RedisBroker implements Broker {
           limit === Number.POSITIVE_INFINITY ? 2 ** 31 : Math.max(0, Math.floor(limit)),
           this.ctx.keys.prefix,
           this.defaultQueue,
+          this.ctx.options.maxPriority,
         ],
       );
       return Number(moved);
@@ -343,7 +378,8 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Removes, from `queue`, its waiting tasks (the list Go pushes to), its delayed tasks (members of
+   * Removes, from `queue`, its waiting tasks (the list Go pushes to, and its priority lists with
+   * `maxPriority`), its delayed tasks (members of
    * the delayed set routed to it) and/or its dead letters, in one atomic script; returns how many of
    * each. Leased tasks, and tasks a consumer has already moved to its staging list, stay. Result
    * states are not changed. Scans the whole delayed set and dead-letter list when those are asked for.
@@ -360,7 +396,12 @@ export class RedisBroker implements Broker {
     try {
       out = await purgeScript.run(
         this.client,
-        [this.ctx.keys.queue(queue).queue, this.ctx.keys.delayed, this.ctx.keys.dead],
+        [
+          this.ctx.keys.queue(queue).queue,
+          this.ctx.keys.delayed,
+          this.ctx.keys.dead,
+          ...this.ctx.keys.queue(queue).levels,
+        ],
         [flag(request.pending), flag(request.delayed), flag(request.deadLetters), queue, this.defaultQueue],
       );
     } catch (err) {
@@ -385,6 +426,7 @@ export class RedisBroker implements Broker {
     this.pushes.flush();
     await Promise.all([...this.consumers].map((c) => c.close()));
     await this.mover.stop();
+    await this.bells?.close();
     if (this.ownsClient) await closeRedisClient(this.client);
   }
 }

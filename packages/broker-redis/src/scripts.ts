@@ -6,6 +6,13 @@
 // (claim/settle) or the consumers set (reap). Lease deadlines use the Redis server's clock (TIME), so
 // clock skew between worker hosts cannot expire a lease early. Delayed-task scores are the producer's
 // clock in Unix nanoseconds, as Go Machinery writes them.
+//
+// Priorities (option maxPriority > 0): a task of priority p ≥ 1 waits in its own list, and the queue
+// scripts get those lists as extra KEYS after their fixed ones, highest priority first — so with L
+// levels the list of priority p is KEYS[#KEYS + 1 - p]. Priority 0 stays on the queue list, Go's key.
+// Without priorities there are no extra KEYS and every loop over them runs zero times. A task leased
+// from a priority list is recorded in inflight as "<attempt>/<priority>:<body>", so a requeue, a delay
+// or an expired lease puts it back on the list it came from.
 
 const NOW_MS = `
 local function nowMs()
@@ -17,6 +24,28 @@ end
 // A requeued body keeps its delivery count under its SHA-1: the next claim of the same body continues
 // from it. The hash expires a week after its last write, so counts of bodies that a Go worker consumed
 // (and never reported back) do not pile up forever.
+// "<attempt>[/<priority>]:<body>" → attempt, priority (0 for the queue list), body.
+const INFLIGHT = `
+local function inflight(v)
+  local p = string.find(v, ':', 1, true)
+  local head = string.sub(v, 1, p - 1)
+  local s = string.find(head, '/', 1, true)
+  if s then
+    return tonumber(string.sub(head, 1, s - 1)), tonumber(string.sub(head, s + 1)), string.sub(v, p + 1)
+  end
+  return tonumber(head), 0, string.sub(v, p + 1)
+end
+
+-- The list a task of priority prio waits in, given that the priority lists start at KEYS[first]
+-- (highest first); a priority above the highest level is the highest level, as in RabbitMQ.
+local function listOf(prio, first)
+  local levels = #KEYS - first + 1
+  if prio <= 0 or levels <= 0 then return KEYS[1] end
+  if prio > levels then prio = levels end
+  return KEYS[#KEYS + 1 - prio]
+end
+`;
+
 const REMEMBER = `
 local function remember(body, attempt)
   if attempt > 0 then
@@ -36,7 +65,7 @@ end
 // overwrite the first run's and lose them; so when a token of the range is already leased, this is
 // a replay, and it hands back what the first run leased (still under its tokens) instead.
 const CLAIM_FN = `
-local function claim(n, leaseMs, prefix, start, onlyStaged)
+local function claim(n, leaseMs, prefix, start, onlyStaged, firstLevel)
   local out = {}
   if n <= 0 then return out end
   local tokens = {}
@@ -45,19 +74,44 @@ local function claim(n, leaseMs, prefix, start, onlyStaged)
   for i = 1, n do
     local v = before[i]
     if v then
-      local p = string.find(v, ':', 1, true)
+      local attempt, _, body = inflight(v)
       out[#out + 1] = i - 1
-      out[#out + 1] = tonumber(string.sub(v, 1, p - 1))
-      out[#out + 1] = string.sub(v, p + 1)
+      out[#out + 1] = attempt
+      out[#out + 1] = body
     end
   end
   if #out > 0 then return out end
   local items = {}
-  local staged = redis.call('LPOP', KEYS[5], n)
-  if staged then
-    items = staged
-  elseif onlyStaged then
-    return out
+  local prios = nil
+  if firstLevel <= #KEYS then
+    -- Strict priority: the priority lists, highest first, then what BLMOVE staged (a priority-0
+    -- task), then the queue. A staged task a full batch leaves behind stays staged for the next claim.
+    if onlyStaged and redis.call('LLEN', KEYS[5]) == 0 then return out end
+    prios = {}
+    for k = firstLevel, #KEYS do
+      local want = n - #items
+      if want <= 0 then break end
+      local popped = redis.call('LPOP', KEYS[k], want)
+      if popped then
+        for i = 1, #popped do
+          items[#items + 1] = popped[i]
+          prios[#items] = #KEYS + 1 - k
+        end
+      end
+    end
+    if n > #items then
+      local staged = redis.call('LPOP', KEYS[5], n - #items)
+      if staged then
+        for i = 1, #staged do items[#items + 1] = staged[i] end
+      end
+    end
+  else
+    local staged = redis.call('LPOP', KEYS[5], n)
+    if staged then
+      items = staged
+    elseif onlyStaged then
+      return out
+    end
   end
   local more = n - #items
   if more > 0 then
@@ -82,7 +136,12 @@ local function claim(n, leaseMs, prefix, start, onlyStaged)
       end
     end
     fields[2 * i - 1] = tokens[i]
-    fields[2 * i] = attempt .. ':' .. body
+    local prio = prios and prios[i]
+    if prio then
+      fields[2 * i] = attempt .. '/' .. prio .. ':' .. body
+    else
+      fields[2 * i] = attempt .. ':' .. body
+    end
     scores[2 * i - 1] = deadline
     scores[2 * i] = tokens[i]
     out[3 * i - 2] = i - 1
@@ -96,17 +155,18 @@ end
 `;
 
 /**
- * Claims up to `n` tasks. KEYS: queue, leases, inflight, attempts, staging.
- * ARGV: n, leaseMs, tokenPrefix, tokenStart, onlyStaged ('1' | '0'). Returns `{index, attempt, body, …}`.
+ * Claims up to `n` tasks. KEYS: queue, leases, inflight, attempts, staging, priority lists (highest
+ * first)…. ARGV: n, leaseMs, tokenPrefix, tokenStart, onlyStaged ('1' | '0'). Returns `{index, attempt, body, …}`.
  */
-export const CLAIM = `${NOW_MS}${CLAIM_FN}
-return claim(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1')
+export const CLAIM = `${NOW_MS}${INFLIGHT}${CLAIM_FN}
+return claim(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5] == '1', 6)
 `;
 
 /**
  * Settles a batch of deliveries and claims the next tasks in the same round trip.
- * KEYS: queue, leases, inflight, attempts, staging, delayed, dead.
- * ARGV: nOps, queueName, then per op (kind, token, detail), then claimN, leaseMs, tokenPrefix, tokenStart.
+ * KEYS: queue, leases, inflight, attempts, staging, delayed, dead, priority lists (highest first)….
+ * ARGV: nOps, queueName, then per op (kind, token, detail), then claimN, leaseMs, tokenPrefix,
+ * tokenStart, and with priority lists the channel to ring when a task goes back on one of them.
  * Kinds (the consumer's `Settlement`s): `a` ack; `r` requeue at the head; `l` release (requeue at the
  * head, not counted as a delivery); `d` delay (detail = score in Unix ns); `x` dead-letter (detail =
  * reason). An op applies only while its
@@ -114,7 +174,7 @@ return claim(tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), A
  * applies nothing twice. From three operations on, leases are looked up with one `ZMSCORE` and
  * acknowledgements removed with one `ZREM` and one `HDEL`: three commands per call, not two per task. Returns `{{ok, …}, {index, attempt, body, …}}`.
  */
-export const SETTLE = `${NOW_MS}${REMEMBER}${CLAIM_FN}
+export const SETTLE = `${NOW_MS}${INFLIGHT}${REMEMBER}${CLAIM_FN}
 local nOps = tonumber(ARGV[1])
 local flags = {}
 local at = nil
@@ -128,6 +188,7 @@ if batched then
   held = redis.call('ZMSCORE', KEYS[2], unpack(tokens))
 end
 local acked = {}
+local ring = false
 for i = 0, nOps - 1 do
   local kind, token, detail = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
   local ok = 0
@@ -142,15 +203,11 @@ for i = 0, nOps - 1 do
       local v = redis.call('HGET', KEYS[3], token)
       redis.call('HDEL', KEYS[3], token)
       if v then
-        local p = string.find(v, ':', 1, true)
-        local attempt = tonumber(string.sub(v, 1, p - 1))
-        local body = string.sub(v, p + 1)
-        if kind == 'r' then
-          redis.call('LPUSH', KEYS[1], body)
-          remember(body, attempt)
-        elseif kind == 'l' then
-          redis.call('LPUSH', KEYS[1], body)
-          remember(body, attempt - 1)
+        local attempt, prio, body = inflight(v)
+        if kind == 'r' or kind == 'l' then
+          redis.call('LPUSH', listOf(prio, 8), body)
+          if kind == 'r' then remember(body, attempt) else remember(body, attempt - 1) end
+          if prio > 0 then ring = true end
         elseif kind == 'd' then
           redis.call('ZADD', KEYS[6], detail, body)
           remember(body, attempt)
@@ -168,7 +225,8 @@ if #acked > 0 then
   redis.call('HDEL', KEYS[3], unpack(acked))
 end
 local base = 3 + 3 * nOps
-local claimed = claim(tonumber(ARGV[base]), tonumber(ARGV[base + 1]), ARGV[base + 2], tonumber(ARGV[base + 3]), false)
+if ring then redis.call('PUBLISH', ARGV[base + 4], '1') end
+local claimed = claim(tonumber(ARGV[base]), tonumber(ARGV[base + 1]), ARGV[base + 2], tonumber(ARGV[base + 3]), false, 8)
 return {flags, claimed}
 `;
 
@@ -203,20 +261,22 @@ return 1
 /**
  * Returns expired leases to the head of their queue (their delivery count kept), and the staging
  * lists of consumers whose heartbeat stopped. Safe to run from every consumer at once.
- * KEYS: queue, leases, inflight, attempts, consumers. ARGV: limit, stagingPrefix.
+ * KEYS: queue, leases, inflight, attempts, consumers, priority lists (highest first)….
+ * ARGV: limit, stagingPrefix, and with priority lists the channel to ring when a task goes back on one.
  * Returns `{reaped, earliestDeadline | -1, now}`.
  */
-export const REAP = `${NOW_MS}${REMEMBER}
+export const REAP = `${NOW_MS}${INFLIGHT}${REMEMBER}
 local now = nowMs()
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local ring = false
 for i = #expired, 1, -1 do
   local token = expired[i]
   local v = redis.call('HGET', KEYS[3], token)
   if v then
-    local p = string.find(v, ':', 1, true)
-    local body = string.sub(v, p + 1)
-    redis.call('LPUSH', KEYS[1], body)
-    remember(body, tonumber(string.sub(v, 1, p - 1)))
+    local attempt, prio, body = inflight(v)
+    redis.call('LPUSH', listOf(prio, 6), body)
+    remember(body, attempt)
+    if prio > 0 then ring = true end
   end
   redis.call('ZREM', KEYS[2], token)
   redis.call('HDEL', KEYS[3], token)
@@ -227,6 +287,7 @@ for i = 1, #dead do
   while redis.call('LMOVE', staging, KEYS[1], 'RIGHT', 'LEFT') do end
   redis.call('ZREM', KEYS[5], dead[i])
 end
+if ring then redis.call('PUBLISH', ARGV[3], '1') end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 return {#expired, first[2] or -1, now}
 `;
@@ -254,21 +315,43 @@ local function routingKey(body)
 end
 `;
 
+// Where a task body goes on the queue named `list` (prefix included): with maxPriority > 0 and a
+// Priority of 1 or more in the body, the list of its priority (at most maxPriority) — the names are
+// keys.ts's — and the channel to ring; otherwise the queue list itself and no channel. Only brokers
+// with priorities pay for decoding the JSON.
+const TARGET = `
+local function target(list, body, maxPriority)
+  if maxPriority > 0 then
+    local ok, msg = pcall(cjson.decode, body)
+    if ok and type(msg) == 'table' and type(msg['Priority']) == 'number' and msg['Priority'] >= 1 then
+      return list .. ':priority:' .. math.min(math.floor(msg['Priority']), maxPriority), list .. ':bell'
+    end
+  end
+  return list, nil
+end
+`;
+
 /**
- * Moves every due delayed task (up to `limit` per call) to the list of its own RoutingKey, in ETA
- * order. The RoutingKey is read from Go's field order by pattern, else by decoding the JSON; a member
- * that is not a Machinery message is dead-lettered rather than left to block the set.
- * KEYS: delayed, dead. ARGV: nowNs, prefix, defaultQueue, limit. Returns `{moved, earliestScore | -1}`.
+ * Moves every due delayed task (up to `limit` per call) to the list of its own RoutingKey — or of its
+ * priority, with `maxPriority` > 0 — in ETA order. The RoutingKey is read from Go's field order by
+ * pattern, else by decoding the JSON; a member that is not a Machinery message is dead-lettered
+ * rather than left to block the set.
+ * KEYS: delayed, dead. ARGV: nowNs, prefix, defaultQueue, limit, maxPriority.
+ * Returns `{moved, earliestScore | -1}`.
  */
-export const MOVE_DUE = `${NOW_MS}${ROUTING_KEY}
+export const MOVE_DUE = `${NOW_MS}${ROUTING_KEY}${TARGET}
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+local maxPriority = tonumber(ARGV[5] or '0')
 local at = nil
+local bells = {}
 for i = 1, #due do
   local body = due[i]
   local rk = routingKey(body)
   if rk then
     if rk == '' then rk = ARGV[3] end
-    redis.call('RPUSH', ARGV[2] .. rk, body)
+    local list, bell = target(ARGV[2] .. rk, body, maxPriority)
+    redis.call('RPUSH', list, body)
+    if bell then bells[bell] = true end
   else
     at = at or nowMs()
     redis.call('RPUSH', KEYS[2], cjson.encode({queue = ARGV[3], at = at, body = body,
@@ -281,13 +364,15 @@ while i <= #due do
   redis.call('ZREM', KEYS[1], unpack(due, i, last))
   i = last + 1
 end
+for bell in pairs(bells) do redis.call('PUBLISH', bell, '1') end
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {#due, first[2] or -1}
 `;
 
 /**
- * Publishes a batch all-or-none: checks every key's type first, then pushes. KEYS: delayed, queue…
- * ARGV: count per queue…, nDelayed, bodies of queue 1…, bodies of queue 2…, …, (score, body)…
+ * Publishes a batch all-or-none: checks every key's type first, then pushes. KEYS: delayed, list…
+ * (a queue or one of its priority lists). ARGV: count per list…, nDelayed, bodies of list 1…, bodies
+ * of list 2…, …, (score, body)…, then the channels to ring (those of priority lists).
  */
 export const PUBLISH_MANY = `
 for i = 1, #KEYS do
@@ -314,16 +399,31 @@ while pos <= last do
   redis.call('ZADD', KEYS[1], unpack(ARGV, pos, stop))
   pos = stop + 1
 end
+for i = last + 1, #ARGV do redis.call('PUBLISH', ARGV[i], '1') end
 return 1
 `;
 
 /**
- * Moves dead letters back to the tail of their queues, oldest first. KEYS: dead.
- * ARGV: limit, prefix, defaultQueue. An entry that is not ours is kept at the end of the list.
- * Returns how many moved.
+ * Appends tasks to a priority list and rings its queue's channel, so that an idle consumer blocked
+ * on the queue list hears of them. KEYS: list. ARGV: channel, body….
  */
-export const REQUEUE_DEAD = `
+export const PUSH_RING = `
+for i = 2, #ARGV, 4000 do
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(#ARGV, i + 3999)))
+end
+redis.call('PUBLISH', ARGV[1], '1')
+return 1
+`;
+
+/**
+ * Moves dead letters back to the tail of their queues (of their priority lists, with `maxPriority` >
+ * 0), oldest first. KEYS: dead. ARGV: limit, prefix, defaultQueue, maxPriority. An entry that is not
+ * ours is kept at the end of the list. Returns how many moved.
+ */
+export const REQUEUE_DEAD = `${TARGET}
 local limit = math.min(tonumber(ARGV[1]), redis.call('LLEN', KEYS[1]))
+local maxPriority = tonumber(ARGV[4] or '0')
+local bells = {}
 local moved = 0
 for i = 1, limit do
   local entry = redis.call('LPOP', KEYS[1])
@@ -332,12 +432,15 @@ for i = 1, limit do
   if ok and type(d) == 'table' and type(d.body) == 'string' then
     local q = d.queue
     if type(q) ~= 'string' or q == '' then q = ARGV[3] end
-    redis.call('RPUSH', ARGV[2] .. q, d.body)
+    local list, bell = target(ARGV[2] .. q, d.body, maxPriority)
+    redis.call('RPUSH', list, d.body)
+    if bell then bells[bell] = true end
     moved = moved + 1
   else
     redis.call('RPUSH', KEYS[1], entry)
   end
 end
+for bell in pairs(bells) do redis.call('PUBLISH', bell, '1') end
 return moved
 `;
 
@@ -346,15 +449,20 @@ return moved
  * set whose RoutingKey names it; empty means the default queue) and its dead letters, as selected.
  * Leased and staged tasks live under other keys and stay. One script: atomic, and O(delayed set +
  * dead letters) when those parts are asked for.
- * KEYS: queue, delayed, dead. ARGV: pending, delayed, dead ('1' | '0'), queue name, defaultQueue.
- * Returns `{pending, delayed, deadLetters}` removed.
+ * KEYS: queue, delayed, dead, priority lists…. ARGV: pending, delayed, dead ('1' | '0'), queue name,
+ * defaultQueue. Returns `{pending, delayed, deadLetters}` removed.
  */
 export const PURGE = `${ROUTING_KEY}
 local queue, defaultQueue = ARGV[4], ARGV[5]
 local pending, delayed, dead = 0, 0, 0
 if ARGV[1] == '1' then
-  pending = redis.call('LLEN', KEYS[1])
-  if pending > 0 then redis.call('DEL', KEYS[1]) end
+  for k = 1, #KEYS do
+    if k == 1 or k > 3 then
+      local n = redis.call('LLEN', KEYS[k])
+      if n > 0 then redis.call('DEL', KEYS[k]) end
+      pending = pending + n
+    end
+  end
 end
 if ARGV[2] == '1' then
   local n = redis.call('ZCARD', KEYS[2])

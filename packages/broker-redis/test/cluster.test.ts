@@ -1,6 +1,6 @@
 import { defineTask, isMachineryError, MemoryBackend, Server, silentLogger } from '@machinery/core';
 import { deleteKeys, PrivateCluster, prefixOf } from '@machinery/test-services';
-import { brokerSuite, uniqueNamespace } from '@machinery/testing';
+import { brokerGroups, brokerSuite, uniqueNamespace } from '@machinery/testing';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker } from '../src/index.js';
@@ -29,6 +29,21 @@ describe('on a Redis Cluster of three private nodes', () => {
     injectRaw: async ({ namespace }, queue, body) => {
       await shared().rpush(prefixOf(namespace) + queue, body);
     },
+    cleanup: ({ namespace }) => deleteKeys(shared(), prefixOf(namespace)),
+  });
+
+  // Priority lists share the prefix's slot. On a Cluster an idle consumer's wait is not ended by a
+  // ring (no CLIENT UNBLOCK across nodes): a short blocking wait bounds how long a priority task waits.
+  brokerGroups.priorities({
+    name: 'RedisBroker on Redis Cluster (maxPriority 9)',
+    create: ({ namespace, redeliveryTimeoutMs }) =>
+      new RedisBroker({
+        client: shared(),
+        prefix: prefixOf(namespace),
+        leaseMs: redeliveryTimeoutMs,
+        maxPriority: 9,
+        blockTimeoutMs: 1000,
+      }),
     cleanup: ({ namespace }) => deleteKeys(shared(), prefixOf(namespace)),
   });
 

@@ -1,3 +1,4 @@
+export { isLoopbackName } from './auth.js';
 export type { Dashboard } from './create-dashboard.js';
 export { createDashboard } from './create-dashboard.js';
 export type { Bucket, Series } from './event-history.js';

@@ -4,11 +4,13 @@ import {
   type ControlPlane,
   decodeSignature,
   errorText,
+  findWaitingTask,
   type GroupMeta,
-  isMachineryError,
+  readTaskOrGroup,
   redactText,
   type Signature,
   type TaskState,
+  type WaitingTask,
   type WorkerInfo,
 } from '@machinery/core';
 import type { EventHistory } from './event-history.js';
@@ -215,29 +217,15 @@ export class Queries {
 
   /** A task's state, arguments while it waits, results, error, progress, revocation and timeline. */
   async task(uuid: string): Promise<TaskView | GroupView | undefined> {
-    const { backend } = this;
-    let state: TaskState | undefined;
-    let meta: GroupMeta | undefined;
-    if (uuid.startsWith('group_')) meta = await backend.getGroupMeta(uuid).catch(() => undefined);
-    if (!meta) {
-      try {
-        state = await backend.getState(uuid);
-      } catch (err) {
-        // Where task states and group metadata share one key space, a group's key does not decode as a state.
-        if (!isMachineryError(err, 'ERR_DECODE')) throw err;
-      }
-      if (!state) meta = await backend.getGroupMeta(uuid).catch(() => undefined);
-    }
-    if (meta && (meta.groupUUID === uuid || meta.taskUUIDs.length > 0)) return this.groupView(meta, uuid);
-    if (!state) return undefined;
-    return this.taskView(state);
+    const found = await readTaskOrGroup(this.backend, uuid);
+    if (found === undefined) return undefined;
+    return found.kind === 'group' ? this.groupView(found.meta, uuid) : this.taskView(found.state);
   }
 
   /** A group or chord and its members, `undefined` when the backend has no such group. */
   async group(uuid: string): Promise<GroupView | undefined> {
-    const meta = await this.backend.getGroupMeta(uuid).catch(() => undefined);
-    if (!meta || (meta.groupUUID !== uuid && meta.taskUUIDs.length === 0)) return undefined;
-    return this.groupView(meta, uuid);
+    const found = await readTaskOrGroup(this.backend, uuid).catch(() => undefined);
+    return found?.kind === 'group' ? this.groupView(found.meta, uuid) : undefined;
   }
 
   /** The groups this dashboard has seen (in waiting tasks, dead letters, or looked up), newest first. */
@@ -357,23 +345,13 @@ export class Queries {
   }
 
   // The stored state has no arguments; a task that has not started yet still carries them in the broker.
-  private async findWaiting(
+  private findWaiting(
     uuid: string,
     state: TaskState,
     queue: string | undefined,
-  ): Promise<{ signature: Signature; from: 'pending' | 'delayed'; queue: string } | undefined> {
-    if (state.state !== 'PENDING' && state.state !== 'RETRY') return undefined;
-    const { broker, limit } = this;
-    const q = queue || broker.defaultQueue;
-    if (broker.capabilities.pendingInspection) {
-      const found = (await broker.pendingTasks(q, limit)).find((s) => s.uuid === uuid);
-      if (found) return { signature: found, from: 'pending', queue: q };
-    }
-    if (broker.capabilities.delayedInspection) {
-      const found = (await broker.delayedTasks(limit)).find((s) => s.uuid === uuid);
-      if (found) return { signature: found, from: 'delayed', queue: found.routingKey || broker.defaultQueue };
-    }
-    return undefined;
+  ): Promise<WaitingTask | undefined> {
+    if (state.state !== 'PENDING' && state.state !== 'RETRY') return Promise.resolve(undefined);
+    return findWaitingTask(this.broker, uuid, { queue, limit: this.limit });
   }
 
   private async groupView(meta: GroupMeta, uuid: string): Promise<GroupView> {

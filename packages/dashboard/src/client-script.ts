@@ -204,6 +204,9 @@ export const CLIENT_SCRIPT = `'use strict';
       if (page === 'task' && meta.dataset.state !== 'SUCCESS' && meta.dataset.state !== 'FAILURE') refreshTask();
       if (page === 'workers') refreshWorkers();
     });
+    source.addEventListener('failure', function (m) {
+      flash('Reading the broker failed: ' + JSON.parse(m.data).message, true);
+    });
     source.addEventListener('task', function (m) {
       addEvent(JSON.parse(m.data));
     });

@@ -209,6 +209,30 @@ describe('security headers', () => {
   });
 });
 
+describe('escaping', () => {
+  it('task names, queue names and errors are text, never markup', async () => {
+    const s = await stack({ actions: true });
+    const evil = '<img src=x onerror=alert(1)>';
+    await s.server.send(signature(evil, [evil], { routingKey: `${s.queue}"><script>x()</script>` }));
+    await s.worker();
+    await s.server.send(signature(evil, [evil]));
+    await eventually(async () => {
+      const d = await getJson<{ deadLetters: unknown[] }>(`${s.url}/api/dead-letters`);
+      expect(d.deadLetters).toHaveLength(1);
+    }, LONG);
+    for (const path of ['/', '/dead-letters']) {
+      const body = (await request(`${s.url}${path}`)).body;
+      expect(body, path).not.toContain('<img src=x');
+      expect(body, path).not.toContain('<script>x()');
+    }
+    // The API carries the names as they are, as JSON that browsers never sniff as HTML.
+    const api = await request(`${s.url}/api/overview`);
+    expect(api.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(api.headers['x-content-type-options']).toBe('nosniff');
+    expect((await request(`${s.url}/dead-letters`)).body).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+});
+
 describe('redact hides task values everywhere', () => {
   const HIDDEN = 'TOP-SECRET-VALUE';
   const redact: Redact = (kind, value) => {

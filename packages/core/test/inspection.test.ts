@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { findWaitingTask, MemoryBackend, MemoryBroker, readTaskOrGroup, signature } from '../src/index.js';
+import {
+  findWaitingTask,
+  inspectQueues,
+  MemoryBackend,
+  MemoryBroker,
+  MemoryControlPlane,
+  readTaskOrGroup,
+  signature,
+} from '../src/index.js';
 
 describe('readTaskOrGroup', () => {
   it('tells a task, a group and an unknown UUID apart in one key space', async () => {
@@ -36,5 +44,40 @@ describe('findWaitingTask', () => {
     expect(await findWaitingTask(broker, later.uuid)).toMatchObject({ from: 'delayed', queue: 'other' });
     expect(await findWaitingTask(broker, 'task_nowhere')).toBeUndefined();
     await broker.close();
+  });
+});
+
+describe('inspectQueues', () => {
+  it('counts per queue, capped at the limit, with paused flags; lists the queues seen without a list', async () => {
+    const broker = new MemoryBroker({ defaultQueue: 'q' });
+    const control = new MemoryControlPlane();
+    for (let i = 0; i < 3; i++) await broker.publish(signature('add', [i]));
+    await broker.publish(
+      signature('add', [9], { eta: new Date(Date.now() + 3_600_000), routingKey: 'later' }),
+    );
+    await control.pauses.pause('stopped');
+    const all = await inspectQueues(broker, control, { limit: 2 });
+    expect(all.queues.map((q) => q.queue)).toEqual(['q', 'later', 'stopped']);
+    expect(all.queues[0]).toMatchObject({
+      pending: { count: 2, complete: false },
+      paused: false,
+      workers: 0,
+    });
+    expect(all.queues[1]).toMatchObject({ delayed: { count: 1, complete: true } });
+    expect(all.queues[2]).toMatchObject({ paused: true });
+    expect(all.liveWorkers).toBe(0);
+    const one = await inspectQueues(broker, undefined, { queues: ['later'] });
+    expect(one.queues).toEqual([
+      {
+        queue: 'later',
+        pending: { count: 0, complete: true },
+        delayed: { count: 1, complete: true },
+        deadLetters: expect.anything(),
+        paused: null,
+        workers: null,
+      },
+    ]);
+    await broker.close();
+    await control.close();
   });
 });

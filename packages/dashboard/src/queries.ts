@@ -1,11 +1,13 @@
 import {
   type Backend,
   type Broker,
+  type CappedCount,
   type ControlPlane,
   decodeSignature,
   errorText,
   findWaitingTask,
   type GroupMeta,
+  inspectQueues,
   readTaskOrGroup,
   redactText,
   type Signature,
@@ -16,14 +18,8 @@ import {
 import type { EventHistory } from './event-history.js';
 import type { EventView, Redactor, WireValue } from './redaction.js';
 
-/**
- * A count read through a listing capped at the dashboard's `limit`: `complete` is false when the
- * listing hit the cap, so the true number is at least `count`.
- */
-export interface Count {
-  readonly count: number;
-  readonly complete: boolean;
-}
+/** A count read through a listing capped at the dashboard's `limit` (`complete` false: at least `count`). */
+export type Count = CappedCount;
 
 /** One queue on the overview. */
 export interface QueueView {
@@ -153,47 +149,12 @@ export class Queries {
   async overview(): Promise<OverviewView> {
     const { broker, control, limit } = this;
     const caps = broker.capabilities;
-    const [paused, workers, delayed, dead] = await Promise.all([
-      control ? control.pauses.paused().then((p) => new Set(p)) : null,
-      control ? control.workers.list() : null,
-      caps.delayedInspection ? broker.delayedTasks(limit) : null,
-      caps.deadLetterInspection ? broker.deadLetters(limit) : null,
-    ]);
-    const queueOf = (routingKey: string) => routingKey || broker.defaultQueue;
-    for (const s of delayed ?? []) this.rememberGroup(s);
-    const queues = [
-      ...new Set([
-        broker.defaultQueue,
-        ...this.extraQueues,
-        ...this.history.queues(),
-        ...(delayed ?? []).map((s) => queueOf(s.routingKey)),
-        ...(dead ?? []).map((d) => d.queue),
-        ...(workers ?? []).map((w) => w.queue),
-        ...(paused ?? []),
-      ]),
-    ];
-    const rows = await Promise.all(
-      queues.map(async (queue): Promise<QueueView> => {
-        let pending: Count | null = null;
-        if (caps.pendingInspection) {
-          const tasks = await broker.pendingTasks(queue, limit);
-          for (const s of tasks) this.rememberGroup(s);
-          pending = { count: tasks.length, complete: tasks.length < limit };
-        }
-        return {
-          queue,
-          pending,
-          delayed:
-            delayed === null
-              ? null
-              : countOf(delayed.filter((s) => queueOf(s.routingKey) === queue).length, delayed.length, limit),
-          deadLetters:
-            dead === null ? null : countOf(dead.filter((d) => d.queue === queue).length, dead.length, limit),
-          paused: paused === null ? null : paused.has(queue),
-          workers: workers === null ? null : workers.filter((w) => w.queue === queue).length,
-        };
-      }),
-    );
+    const read = await inspectQueues(broker, control, {
+      alsoList: [...this.extraQueues, ...this.history.queues()],
+      limit,
+    });
+    for (const sig of read.pendingTasks) this.rememberGroup(sig);
+    for (const sig of read.delayedTasks ?? []) this.rememberGroup(sig);
     const unavailable: Record<string, string> = {};
     if (!caps.pendingInspection) unavailable.pending = 'the broker cannot list pending tasks';
     if (!caps.delayedInspection) unavailable.delayed = 'the broker cannot list delayed tasks';
@@ -203,9 +164,9 @@ export class Queries {
       unavailable.workers = 'no control plane';
     }
     return {
-      liveWorkers: workers === null ? null : workers.length,
+      liveWorkers: read.liveWorkers,
       limit,
-      queues: rows,
+      queues: read.queues,
       unavailable,
       can: {
         requeue: caps.deadLetterInspection,
@@ -386,10 +347,6 @@ export class Queries {
       members,
     };
   }
-}
-
-function countOf(matching: number, listed: number, limit: number): Count {
-  return { count: matching, complete: listed < limit };
 }
 
 function isoDate(date: Date | null | undefined): string | null {

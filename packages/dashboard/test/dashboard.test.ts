@@ -1,7 +1,10 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { group, signature, TaskStatus } from '@machinery/core';
 import { eventually } from '@machinery/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeadLetterView, GroupView, OverviewView, TaskView } from '../src/index.js';
+import { createDashboard } from '../src/index.js';
 import {
   add,
   boom,
@@ -139,6 +142,22 @@ describe('pages and API over node:http, against Redis', () => {
     expect(JSON.parse(r.body)).toMatchObject({ ok: true, requeued: 1 });
   });
 
+  it('purge removes the dead letters of one queue', async () => {
+    const s = await stack({ actions: true });
+    await s.worker();
+    await s.server.send(signature('not_registered_here', ['a']));
+    await eventually(async () => expect(await s.broker.deadLetters()).toHaveLength(1), LONG);
+    const page = await request(`${s.url}/dead-letters`);
+    expect(page.body).toContain(`data-url="/api/queues/${s.queue}/purge-dead-letters"`);
+    const r = await request(`${s.url}/api/queues/${s.queue}/purge-dead-letters`, {
+      method: 'POST',
+      headers: { 'x-machinery-csrf': csrfOf(page.body) },
+    });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ ok: true, removed: { deadLetters: 1 } });
+    expect(await s.broker.deadLetters()).toHaveLength(0);
+  });
+
   it('pause and resume change the queue state that workers and the overview read', async () => {
     const s = await stack({ actions: true });
     const page = await request(`${s.url}/`);
@@ -209,5 +228,35 @@ describe('pages and API over node:http, against Redis', () => {
       const series = await getJson<{ buckets: { succeeded: number }[] }>(`${s.url}/api/series`);
       expect(series.buckets.reduce((n, b) => n + b.succeeded, 0)).toBe(3);
     }, LONG);
+  });
+
+  it('without a control plane, pages say what is unknown and control actions answer 409', async () => {
+    const s = await stack();
+    const dashboard = createDashboard({ broker: s.broker, backend: s.backend, actions: true });
+    const server = createServer(dashboard);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const sent = await s.server.send(add.signature(1, 2));
+      const o = await getJson<OverviewView>(`${base}/api/overview`);
+      expect(o.queues.find((q) => q.queue === s.queue)).toMatchObject({
+        pending: { count: 1 },
+        paused: null,
+        workers: null,
+      });
+      expect(o.unavailable).toMatchObject({ paused: 'no control plane', workers: 'no control plane' });
+      expect((await request(`${base}/workers`)).body).toContain('No control plane');
+      expect((await request(`${base}/tasks/${sent.taskUUID}`)).body).toContain('(unknown: no control plane)');
+      const page = await request(`${base}/`);
+      const r = await request(`${base}/api/tasks/${sent.taskUUID}/revoke`, {
+        method: 'POST',
+        headers: { 'x-machinery-csrf': csrfOf(page.body) },
+      });
+      expect(r.status).toBe(409);
+    } finally {
+      await dashboard.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -1,6 +1,9 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import express from 'express';
+import { Hono } from 'hono';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDashboard, type Dashboard } from '../src/index.js';
 import { add, csrfOf, getJson, openEvents, request, type Stack, startStack } from './stack.js';
@@ -71,6 +74,42 @@ describe('mounted in Express under a path prefix', () => {
     expect(pause.status).toBe(200);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
 
+    const stream = await openEvents(`${base}/admin/queues/api/stream`, (f) =>
+      f.some((x) => x.event === 'overview'),
+    );
+    expect((await stream.frames).length).toBeGreaterThan(0);
+  });
+});
+
+describe('mounted in Hono (node adapter) under a path prefix', () => {
+  it('serves pages, actions and the live stream through the raw Node objects', async () => {
+    const { s, dashboard } = await stackAnd('/admin/queues');
+    const app = new Hono<{ Bindings: HttpBindings }>();
+    const mount = (c: { env: HttpBindings }) => {
+      dashboard(c.env.incoming, c.env.outgoing);
+      return RESPONSE_ALREADY_SENT;
+    };
+    app.all('/admin/queues', mount);
+    app.all('/admin/queues/*', mount);
+    app.get('/health', (c) => c.text('app ok'));
+    const base = await listen(createServer(getRequestListener(app.fetch)));
+
+    const page = await request(`${base}/admin/queues/`);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('href="/admin/queues/workers"');
+    expect((await request(`${base}/health`)).body).toBe('app ok');
+    await s.server.send(add.signature(1, 2));
+    const o = await getJson<{ queues: { queue: string; pending: { count: number } }[] }>(
+      `${base}/admin/queues/api/overview`,
+    );
+    expect(o.queues.find((q) => q.queue === s.queue)?.pending.count).toBe(1);
+    const pause = await request(`${base}/admin/queues/api/queues/${s.queue}/pause`, {
+      method: 'POST',
+      headers: { 'x-machinery-csrf': csrfOf(page.body), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(pause.status).toBe(200);
+    expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
     const stream = await openEvents(`${base}/admin/queues/api/stream`, (f) =>
       f.some((x) => x.event === 'overview'),
     );

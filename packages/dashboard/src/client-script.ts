@@ -141,6 +141,10 @@ export const CLIENT_SCRIPT = `'use strict';
           setField('revoked', t.revoked === null ? 'no' : 'yes, ' + t.revoked.revokedAt + ': ' + t.revoked.reason);
         }
         meta.dataset.state = t.state;
+        if (t.state === 'SUCCESS' || t.state === 'FAILURE') {
+          var revoke = document.querySelector('button[data-action="revoke"]');
+          if (revoke) revoke.hidden = true;
+        }
       })
       .catch(function () {})
       .then(function () { taskBusy = false; });

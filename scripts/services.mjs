@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Starts the services the integration tests need, on loopback, when they are not already running,
-// and waits until each answers. Usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs|postgres ...]
+// and waits until each answers; installs the tools they drive (Debian's Chromium for the dashboard's
+// browser tests). Usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs|postgres|chromium ...]
 import { execSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -140,10 +141,35 @@ const services = {
   },
 };
 
+// Programs the tests run rather than services they connect to: installed when missing, never started.
+const tools = {
+  chromium: {
+    // The dashboard's browser tests drive it with playwright-core, which never downloads a browser.
+    installed: () => existsSync('/usr/bin/chromium') || have('chromium'),
+    pkg: 'chromium',
+  },
+};
+
 async function up(names) {
   for (const name of names) {
+    const tool = tools[name];
+    if (tool) {
+      if (!tool.installed()) {
+        try {
+          aptInstall(tool.pkg);
+        } catch (err) {
+          throw new Error(`Could not install ${name}: ${err.message}`);
+        }
+        console.log(`[services] ${name} is installed`);
+      }
+      continue;
+    }
     const svc = services[name];
-    if (!svc) throw new Error(`Unknown service "${name}"; known: ${Object.keys(services).join(', ')}`);
+    if (!svc) {
+      throw new Error(
+        `Unknown service "${name}"; known: ${[...Object.keys(services), ...Object.keys(tools)].join(', ')}`,
+      );
+    }
     if (!(await portOpen(svc.port))) {
       console.log(`[services] ${name} is not running on 127.0.0.1:${svc.port}; starting it`);
       try {
@@ -164,10 +190,10 @@ async function up(names) {
 
 const [command = 'up', ...rest] = process.argv.slice(2);
 if (command !== 'up') {
-  console.error('usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs|postgres ...]');
+  console.error('usage: node scripts/services.mjs up [redis|rabbitmq|memcached|sqs|postgres|chromium ...]');
   process.exit(2);
 }
-up(rest.length > 0 ? rest : Object.keys(services)).catch((err) => {
+up(rest.length > 0 ? rest : [...Object.keys(services), ...Object.keys(tools)]).catch((err) => {
   console.error(`[services] ${err.message}`);
   process.exit(1);
 });

@@ -35,6 +35,8 @@ export interface CommandContext {
   readonly out: Output;
   /** Aborted on Ctrl-C or SIGTERM: an {@link Command.interruptible} command then ends normally. */
   readonly signal: AbortSignal;
+  /** The environment the CLI reads (secrets such as the dashboard token come from here, not from argv). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** What a command asks {@link CommandContext.connect} for. */

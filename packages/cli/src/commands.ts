@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { dashboardCommand } from './commands/dashboard.js';
 import { deadLettersCommand } from './commands/dead-letters.js';
 import { delayedCommand } from './commands/delayed.js';
 import { eventsCommand } from './commands/events.js';
@@ -27,12 +28,11 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   workersCommand,
   eventsCommand,
+  dashboardCommand,
 ];
 
 /**
  * Commands that are planned but need something the project does not offer yet; naming one says so
- * instead of "unknown command".
+ * instead of "unknown command". None at the moment.
  */
-export const PLANNED: Readonly<Record<string, string>> = {
-  dashboard: 'needs @machinery/dashboard, which is not available yet',
-};
+export const PLANNED: Readonly<Record<string, string>> = {};

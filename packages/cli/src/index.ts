@@ -7,6 +7,7 @@ export type {
   OptionSpec,
   OptionValues,
 } from './command.js';
+export type { DashboardData } from './commands/dashboard.js';
 export type { DeadLettersData } from './commands/dead-letters.js';
 export type { DelayedData } from './commands/delayed.js';
 export type { EventsData } from './commands/events.js';

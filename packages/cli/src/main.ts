@@ -102,6 +102,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     tokens: parsed.tokens,
     out,
     signal,
+    env,
     connect(extra = {}) {
       const key = `${extra.control === true ? 'control' : ''}:${extra.defaultQueue ?? ''}`;
       let opening = connections.get(key);

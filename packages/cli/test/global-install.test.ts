@@ -11,8 +11,8 @@ const execFileP = promisify(execFile);
 const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // The layout `npm install -g @machinery/cli @machinery/broker-redis @machinery/backend-redis` makes:
-// each package its own folder under <prefix>/lib/node_modules, the CLI's dependencies (connect, and
-// core as an auto-installed peer) inside its own node_modules. Node finds the sibling adapters by
+// each package its own folder under <prefix>/lib/node_modules, the CLI's dependencies (connect,
+// dashboard, and core as an auto-installed peer) inside its own node_modules. Node finds the sibling adapters by
 // walking up from connect's folder, and nothing else: the AMQP adapters really are missing here.
 let root: string;
 let bin: string;
@@ -29,6 +29,7 @@ beforeAll(() => {
   const cli = join(global, 'cli');
   copyPackage('cli', cli);
   copyPackage('connect', join(cli, 'node_modules', '@machinery', 'connect'));
+  copyPackage('dashboard', join(cli, 'node_modules', '@machinery', 'dashboard'));
   // Symlinks resolve to the workspace copies, whose own dependencies are installed there.
   symlinkSync(join(packages, 'core'), join(cli, 'node_modules', '@machinery', 'core'), 'dir');
   for (const name of ['broker-redis', 'backend-redis'])

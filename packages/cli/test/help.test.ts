@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { COMMANDS as ALL, PLANNED } from '../src/commands.js';
 import { machinery } from './machinery.js';
 
 const COMMANDS = [
@@ -15,6 +16,7 @@ const COMMANDS = [
   'resume',
   'workers',
   'events',
+  'dashboard',
 ];
 
 describe('help and usage errors need no service', () => {
@@ -53,14 +55,25 @@ describe('help and usage errors need no service', () => {
     const r = await machinery(['stats']);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      'machinery: Unknown command "stats": use one of status, task, pending, delayed, dead-letters, requeue, purge, send, revoke, pause, resume, workers, events (machinery --help).',
+      'machinery: Unknown command "stats": use one of status, task, pending, delayed, dead-letters, requeue, purge, send, revoke, pause, resume, workers, events, dashboard (machinery --help).',
     );
   });
 
-  it('the planned command dashboard says what it waits for and exits 2', async () => {
-    const r = await machinery(['dashboard']);
+  it('dashboard refuses a non-loopback --host without a token or password, before connecting (exit 2)', async () => {
+    const r = await machinery(['dashboard', '--host', '0.0.0.0', '--actions']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^machinery: dashboard needs /);
+    expect(r.stderr).toMatch(/^machinery: Refusing to listen on 0\.0\.0\.0 without a token or password/);
+  });
+
+  it('no planned command is also implemented (a name is one or the other)', () => {
+    for (const name of Object.keys(PLANNED)) expect(ALL.map((c) => c.name)).not.toContain(name);
+    expect(ALL.map((c) => c.name)).toEqual(COMMANDS);
+  });
+
+  it('dashboard with a bad --port exits 2', async () => {
+    const r = await machinery(['dashboard', '--port', 'http']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--port http is not a port');
   });
 
   it('an unknown option exits 2 and points to the command help', async () => {

@@ -68,6 +68,15 @@ export {
 } from './errors.js';
 export type { EventMap } from './events.js';
 export { TypedEmitter } from './events.js';
+export type {
+  CappedCount,
+  InspectQueuesOptions,
+  QueueInspection,
+  QueuesInspection,
+  StoredEntry,
+  WaitingTask,
+} from './inspection.js';
+export { findWaitingTask, inspectQueues, readTaskOrGroup } from './inspection.js';
 export type { JsonValue } from './json.js';
 export { encodeJson, parseJson } from './json.js';
 export type { Lock } from './lock.js';

@@ -1,4 +1,4 @@
-import type { Broker } from '@machinery/core';
+import { inspectQueues } from '@machinery/core';
 import type { Command, CommandResult } from '../command.js';
 import { type Count, countOf, showCount } from '../counts.js';
 import { positiveInt, queueList } from '../values.js';
@@ -60,48 +60,22 @@ export const statusCommand: Command = {
     const broker = connection.broker;
     const caps = broker.capabilities;
     const control = connection.control;
-    const paused = control === undefined ? null : new Set(await control.pauses.paused());
-    const workers = control === undefined ? null : await control.workers.list();
-
-    const delayed = caps.delayedInspection ? await broker.delayedTasks(limit) : null;
-    const dead = caps.deadLetterInspection ? await broker.deadLetters(limit) : null;
-    const queueOf = (routingKey: string) => routingKey || broker.defaultQueue;
-    const queues =
-      asked.length > 0
-        ? asked
-        : [
-            ...new Set([
-              broker.defaultQueue,
-              ...(delayed ?? []).map((s) => queueOf(s.routingKey)),
-              ...(dead ?? []).map((d) => d.queue),
-              ...(workers ?? []).map((w) => w.queue),
-              ...(paused ?? []),
-            ]),
-          ];
+    const read = await inspectQueues(broker, control, { queues: asked, limit });
 
     // SQS keeps one dead-letter queue per queue and reads the default queue's (and those it used):
     // another queue's dead letters need a broker whose default queue it is.
     const perQueueDeadLetters = /^(sqs|https):/i.test(connection.urls.broker);
     const rows: QueueStatus[] = [];
-    for (const queue of queues) {
-      let letters = dead;
-      if (perQueueDeadLetters && dead !== null && queue !== broker.defaultQueue) {
-        letters = await (await ctx.connect({ defaultQueue: queue })).broker.deadLetters(limit);
+    for (const row of read.queues) {
+      if (perQueueDeadLetters && row.deadLetters !== null && row.queue !== broker.defaultQueue) {
+        const letters = await (await ctx.connect({ defaultQueue: row.queue })).broker.deadLetters(limit);
+        rows.push({
+          ...row,
+          deadLetters: countOf(letters.filter((d) => d.queue === row.queue).length, letters.length, limit),
+        });
+      } else {
+        rows.push(row);
       }
-      rows.push({
-        queue,
-        pending: await pendingCount(broker, queue, limit),
-        delayed:
-          delayed === null
-            ? null
-            : countOf(delayed.filter((s) => queueOf(s.routingKey) === queue).length, delayed.length, limit),
-        deadLetters:
-          letters === null
-            ? null
-            : countOf(letters.filter((d) => d.queue === queue).length, letters.length, limit),
-        paused: paused === null ? null : paused.has(queue),
-        workers: workers === null ? null : workers.filter((w) => w.queue === queue).length,
-      });
     }
     const unavailable: Record<string, string> = {};
     if (!caps.pendingInspection) unavailable.pending = 'the broker cannot list pending tasks';
@@ -116,7 +90,7 @@ export const statusCommand: Command = {
       broker: connection.urls.broker,
       backend: connection.urls.backend,
       control: connection.urls.control ?? null,
-      liveWorkers: workers === null ? null : workers.length,
+      liveWorkers: read.liveWorkers,
       limit,
       queues: rows,
       unavailable,
@@ -162,9 +136,3 @@ export const statusCommand: Command = {
     };
   },
 };
-
-async function pendingCount(broker: Broker, queue: string, limit: number): Promise<Count | null> {
-  if (!broker.capabilities.pendingInspection) return null;
-  const tasks = await broker.pendingTasks(queue, limit);
-  return countOf(tasks.length, tasks.length, limit);
-}

@@ -1,11 +1,12 @@
 import type { Connection } from '@machinery/connect';
 import {
   type ControlPlane,
+  findWaitingTask,
   type GroupMeta,
-  isMachineryError,
   MachineryError,
-  type Signature,
+  readTaskOrGroup,
   type TaskState,
+  type WaitingTask,
 } from '@machinery/core';
 import type { Command, CommandResult } from '../command.js';
 import { jsonDate, showDate, showValue, summarizeArgs, toJson, truncate } from '../format.js';
@@ -84,27 +85,15 @@ export const taskCommand: Command = {
     }
     const [queue] = queueList(ctx.options);
     const connection = await ctx.connect({ control: true });
-    const backend = connection.backend;
-
-    let state: TaskState | undefined;
-    let meta: GroupMeta | undefined;
-    if (uuid.startsWith('group_')) meta = await backend.getGroupMeta(uuid);
-    if (!meta) {
-      try {
-        state = await backend.getState(uuid);
-      } catch (err) {
-        // A key that holds a group's metadata does not decode as a task state.
-        if (!isMachineryError(err, 'ERR_DECODE')) throw err;
-      }
-      if (!state) meta = await backend.getGroupMeta(uuid).catch(() => undefined);
-    }
-    if (meta) return groupResult(meta, connection);
-    if (!state) {
+    const found = await readTaskOrGroup(connection.backend, uuid);
+    if (found?.kind === 'group') return groupResult(found.meta, connection);
+    if (!found) {
       throw new MachineryError(
         'ERR_NOT_FOUND',
         `No task or group ${uuid} in the result backend ${connection.urls.backend}: it was never sent there, or its result expired or was purged.`,
       );
     }
+    const state = found.state;
     return taskResult(
       state,
       await findWaiting(connection, uuid, state, queue),
@@ -114,31 +103,15 @@ export const taskCommand: Command = {
   },
 };
 
-interface Waiting {
-  readonly signature: Signature;
-  readonly from: 'pending' | 'delayed';
-  readonly queue: string;
-}
-
 // The stored state has no arguments; a task that has not started yet still carries them in the broker.
-async function findWaiting(
+function findWaiting(
   connection: Connection,
   uuid: string,
   state: TaskState,
   queue: string | undefined,
-): Promise<Waiting | undefined> {
-  if (state.state !== 'PENDING' && state.state !== 'RETRY') return undefined;
-  const broker = connection.broker;
-  const q = queue ?? broker.defaultQueue;
-  if (broker.capabilities.pendingInspection) {
-    const found = (await broker.pendingTasks(q, ARGS_SEARCH_LIMIT)).find((s) => s.uuid === uuid);
-    if (found) return { signature: found, from: 'pending', queue: q };
-  }
-  if (broker.capabilities.delayedInspection) {
-    const found = (await broker.delayedTasks(ARGS_SEARCH_LIMIT)).find((s) => s.uuid === uuid);
-    if (found) return { signature: found, from: 'delayed', queue: found.routingKey || broker.defaultQueue };
-  }
-  return undefined;
+): Promise<WaitingTask | undefined> {
+  if (state.state !== 'PENDING' && state.state !== 'RETRY') return Promise.resolve(undefined);
+  return findWaitingTask(connection.broker, uuid, { queue, limit: ARGS_SEARCH_LIMIT });
 }
 
 /** What the control plane knows about a task. */
@@ -155,7 +128,7 @@ function controlView(connection: Connection): ControlView | undefined {
 
 async function taskResult(
   state: TaskState,
-  waiting: Waiting | undefined,
+  waiting: WaitingTask | undefined,
   lookedIn: string,
   view: ControlView | undefined,
 ): Promise<CommandResult> {

@@ -1,0 +1,262 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { group, signature, TaskStatus } from '@machinery/core';
+import { eventually } from '@machinery/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DeadLetterView, GroupView, OverviewView, TaskView } from '../src/index.js';
+import { createDashboard } from '../src/index.js';
+import {
+  add,
+  boom,
+  csrfOf,
+  echo,
+  getJson,
+  readEvents,
+  request,
+  type Stack,
+  slow,
+  startStack,
+} from './stack.js';
+
+const stacks: Stack[] = [];
+afterEach(async () => {
+  await Promise.all(stacks.splice(0).map((s) => s.close()));
+});
+
+async function stack(options: Parameters<typeof startStack>[0] = {}): Promise<Stack> {
+  const s = await startStack(options);
+  stacks.push(s);
+  return s;
+}
+
+const LONG = { timeoutMs: 15_000, intervalMs: 100 };
+
+describe('pages and API over node:http, against Redis', () => {
+  it('the overview counts pending, delayed and dead-letter tasks as the broker lists them', async () => {
+    const s = await stack();
+    await s.server.send(add.signature(1, 2));
+    await s.server.send(add.signature(3, 4));
+    await s.server.send(add.signatureWith({ eta: new Date(Date.now() + 3_600_000) }, 5, 6));
+    const o = await getJson<OverviewView>(`${s.url}/api/overview`);
+    const row = o.queues.find((q) => q.queue === s.queue);
+    expect(row).toMatchObject({
+      pending: { count: 2, complete: true },
+      delayed: { count: 1 },
+      deadLetters: { count: 0 },
+      paused: false,
+      workers: 0,
+    });
+    expect((await s.broker.pendingTasks(s.queue)).length).toBe(2);
+
+    const page = await request(`${s.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain(`data-q="${s.queue}" data-col="pending">2<`);
+    expect(page.body).toContain(`data-q="${s.queue}" data-col="delayed">1<`);
+  });
+
+  it('a task page shows state, results and the timeline of events the dashboard received', async () => {
+    const s = await stack();
+    await s.worker();
+    const r = await s.server.send(add.signature(20, 22));
+    expect(await r.get({ timeoutMs: 10_000 })).toBe(42);
+    const t = await eventually(async () => {
+      const view = await getJson<TaskView>(`${s.url}/api/tasks/${r.taskUUID}`);
+      expect(view.timeline.map((e) => e.type)).toEqual(
+        expect.arrayContaining(['sent', 'started', 'succeeded']),
+      );
+      return view;
+    }, LONG);
+    expect(t).toMatchObject({ kind: 'task', name: 'add', state: TaskStatus.SUCCESS, error: null });
+    expect(t.results).toEqual([{ type: 'int64', value: 42 }]);
+    const page = await request(`${s.url}/tasks/${r.taskUUID}`);
+    expect(page.body).toContain('<dd data-field="state">SUCCESS</dd>');
+    expect(page.body).toContain('<dd data-field="results">42</dd>');
+    expect(page.body).toContain('<td>succeeded</td>');
+  });
+
+  it('a waiting task shows its arguments; a failed one its error', async () => {
+    const s = await stack();
+    const waiting = await s.server.send(echo.signature('hello'));
+    const w = await getJson<TaskView>(`${s.url}/api/tasks/${waiting.taskUUID}`);
+    expect(w).toMatchObject({
+      state: 'PENDING',
+      argsFrom: 'pending',
+      queue: s.queue,
+      args: [{ type: 'string', value: 'hello' }],
+    });
+    await s.worker();
+    const failed = await s.server.send(boom.signature('x'));
+    await expect(failed.get({ timeoutMs: 10_000 })).rejects.toThrow();
+    const f = await getJson<TaskView>(`${s.url}/api/tasks/${failed.taskUUID}`);
+    expect(f.state).toBe('FAILURE');
+    expect(String(f.error)).toContain('boom with x');
+  });
+
+  it('a group page lists its members with their states; the groups page lists groups it has seen', async () => {
+    const s = await stack();
+    const sent = await s.server.sendGroup(group(add.signature(1, 1), add.signature(2, 2)));
+    const uuid = sent.groupUUID;
+    const g = await getJson<GroupView>(`${s.url}/api/tasks/${uuid}`);
+    expect(g.kind).toBe('group');
+    expect(g.members).toHaveLength(2);
+    expect(g.counts).toEqual({ PENDING: 2 });
+    await s.worker();
+    await eventually(async () => {
+      const done = await getJson<GroupView>(`${s.url}/api/groups/${uuid}`);
+      expect(done.counts).toEqual({ SUCCESS: 2 });
+    }, LONG);
+    const groups = await getJson<{ groups: { uuid: string }[] }>(`${s.url}/api/groups`);
+    expect(groups.groups.map((x) => x.uuid)).toContain(uuid);
+    const page = await request(`${s.url}/groups/${uuid}`);
+    expect(page.body).toContain('2 (2 SUCCESS)');
+  });
+
+  it('an unknown UUID answers 404 with what to check', async () => {
+    const s = await stack();
+    const r = await request(`${s.url}/api/tasks/task_nope`);
+    expect(r.status).toBe(404);
+    expect(JSON.parse(r.body).error).toMatch(/No task or group task_nope/);
+    expect((await request(`${s.url}/tasks/task_nope`)).status).toBe(404);
+  });
+
+  it('lists dead letters with their decoded task, and requeue moves them back to their queue', async () => {
+    const s = await stack({ actions: true });
+    await s.worker();
+    await s.server.send(signature('not_registered_here', ['a']));
+    const letters = await eventually(async () => {
+      const d = await getJson<{ deadLetters: DeadLetterView[] }>(`${s.url}/api/dead-letters`);
+      expect(d.deadLetters).toHaveLength(1);
+      return d.deadLetters;
+    }, LONG);
+    expect(letters[0]?.task).toMatchObject({
+      name: 'not_registered_here',
+      args: [{ type: 'string', value: 'a' }],
+    });
+    const page = await request(`${s.url}/dead-letters`);
+    const r = await request(`${s.url}/api/dead-letters/requeue`, {
+      method: 'POST',
+      headers: { 'x-machinery-csrf': csrfOf(page.body) },
+    });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ ok: true, requeued: 1 });
+  });
+
+  it('purge removes the dead letters of one queue', async () => {
+    const s = await stack({ actions: true });
+    await s.worker();
+    await s.server.send(signature('not_registered_here', ['a']));
+    await eventually(async () => expect(await s.broker.deadLetters()).toHaveLength(1), LONG);
+    const page = await request(`${s.url}/dead-letters`);
+    expect(page.body).toContain(`data-url="/api/queues/${s.queue}/purge-dead-letters"`);
+    const r = await request(`${s.url}/api/queues/${s.queue}/purge-dead-letters`, {
+      method: 'POST',
+      headers: { 'x-machinery-csrf': csrfOf(page.body) },
+    });
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body)).toMatchObject({ ok: true, removed: { deadLetters: 1 } });
+    expect(await s.broker.deadLetters()).toHaveLength(0);
+  });
+
+  it('pause and resume change the queue state that workers and the overview read', async () => {
+    const s = await stack({ actions: true });
+    const page = await request(`${s.url}/`);
+    const headers = { 'x-machinery-csrf': csrfOf(page.body) };
+    const q = encodeURIComponent(s.queue);
+    expect((await request(`${s.url}/api/queues/${q}/pause`, { method: 'POST', headers })).status).toBe(200);
+    expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
+    const o = await getJson<OverviewView>(`${s.url}/api/overview`);
+    expect(o.queues.find((x) => x.queue === s.queue)?.paused).toBe(true);
+    expect((await request(`${s.url}/api/queues/${q}/resume`, { method: 'POST', headers })).status).toBe(200);
+    expect(await s.control.pauses.isPaused(s.queue)).toBe(false);
+  });
+
+  it('revoke aborts a running task, which ends FAILURE', async () => {
+    const s = await stack({ actions: true });
+    await s.worker();
+    const r = await s.server.send(slow.signature(60));
+    await eventually(async () => expect((await s.backend.getState(r.taskUUID))?.state).toBe('STARTED'), LONG);
+    const page = await request(`${s.url}/tasks/${r.taskUUID}`);
+    expect(page.body).toContain('data-action="revoke"');
+    const res = await request(`${s.url}/api/tasks/${r.taskUUID}/revoke`, {
+      method: 'POST',
+      headers: { 'x-machinery-csrf': csrfOf(page.body) },
+    });
+    expect(res.status).toBe(200);
+    await eventually(async () => {
+      const t = await getJson<TaskView>(`${s.url}/api/tasks/${r.taskUUID}`);
+      expect(t.state).toBe('FAILURE');
+      expect(t.revoked?.reason).toBe('revoked from the dashboard');
+    }, LONG);
+  });
+
+  it('lists live workers from the control plane', async () => {
+    const s = await stack();
+    await s.worker();
+    await eventually(async () => {
+      const w = await getJson<{ workers: { queue: string; concurrency: number }[] }>(`${s.url}/api/workers`);
+      expect(w.workers).toEqual([expect.objectContaining({ queue: s.queue, concurrency: 4 })]);
+    }, LONG);
+    expect((await request(`${s.url}/workers`)).body).toContain(s.queue);
+  });
+
+  it('live updates: task events and fresh counts arrive over server-sent events', async () => {
+    const s = await stack();
+    await s.worker();
+    const stream = readEvents(
+      `${s.url}/api/stream`,
+      (frames) =>
+        frames.some((f) => f.event === 'task' && JSON.parse(f.data).type === 'succeeded') &&
+        frames.some((f) => f.event === 'overview'),
+    );
+    // The stream is live once its first overview frame was sent; a task sent after that is seen.
+    await eventually(async () => {
+      const r = await s.server.send(add.signature(1, 1));
+      await r.get({ timeoutMs: 10_000 });
+    });
+    const frames = await stream;
+    const overview = JSON.parse(frames.find((f) => f.event === 'overview')?.data ?? '{}');
+    expect(overview.queues.map((q: { queue: string }) => q.queue)).toContain(s.queue);
+    expect(overview.charts).toContain('<svg');
+  });
+
+  it('charts count what the worker finished', async () => {
+    const s = await stack();
+    await s.worker();
+    for (let i = 0; i < 3; i++) await (await s.server.send(add.signature(i, i))).get({ timeoutMs: 10_000 });
+    await eventually(async () => {
+      const series = await getJson<{ buckets: { succeeded: number }[] }>(`${s.url}/api/series`);
+      expect(series.buckets.reduce((n, b) => n + b.succeeded, 0)).toBe(3);
+    }, LONG);
+  });
+
+  it('without a control plane, pages say what is unknown and control actions answer 409', async () => {
+    const s = await stack();
+    const dashboard = createDashboard({ broker: s.broker, backend: s.backend, actions: true });
+    const server = createServer(dashboard);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const sent = await s.server.send(add.signature(1, 2));
+      const o = await getJson<OverviewView>(`${base}/api/overview`);
+      expect(o.queues.find((q) => q.queue === s.queue)).toMatchObject({
+        pending: { count: 1 },
+        paused: null,
+        workers: null,
+      });
+      expect(o.unavailable).toMatchObject({ paused: 'no control plane', workers: 'no control plane' });
+      expect((await request(`${base}/workers`)).body).toContain('No control plane');
+      expect((await request(`${base}/tasks/${sent.taskUUID}`)).body).toContain('(unknown: no control plane)');
+      const page = await request(`${base}/`);
+      const r = await request(`${base}/api/tasks/${sent.taskUUID}/revoke`, {
+        method: 'POST',
+        headers: { 'x-machinery-csrf': csrfOf(page.body) },
+      });
+      expect(r.status).toBe(409);
+    } finally {
+      await dashboard.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -113,3 +113,78 @@ export const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+// Flow control. Times come from the Redis server's clock (TIME), so that workers on hosts with skewed
+// clocks share one pace. Writes after TIME are replicated as effects (the default since Redis 5).
+const NOW_MS = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+`;
+
+/**
+ * A GCRA rate limit with reservations. KEYS: the key's theoretical arrival time (TAT), the task's
+ * reservation. ARGV: intervalMs, burst, graceMs (how long a reservation outlives its start).
+ * A task holding a reservation gets the ms left until it (0 once due, and the reservation is dropped).
+ * Otherwise the start is counted (TAT advanced by one interval); if it is due now 0 is returned, else
+ * its start time is reserved for the task and the ms until it returned.
+ */
+export const ACQUIRE_RATE = `${NOW_MS}
+local reserved = redis.call('GET', KEYS[2])
+if reserved then
+  local at = tonumber(reserved)
+  if now < at then return math.ceil(at - now) end
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local allow_at = tat - (tonumber(ARGV[2]) - 1) * interval
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 1000)
+if now >= allow_at then return 0 end
+redis.call('SET', KEYS[2], string.format('%.3f', allow_at), 'PX', math.ceil(allow_at - now + tonumber(ARGV[3])))
+return math.ceil(allow_at - now)
+`;
+
+/**
+ * Takes a concurrency slot. KEYS: the key's holders (a sorted set by lease deadline). ARGV: holder,
+ * max, leaseMs. Expired holders are dropped first; a holder that holds a slot keeps it. The set expires
+ * with its last lease. Returns 1 (taken) or 0 (every slot held).
+ */
+export const ACQUIRE_SLOT = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now) + 1000)
+return 1
+`;
+
+/**
+ * Extends a holder's lease. KEYS: the key's holders. ARGV: holder, leaseMs. Returns 1, or 0 when the
+ * holder's lease had lapsed (its slot may be someone else's now).
+ */
+export const RENEW_SLOT = `${NOW_MS}
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not deadline or tonumber(deadline) <= now then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now) + 1000)
+return 1
+`;
+
+/**
+ * Claims a unique key. KEYS: the claim. ARGV: uuid, ttlMs. Returns the UUID holding the claim (the
+ * caller's when it was free; a replay of the call that took it finds its own UUID).
+ */
+export const CLAIM_UNIQUE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return ARGV[1] end
+return redis.call('GET', KEYS[1])
+`;
+
+/** Drops a unique claim only while the caller's UUID holds it. KEYS: the claim. ARGV: uuid. */
+export const RELEASE_UNIQUE = RELEASE_LOCK;

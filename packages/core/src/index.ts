@@ -68,6 +68,13 @@ export {
 } from './errors.js';
 export type { EventMap } from './events.js';
 export { TypedEmitter } from './events.js';
+export type { ConcurrencyLimit, ConcurrencyStore } from './flow/concurrency-limits.js';
+export type { FlowControl } from './flow/flow-control.js';
+export type { RateLimit, RateLimitRule, RateLimitStore } from './flow/rate-limits.js';
+export { RESERVATION_GRACE_MS } from './flow/rate-limits.js';
+export type { UniqueClaim } from './flow/unique-claim.js';
+export { uniqueClaimOf, withUnique } from './flow/unique-claim.js';
+export type { UniqueStore, UniqueTask } from './flow/unique-tasks.js';
 export type { JsonValue } from './json.js';
 export { encodeJson, parseJson } from './json.js';
 export type { Lock } from './lock.js';
@@ -79,6 +86,8 @@ export type { MemoryBrokerOptions } from './memory/memory-broker.js';
 export { MemoryBroker, MemoryBrokerStore } from './memory/memory-broker.js';
 export type { MemoryControlPlaneOptions } from './memory/memory-control-plane.js';
 export { MemoryControlPlane, MemoryControlPlaneStore } from './memory/memory-control-plane.js';
+export type { MemoryFlowControlOptions } from './memory/memory-flow-control.js';
+export { MemoryFlowControl, MemoryFlowControlStore } from './memory/memory-flow-control.js';
 export type { MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryLock, MemoryLockStore } from './memory/memory-lock.js';
 export type {

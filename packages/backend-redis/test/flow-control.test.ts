@@ -1,3 +1,4 @@
+import { RedisBroker } from '@machinery/broker-redis';
 import { MemoryBroker, MemoryBrokerStore } from '@machinery/core';
 import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { flowControlSuite } from '@machinery/testing';
@@ -31,4 +32,15 @@ flowControlSuite({
     brokers.delete(namespace);
     await deleteKeys(shared, prefixOf(namespace));
   },
+});
+
+// The same scenarios with tasks on the Redis broker: hand-backs wait in its delayed set.
+flowControlSuite({
+  name: 'RedisFlowControl + RedisBroker',
+  create: ({ namespace }) => new RedisFlowControl({ url: REDIS_URL, prefix: prefixOf(namespace) }),
+  adapters: ({ namespace, redeliveryTimeoutMs }) => ({
+    broker: new RedisBroker({ url: REDIS_URL, prefix: prefixOf(namespace), leaseMs: redeliveryTimeoutMs }),
+    backend: new RedisBackend({ url: REDIS_URL, prefix: prefixOf(namespace) }),
+  }),
+  cleanup: ({ namespace }) => deleteKeys(shared, prefixOf(namespace)),
 });

@@ -3,8 +3,8 @@ import {
   type FlowControl,
   MachineryError,
   type RateLimitStore,
-  RESERVATION_GRACE_MS,
   type UniqueStore,
+  WAKE_GRACE_MS,
 } from '@machinery/core';
 import {
   closeRedisClient,
@@ -28,8 +28,8 @@ const releaseUnique = new LuaScript(RELEASE_UNIQUE);
  * Rate limits, concurrency limits and unique tasks on Redis, shared by every process pointing at the
  * same Redis and prefix; each operation is one atomic script (one round trip) timed by the Redis
  * server's clock. Keys, all under `<prefix>machinery_flow:`:
- * - `rate:{<task>:<key>}` — the limit's theoretical arrival time (GCRA), and
- *   `rate:{<task>:<key>}:<uuid>` — a waiting task's reserved start; both expire on their own;
+ * - `rate:{<task>:<key>}` — the starts of the last window (a sorted set by time, at most `max` entries),
+ *   `…:line` — the end of the wait line, `…:wake:<uuid>` — a waiting task's wake-up time; all expire;
  * - `slots:{<task>:<key>}` — a sorted set of holders by lease deadline, expiring with its last lease;
  * - `unique:<task>:<key>` — the first task's UUID, with `PX forMs` (`SET NX PX`).
  * A limit's keys share a hash tag, so they live in one Redis Cluster slot.
@@ -69,11 +69,11 @@ export class RedisFlowControl implements FlowControl {
     this.rateLimits = {
       acquire: (key, uuid, rule) =>
         this.command(`Counting rate limit "${key}"`, async () => {
-          const tat = `${this.base}rate:{${key}}`;
+          const log = `${this.base}rate:{${key}}`;
           const reply = await acquireRate.run(
             this.client,
-            [tat, `${tat}:${uuid}`],
-            [rule.intervalMs, rule.burst, RESERVATION_GRACE_MS],
+            [log, `${log}:line`, `${log}:wake:${uuid}`],
+            [rule.max, rule.perMs, WAKE_GRACE_MS, uuid],
           );
           return Number(reply);
         }),

@@ -123,29 +123,36 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 `;
 
 /**
- * A GCRA rate limit with reservations. KEYS: the key's theoretical arrival time (TAT), the task's
- * reservation. ARGV: intervalMs, burst, graceMs (how long a reservation outlives its start).
- * A task holding a reservation gets the ms left until it (0 once due, and the reservation is dropped).
- * Otherwise the start is counted (TAT advanced by one interval); if it is due now 0 is returned, else
- * its start time is reserved for the task and the ms until it returned.
+ * A sliding-window rate limit with a paced wait line. KEYS: the key's log of starts (a sorted set by
+ * time), the end of its wait line, the task's wake-up time. ARGV: max, perMs, graceMs (how long a
+ * wake-up time outlives itself), uuid. A task asking before its wake-up time gets the ms left. Otherwise
+ * starts older than the window are dropped; with fewer than max left the start is logged and 0 returned;
+ * else the task is given the later of the time the window has room and the end of the line, the line
+ * moves on by perMs / max, and the ms until then are returned.
  */
 export const ACQUIRE_RATE = `${NOW_MS}
-local reserved = redis.call('GET', KEYS[2])
-if reserved then
-  local at = tonumber(reserved)
-  if now < at then return math.ceil(at - now) end
-  redis.call('DEL', KEYS[2])
+local wake = redis.call('GET', KEYS[3])
+if wake and now < tonumber(wake) then return math.ceil(tonumber(wake) - now) end
+local max = tonumber(ARGV[1])
+local per = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - per))
+if redis.call('ZCARD', KEYS[1]) < max then
+  local at = string.format('%.3f', now)
+  redis.call('ZADD', KEYS[1], at, at .. ':' .. ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(per) + 1000)
+  if wake then redis.call('DEL', KEYS[3]) end
   return 0
 end
-local interval = tonumber(ARGV[1])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local allow_at = tat - (tonumber(ARGV[2]) - 1) * interval
-local next_tat = tat + interval
-redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 1000)
-if now >= allow_at then return 0 end
-redis.call('SET', KEYS[2], string.format('%.3f', allow_at), 'PX', math.ceil(allow_at - now + tonumber(ARGV[3])))
-return math.ceil(allow_at - now)
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local at = tonumber(oldest[2]) + per
+local line = tonumber(redis.call('GET', KEYS[2]) or '0')
+if line > at then at = line end
+local next_line = at + per / max
+redis.call('SET', KEYS[2], string.format('%.3f', next_line), 'PX', math.ceil(next_line - now) + 1000)
+redis.call('SET', KEYS[3], string.format('%.3f', at), 'PX', math.ceil(at - now + tonumber(ARGV[3])))
+local wait = math.ceil(at - now)
+if wait < 1 then wait = 1 end
+return wait
 `;
 
 /**

@@ -71,7 +71,7 @@ export { TypedEmitter } from './events.js';
 export type { ConcurrencyLimit, ConcurrencyStore } from './flow/concurrency-limits.js';
 export type { FlowControl } from './flow/flow-control.js';
 export type { RateLimit, RateLimitRule, RateLimitStore } from './flow/rate-limits.js';
-export { RESERVATION_GRACE_MS } from './flow/rate-limits.js';
+export { WAKE_GRACE_MS } from './flow/rate-limits.js';
 export type { UniqueClaim } from './flow/unique-claim.js';
 export { uniqueClaimOf, withUnique } from './flow/unique-claim.js';
 export type { UniqueStore, UniqueTask } from './flow/unique-tasks.js';

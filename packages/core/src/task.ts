@@ -78,7 +78,7 @@ export interface TaskOptions<A extends unknown[] = unknown[]> {
   /**
    * At most `max` starts per `perMs` across every worker sharing the server's `flow.rateLimits` store,
    * per task name (and per `key` of the arguments). A task over its limit is handed back to the broker
-   * until its reserved start time: it consumes no retry and other tasks run meanwhile.
+   * until its wake-up time (see `RateLimitStore`): it consumes no retry and other tasks run meanwhile.
    */
   rateLimit?: RateLimit<A>;
   /**

@@ -97,7 +97,7 @@ describe('flow middleware', () => {
     });
     const free = defineTask('free', () => 1);
     const limited = defineTask('limited', () => 2, {
-      rateLimit: { max: 1000, perMs: 1000, burst: 1000 },
+      rateLimit: { max: 1000, perMs: 1000 },
       concurrencyLimit: { max: 100 },
     });
     server.register(free, limited);

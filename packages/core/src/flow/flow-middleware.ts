@@ -18,7 +18,7 @@ export type FlowErrorReporter = (error: unknown, signature: Signature) => void;
 /**
  * The worker middleware of flow control: a task with a `concurrencyLimit` first takes a slot (handed
  * back after `retryDelayMs` when none is free), a task with a `rateLimit` then asks for a start (handed
- * back until its reserved start time when over the limit, giving its slot back meanwhile); the slot is
+ * back until its wake-up time when over the limit, giving its slot back meanwhile); the slot is
  * renewed while the task runs and released after it. A hand-back consumes no retry and stores nothing,
  * and the worker runs other tasks meanwhile. When the store cannot be reached the task is handed back
  * too (never run unlimited, never failed for it). A task without limits passes straight through.

@@ -1,8 +1,9 @@
 import { MachineryError } from '../errors.js';
 
 /**
- * A rate limit of a task: at most `max` starts per `perMs`, shared by every worker process that uses
- * the same {@link RateLimitStore}, per task name and, with `key`, per key computed from the arguments.
+ * A rate limit of a task: at most `max` starts in any window of `perMs`, shared by every worker process
+ * that uses the same {@link RateLimitStore}, per task name and, with `key`, per key computed from the
+ * arguments.
  *
  * @example
  * ```ts
@@ -12,16 +13,10 @@ import { MachineryError } from '../errors.js';
  * ```
  */
 export interface RateLimit<A extends unknown[] = unknown[]> {
-  /** Starts allowed per `perMs` (a whole number ≥ 1). */
+  /** Starts allowed in any window of `perMs` (a whole number ≥ 1). */
   max: number;
-  /** The period, in ms (> 0). */
+  /** The window, in ms (> 0). */
   perMs: number;
-  /**
-   * Starts allowed back to back before the pace applies (default 1: starts are spaced `perMs / max`
-   * apart, so that no window of `perMs` holds more than `max`). A larger burst lets an idle limit run
-   * up to `burst` tasks at once; a window of `perMs` may then hold up to `max + burst - 1`.
-   */
-  burst?: number;
   /**
    * The key the limit is counted per, from the task's arguments (as the task function receives them);
    * default: one limit for the task name. Limits are counted per task name and key.
@@ -29,58 +24,57 @@ export interface RateLimit<A extends unknown[] = unknown[]> {
   key?(...args: A): string;
 }
 
-/** A limit as a store applies it: the pace and the burst tolerance. */
+/** A limit as a store applies it. */
 export interface RateLimitRule {
-  /** ms between two starts at the limit: `perMs / max`. */
-  readonly intervalMs: number;
-  /** Starts allowed back to back (≥ 1). */
-  readonly burst: number;
+  /** Starts allowed in any window of `perMs`. */
+  readonly max: number;
+  /** The sliding window, in ms. */
+  readonly perMs: number;
 }
 
 /**
- * Where rate limits are counted, shared by every process that uses the same store (a GCRA: one
- * "theoretical arrival time" per key). Implemented in core by `MemoryFlowControl` and on Redis by
- * `RedisFlowControl` (`@machinery/backend-redis`); a third party runs `flowControlSuite` from
- * `@machinery/testing`.
+ * Where rate limits are counted, shared by every process that uses the same store: a sliding-window
+ * log of the starts of the last `perMs` per key, so that no window of `perMs` ever holds more than
+ * `max` starts — however late or bunched the waiting tasks come back — and a late task may still use
+ * the room left in the window (the limit is not lost to lateness). Implemented in core by
+ * `MemoryFlowControl` and on Redis by `RedisFlowControl` (`@machinery/backend-redis`); a third party
+ * runs `flowControlSuite` from `@machinery/testing`.
  *
- * A task over its limit gets a *reservation*: the next free start time is set aside for its UUID, and
- * the worker hands the delivery back until then. When it comes again the reservation lets it start
- * without counting twice, so waiting tasks start in the order they were first refused and a limit
- * stays busy without tasks polling for free slots.
+ * A task refused gets a wake-up time from the key's wait line: the first refused waits until the window
+ * has room, each next one `perMs / max` later, so that waiting tasks come back spread at the limit's
+ * pace instead of all at once. The time is remembered for its UUID: asking again before it waits the
+ * rest; asking at or after it is an ordinary request (refused again, it goes to the end of the line).
  */
 export interface RateLimitStore {
   /**
-   * Asks whether task `uuid` may start now under `rule` for `key`. Resolves 0 when it may (the start
-   * is counted), otherwise the ms until its reserved start time (counted already: the same `uuid`
-   * asking again at or after that time resolves 0 without counting again). Atomic across processes.
+   * Asks whether task `uuid` may start now under `rule` for `key`. Resolves 0 when it may (the start is
+   * logged), otherwise the ms until it should ask again. Atomic across processes.
    */
   acquire(key: string, uuid: string, rule: RateLimitRule): Promise<number>;
 }
 
 /**
- * How long a reservation is kept after its start time, in ms: a task handed back that comes later than
- * this (its worker stopped meanwhile) asks anew.
+ * How long a wake-up time is remembered after it passed, in ms: a task handed back that asks again
+ * later than this is treated as a new request.
  */
-export const RESERVATION_GRACE_MS = 60_000;
+export const WAKE_GRACE_MS = 60_000;
 
 /**
  * The rule a store applies for `limit`.
- * @throws MachineryError `ERR_INVALID_ARGUMENT` for a limit that is not a whole `max` ≥ 1, a `perMs`
- * > 0 and a whole `burst` ≥ 1.
+ * @throws MachineryError `ERR_INVALID_ARGUMENT` for a limit that is not a whole `max` ≥ 1 and a
+ * `perMs` > 0.
  */
 export function rateLimitRule(taskName: string, limit: RateLimit<never[]>): RateLimitRule {
-  const burst = limit.burst ?? 1;
   if (
     !Number.isSafeInteger(limit.max) ||
     limit.max < 1 ||
     !(limit.perMs > 0) ||
-    !Number.isSafeInteger(burst) ||
-    burst < 1
+    !Number.isFinite(limit.perMs)
   ) {
     throw new MachineryError(
       'ERR_INVALID_ARGUMENT',
-      `Task "${taskName}" has an invalid rateLimit (max ${limit.max}, perMs ${limit.perMs}, burst ${burst}); give a whole max ≥ 1, perMs > 0 and a whole burst ≥ 1.`,
+      `Task "${taskName}" has an invalid rateLimit (max ${limit.max}, perMs ${limit.perMs}); give a whole max ≥ 1 and a finite perMs > 0.`,
     );
   }
-  return { intervalMs: limit.perMs / limit.max, burst };
+  return { max: limit.max, perMs: limit.perMs };
 }

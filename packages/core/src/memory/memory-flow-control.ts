@@ -1,10 +1,10 @@
 import { MachineryError } from '../errors.js';
 import type { ConcurrencyStore } from '../flow/concurrency-limits.js';
 import type { FlowControl } from '../flow/flow-control.js';
-import { type RateLimitRule, type RateLimitStore, RESERVATION_GRACE_MS } from '../flow/rate-limits.js';
+import { type RateLimitRule, type RateLimitStore, WAKE_GRACE_MS } from '../flow/rate-limits.js';
 import type { UniqueStore } from '../flow/unique-tasks.js';
 
-/** Reservations swept once this many are held, so abandoned ones do not pile up. */
+/** Wake-up times swept once this many are held, so abandoned ones do not pile up. */
 const SWEEP_AT = 10_000;
 
 /**
@@ -12,8 +12,12 @@ const SWEEP_AT = 10_000;
  * as two connections to Redis would share keys.
  */
 export class MemoryFlowControlStore {
-  /** @internal Theoretical arrival time per rate-limit key. */ readonly tats = new Map<string, number>();
-  /** @internal Reserved start per `key \0 uuid`. */ readonly reservations = new Map<
+  /** @internal Start times within the window, oldest first, per rate-limit key. */ readonly logs = new Map<
+    string,
+    number[]
+  >();
+  /** @internal The end of the wait line per rate-limit key. */ readonly lines = new Map<string, number>();
+  /** @internal Wake-up time per `key \0 uuid`. */ readonly wakes = new Map<
     string,
     { at: number; until: number }
   >();
@@ -52,20 +56,29 @@ export class MemoryFlowControl implements FlowControl {
       acquire: async (key: string, uuid: string, rule: RateLimitRule) => {
         this.assertOpen();
         const now = Date.now();
-        const reservationKey = `${key}\0${uuid}`;
-        const reservation = store.reservations.get(reservationKey);
-        if (reservation !== undefined && reservation.until > now) {
-          if (now < reservation.at) return Math.ceil(reservation.at - now);
-          store.reservations.delete(reservationKey);
+        const wakeKey = `${key}\0${uuid}`;
+        const wake = store.wakes.get(wakeKey);
+        if (wake !== undefined && wake.until > now && now < wake.at) return Math.ceil(wake.at - now);
+        let log = store.logs.get(key);
+        if (log === undefined) {
+          log = [];
+          store.logs.set(key, log);
+        }
+        // Starts in order of time: drop those that left the window.
+        let gone = 0;
+        while (gone < log.length && (log[gone] as number) <= now - rule.perMs) gone++;
+        if (gone > 0) log.splice(0, gone);
+        if (log.length < rule.max) {
+          log.push(now);
+          store.wakes.delete(wakeKey);
           return 0;
         }
-        const tat = Math.max(store.tats.get(key) ?? now, now);
-        const allowAt = tat - (rule.burst - 1) * rule.intervalMs;
-        store.tats.set(key, tat + rule.intervalMs);
-        if (now >= allowAt) return 0;
-        if (store.reservations.size >= SWEEP_AT) sweep(store.reservations, now);
-        store.reservations.set(reservationKey, { at: allowAt, until: allowAt + RESERVATION_GRACE_MS });
-        return Math.ceil(allowAt - now);
+        const roomAt = (log[0] as number) + rule.perMs;
+        const at = Math.max(store.lines.get(key) ?? 0, roomAt);
+        store.lines.set(key, at + rule.perMs / rule.max);
+        if (store.wakes.size >= SWEEP_AT) sweep(store.wakes, now);
+        store.wakes.set(wakeKey, { at, until: at + WAKE_GRACE_MS });
+        return Math.max(1, Math.ceil(at - now));
       },
     };
 

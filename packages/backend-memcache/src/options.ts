@@ -46,3 +46,11 @@ export interface MemcacheControlPlaneOptions extends MemcacheConnectionOptions {
    */
   maxCatchUp?: number;
 }
+
+/** Options for {@link MemcacheFlowControl}. */
+export interface MemcacheFlowControlOptions extends MemcacheConnectionOptions {
+  /** Prefix of every key, before `machinery_flow:` (default `''`). */
+  prefix?: string;
+  /** Logger for memjs's chatter (default: `defaultLogger()` from core). */
+  logger?: Logger;
+}

@@ -38,3 +38,6 @@ export interface RedisBackendOptions extends RedisConnectionOptions {
 
 /** Options for {@link RedisLock}. */
 export type RedisLockOptions = RedisConnectionOptions;
+
+/** Options for {@link RedisFlowControl}. */
+export type RedisFlowControlOptions = RedisConnectionOptions;

@@ -113,3 +113,85 @@ export const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+// Flow control. Times come from the Redis server's clock (TIME), so that workers on hosts with skewed
+// clocks share one pace. Writes after TIME are replicated as effects (the default since Redis 5).
+const NOW_MS = `
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+`;
+
+/**
+ * A sliding-window rate limit with a paced wait line. KEYS: the key's log of starts (a sorted set by
+ * time), the end of its wait line, the task's wake-up time. ARGV: max, perMs, graceMs (how long a
+ * wake-up time outlives itself), uuid. A task asking before its wake-up time gets the ms left. Otherwise
+ * starts older than the window are dropped; with fewer than max left the start is logged and 0 returned;
+ * else the task is given the later of the time the window has room and the end of the line, the line
+ * moves on by perMs / max, and the ms until then are returned.
+ */
+export const ACQUIRE_RATE = `${NOW_MS}
+local wake = redis.call('GET', KEYS[3])
+if wake and now < tonumber(wake) then return math.ceil(tonumber(wake) - now) end
+local max = tonumber(ARGV[1])
+local per = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - per))
+if redis.call('ZCARD', KEYS[1]) < max then
+  local at = string.format('%.3f', now)
+  redis.call('ZADD', KEYS[1], at, at .. ':' .. ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(per) + 1000)
+  if wake then redis.call('DEL', KEYS[3]) end
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local at = tonumber(oldest[2]) + per
+local line = tonumber(redis.call('GET', KEYS[2]) or '0')
+if line > at then at = line end
+local next_line = at + per / max
+redis.call('SET', KEYS[2], string.format('%.3f', next_line), 'PX', math.ceil(next_line - now) + 1000)
+redis.call('SET', KEYS[3], string.format('%.3f', at), 'PX', math.ceil(at - now + tonumber(ARGV[3])))
+local wait = math.ceil(at - now)
+if wait < 1 then wait = 1 end
+return wait
+`;
+
+/**
+ * Takes a concurrency slot. KEYS: the key's holders (a sorted set by lease deadline). ARGV: holder,
+ * max, leaseMs. Expired holders are dropped first; a holder that holds a slot keeps it. The set expires
+ * with its last lease. Returns 1 (taken) or 0 (every slot held).
+ */
+export const ACQUIRE_SLOT = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now) + 1000)
+return 1
+`;
+
+/**
+ * Extends a holder's lease. KEYS: the key's holders. ARGV: holder, leaseMs. Returns 1, or 0 when the
+ * holder's lease had lapsed (its slot may be someone else's now).
+ */
+export const RENEW_SLOT = `${NOW_MS}
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not deadline or tonumber(deadline) <= now then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now) + 1000)
+return 1
+`;
+
+/**
+ * Claims a unique key. KEYS: the claim. ARGV: uuid, ttlMs. Returns the UUID holding the claim (the
+ * caller's when it was free; a replay of the call that took it finds its own UUID).
+ */
+export const CLAIM_UNIQUE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return ARGV[1] end
+return redis.call('GET', KEYS[1])
+`;
+
+/** Drops a unique claim only while the caller's UUID holds it. KEYS: the claim. ARGV: uuid. */
+export const RELEASE_UNIQUE = RELEASE_LOCK;

@@ -30,11 +30,17 @@ import {
   type PurgeOptions,
   resolveLogger,
   type Signature,
+  uniqueClaimOf,
 } from '@machinery/core';
 import { type ConsumerHost, HOLD_MS, SqsConsumer } from './consumer.js';
 import { DeleteBatcher, SQS_BATCH_SIZE } from './delete-batcher.js';
 import { isQueueMissing, isStaleReceipt, sqsError } from './errors.js';
-import { deduplicationId, messageGroupId } from './fifo.js';
+import {
+  deduplicationId,
+  messageGroupId,
+  SQS_DEDUPLICATION_WINDOW_MS,
+  uniqueDeduplicationId,
+} from './fifo.js';
 import { Heartbeat, type Lease } from './heartbeat.js';
 import {
   type ResolvedOptions,
@@ -182,7 +188,11 @@ export class SqsBroker implements Broker {
       entry.MessageGroupId = messageGroupId(
         sig.brokerMessageGroupId || this.options.defaultMessageGroupId(sig),
       );
-      entry.MessageDeduplicationId = deduplicationId(sig.uuid);
+      const unique = uniqueClaimOf(sig);
+      entry.MessageDeduplicationId =
+        unique !== undefined && unique.forMs >= SQS_DEDUPLICATION_WINDOW_MS
+          ? uniqueDeduplicationId(sig.name, unique.key)
+          : deduplicationId(sig.uuid);
     } else if (sig.eta !== null) {
       const ms = sig.eta.getTime() - Date.now();
       // Rounded up so the message never arrives before its ETA; longer delays hop on arrival.

@@ -5,6 +5,7 @@ import {
   Server,
   type Signature,
   signature,
+  withUnique,
 } from '@machinery/core';
 import { eventually } from '@machinery/testing';
 import { describe, expect, it } from 'vitest';
@@ -42,6 +43,27 @@ describe('SqsBroker on FIFO queues', () => {
     await broker.publish({ ...sig, retryCount: 0 });
     await eventually(() => expect(got.deliveries).toHaveLength(2));
     expect(got.deliveries.map((d) => d.signature.uuid)).toEqual([sig.uuid, sig.uuid]);
+  });
+
+  it('drops a second unique task with the same key inside SQS’s 5-minute window (MessageDeduplicationId)', async () => {
+    const t = current();
+    const broker = t.closer.add(makeBroker(t.ctx, { defaultQueue: `${t.ctx.namespace}_tasks.fifo` }));
+    const got = await collect(t, broker, broker.defaultQueue, { ack: true });
+    const claim = { key: 'invoice-7', forMs: 300_000 };
+    // Published straight to the broker, as a producer without a unique store (or a retried send) would.
+    const first = withUnique(task('invoice', { brokerMessageGroupId: 'g' }), claim);
+    await broker.publish(first);
+    await broker.publish(withUnique(task('invoice', { brokerMessageGroupId: 'g' }), claim));
+    // A shorter window than SQS's keeps a per-send id: SQS must not outlast it.
+    const short = withUnique(task('invoice', { brokerMessageGroupId: 'g' }), {
+      key: 'invoice-7',
+      forMs: 1000,
+    });
+    await broker.publish(short);
+    const marker = task('marker', { brokerMessageGroupId: 'g' });
+    await broker.publish(marker);
+    await eventually(() => expect(got.deliveries.map((d) => d.signature.uuid)).toContain(marker.uuid));
+    expect(got.deliveries.map((d) => d.signature.uuid)).toEqual([first.uuid, short.uuid, marker.uuid]);
   });
 
   it('runs a failing task again through the Worker’s retry on a FIFO queue', async () => {

@@ -77,6 +77,13 @@ export type {
   WaitingTask,
 } from './inspection.js';
 export { findWaitingTask, inspectQueues, readTaskOrGroup } from './inspection.js';
+export type { ConcurrencyLimit, ConcurrencyStore } from './flow/concurrency-limits.js';
+export type { FlowControl } from './flow/flow-control.js';
+export type { RateLimit, RateLimitRule, RateLimitStore } from './flow/rate-limits.js';
+export { WAKE_GRACE_MS } from './flow/rate-limits.js';
+export type { UniqueClaim } from './flow/unique-claim.js';
+export { uniqueClaimOf, withUnique } from './flow/unique-claim.js';
+export type { UniqueStore, UniqueTask } from './flow/unique-tasks.js';
 export type { JsonValue } from './json.js';
 export { encodeJson, parseJson } from './json.js';
 export type { Lock } from './lock.js';
@@ -88,6 +95,8 @@ export type { MemoryBrokerOptions } from './memory/memory-broker.js';
 export { MemoryBroker, MemoryBrokerStore } from './memory/memory-broker.js';
 export type { MemoryControlPlaneOptions } from './memory/memory-control-plane.js';
 export { MemoryControlPlane, MemoryControlPlaneStore } from './memory/memory-control-plane.js';
+export type { MemoryFlowControlOptions } from './memory/memory-flow-control.js';
+export { MemoryFlowControl, MemoryFlowControlStore } from './memory/memory-flow-control.js';
 export type { MemoryLockOptions } from './memory/memory-lock.js';
 export { MemoryLock, MemoryLockStore } from './memory/memory-lock.js';
 export type {

@@ -7,6 +7,10 @@ import { revokeTasks } from './control/revoke.js';
 import { TaskEventBuffer } from './control/task-event-buffer.js';
 import { taskEvent } from './control/worker-control.js';
 import { invalidArgument, MachineryError } from './errors.js';
+import type { FlowControl } from './flow/flow-control.js';
+import { checkFlowOptions } from './flow/flow-options.js';
+import { uniqueClaimOf } from './flow/unique-claim.js';
+import { uniquePublishMiddleware } from './flow/unique-middleware.js';
 import type { Lock } from './lock.js';
 import { childLogger, type Logger, resolveLogger } from './logger.js';
 import { MemoryLock } from './memory/memory-lock.js';
@@ -44,6 +48,13 @@ export interface ServerOptions {
   control?: ControlPlane;
   /** How workers and producers use `control` (heartbeat period, events, progress throttling). */
   controlOptions?: ControlOptions;
+  /**
+   * Flow control: where tasks' `rateLimit`s and `concurrencyLimit`s are counted (by this server's
+   * workers) and `unique` keys claimed (by its sends), e.g. `RedisFlowControl` from
+   * `@machinery/backend-redis` or `MemoryFlowControl`. Without it, registering a task that declares a
+   * limit and sending a unique task fail. The server closes it in `close()`.
+   */
+  flow?: FlowControl;
 }
 
 /**
@@ -67,6 +78,8 @@ export class Server {
   /** The control plane, if one was given. */
   readonly control: ControlPlane | undefined;
   private readonly controlOptions: ControlOptions | undefined;
+  /** Flow control, if given. */
+  readonly flow: FlowControl | undefined;
   /** `sent` events on their way to the control plane's stream. */
   private readonly sentEvents: TaskEventBuffer | undefined;
   private readonly tasks = new TaskRegistry();
@@ -86,7 +99,11 @@ export class Server {
     this.logger = resolveLogger(options.logger);
     this.control = options.control;
     this.controlOptions = options.controlOptions;
+    this.flow = options.flow;
     let publish = options.middleware?.publish;
+    // Outermost, so that a duplicate meets no other middleware.
+    if (this.flow?.unique !== undefined)
+      publish = [uniquePublishMiddleware(this.flow.unique), ...(publish ?? [])];
     if (this.control !== undefined && options.controlOptions?.events !== false) {
       const buffer = new TaskEventBuffer(
         this.control.events,
@@ -122,6 +139,7 @@ export class Server {
    */
   // biome-ignore lint/suspicious/noExplicitAny: any task signature is accepted here; types stay on the definition.
   register(...tasks: TaskDefinition<any, any>[]): this {
+    for (const task of tasks) checkFlowOptions(task, this.flow);
     this.tasks.add(...tasks);
     return this;
   }
@@ -149,6 +167,7 @@ export class Server {
    * is then not sent).
    */
   async send<R>(signature: TaskSignature<R>): Promise<AsyncResult<R>> {
+    this.checkUnique(signature);
     await this.sender.send(signature, 'send');
     return new AsyncResult<R>(signature.uuid, signature.name, this.backend, this.control?.progress);
   }
@@ -158,6 +177,7 @@ export class Server {
    * nothing is published when a publish middleware throws for any of them.
    */
   async sendMany<R>(signatures: readonly TaskSignature<R>[]): Promise<AsyncResult<R>[]> {
+    for (const signature of signatures) this.checkUnique(signature);
     await this.sender.sendMany(signatures, 'send');
     return signatures.map((s) => new AsyncResult<R>(s.uuid, s.name, this.backend, this.control?.progress));
   }
@@ -316,6 +336,15 @@ export class Server {
     return this.requireControl('resume queues').pauses.resume(queue);
   }
 
+  /** A unique task sent without a store to claim its key in would be sent twice: refuse it. */
+  private checkUnique(signature: Signature): void {
+    if (this.flow?.unique === undefined && uniqueClaimOf(signature) !== undefined) {
+      throw invalidArgument(
+        `Task "${signature.name}" is unique but the server has no flow.unique store to claim its key in; pass one to new Server({ flow }), e.g. new RedisFlowControl() from @machinery/backend-redis.`,
+      );
+    }
+  }
+
   private requireControl(what: string): ControlPlane {
     if (this.control === undefined) {
       throw invalidArgument(
@@ -347,6 +376,7 @@ export class Server {
         middleware: this.taskMiddleware,
         control: this.control,
         controlOptions: this.controlOptions,
+        flow: this.flow,
         closeOnSignal: () => this.close(),
       },
       options,
@@ -379,6 +409,7 @@ export class Server {
         this.backend?.close(),
         this.lock.close(),
         this.control?.close(),
+        this.flow?.close(),
       ]);
     })();
     return this.closing;

@@ -1,5 +1,10 @@
 import type { ArgType, TypedArg } from './arg.js';
+import { type Arg, argValue } from './arg.js';
 import { invalidArgument } from './errors.js';
+import type { ConcurrencyLimit } from './flow/concurrency-limits.js';
+import type { RateLimit } from './flow/rate-limits.js';
+import { withUnique } from './flow/unique-claim.js';
+import type { UniqueTask } from './flow/unique-tasks.js';
 import type { Logger } from './logger.js';
 import type { RetryStrategy } from './retry.js';
 import { type Signature, type SignatureOptions, signature } from './signature.js';
@@ -58,8 +63,8 @@ export type ResultOf<R> = Awaited<R> extends Tuple<infer T> ? T : Awaited<R>;
 /** A task function: positional arguments in, a value (or a promise) out; `this` is the context. */
 export type TaskFunction<A extends unknown[] = unknown[], R = unknown> = (this: TaskContext, ...args: A) => R;
 
-/** Per-task settings. */
-export interface TaskOptions {
+/** Per-task settings; `A` are the task function's parameters (for the flow-control keys). */
+export interface TaskOptions<A extends unknown[] = unknown[]> {
   /** Abort the task (and treat it as failed) after this many ms. */
   timeoutMs?: number;
   /** Default `retryCount` for signatures made by this definition. */
@@ -70,6 +75,22 @@ export interface TaskOptions {
   routingKey?: string;
   /** Expected Go types of the arguments; a message with other types fails with a clear reason. */
   argTypes?: readonly ArgType[];
+  /**
+   * At most `max` starts per `perMs` across every worker sharing the server's `flow.rateLimits` store,
+   * per task name (and per `key` of the arguments). A task over its limit is handed back to the broker
+   * until its wake-up time (see `RateLimitStore`): it consumes no retry and other tasks run meanwhile.
+   */
+  rateLimit?: RateLimit<A>;
+  /**
+   * At most `max` runs at once across every worker sharing the server's `flow.concurrency` store, per
+   * task name (and per `key` of the arguments), each slot held under a renewed lease.
+   */
+  concurrencyLimit?: ConcurrencyLimit<A>;
+  /**
+   * Producer-side deduplication through the server's `flow.unique` store: a send within `forMs` of an
+   * earlier one with the same key publishes nothing and returns the earlier task's result.
+   */
+  unique?: UniqueTask<A>;
 }
 
 /** Each parameter accepts its value or an `arg()` override of it. */
@@ -82,7 +103,7 @@ export type TaskSignature<R> = Signature & { readonly __result?: R };
 export interface TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
   readonly name: string;
   readonly fn: TaskFunction<A, R>;
-  readonly options: TaskOptions;
+  readonly options: TaskOptions<A>;
   /** A signature calling this task with `args` (types checked against the function). */
   signature(...args: SignatureArgs<A>): TaskSignature<ResultOf<R>>;
   /** Like `signature`, with signature fields (ETA, retries, routing key…) set. */
@@ -104,18 +125,38 @@ export interface TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
 export function defineTask<A extends unknown[], R>(
   name: string,
   fn: TaskFunction<A, R>,
-  options: TaskOptions = {},
+  options: TaskOptions<A> = {},
 ): TaskDefinition<A, R> {
   if (typeof name !== 'string' || name === '') throw invalidArgument('A task needs a non-empty name.');
   if (typeof fn !== 'function') throw invalidArgument(`Task "${name}" must be a function.`);
   const defaults: SignatureOptions = {};
   if (options.retryCount !== undefined) defaults.retryCount = options.retryCount;
   if (options.routingKey !== undefined) defaults.routingKey = options.routingKey;
+  const unique = options.unique;
+  if (unique === undefined) {
+    return {
+      name,
+      fn,
+      options,
+      signature: (...args) => signature(name, args, { ...defaults }),
+      signatureWith: (sigOptions, ...args) => signature(name, args, { ...defaults, ...sigOptions }),
+    };
+  }
+  if (!(unique.forMs > 0)) {
+    throw invalidArgument(`Task "${name}" has unique.forMs ${unique.forMs}; give a duration in ms > 0.`);
+  }
+  const claimed = (sig: Signature): Signature => {
+    const key =
+      unique.key === undefined
+        ? JSON.stringify(sig.args ?? [])
+        : unique.key(...((sig.args ?? []).map((a: Arg) => argValue(a)) as A));
+    return withUnique(sig, { key, forMs: unique.forMs });
+  };
   return {
     name,
     fn,
     options,
-    signature: (...args) => signature(name, args, { ...defaults }),
-    signatureWith: (sigOptions, ...args) => signature(name, args, { ...defaults, ...sigOptions }),
+    signature: (...args) => claimed(signature(name, args, { ...defaults })),
+    signatureWith: (sigOptions, ...args) => claimed(signature(name, args, { ...defaults, ...sigOptions })),
   };
 }

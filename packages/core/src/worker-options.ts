@@ -1,6 +1,7 @@
 import type { Backend } from './backend.js';
 import type { Broker } from './broker.js';
 import type { ControlOptions, ControlPlane } from './control/control-plane.js';
+import type { FlowControl } from './flow/flow-control.js';
 import type { Logger } from './logger.js';
 import type { TaskMiddleware } from './middleware.js';
 import type { RetryStrategy } from './retry.js';
@@ -71,6 +72,8 @@ export interface WorkerDependencies {
   control?: ControlPlane | undefined;
   /** How the worker uses `control`. */
   controlOptions?: ControlOptions | undefined;
+  /** Rate and concurrency limits of tasks are counted here (no flow middleware without it). */
+  flow?: FlowControl | undefined;
   /**
    * Called when a signal stopped the worker and nothing else handles it, before the signal is raised
    * again; the Server closes itself (its adapters) here.

@@ -4,7 +4,9 @@ import { WorkerControl } from './control/worker-control.js';
 import { DeliveryPipeline } from './delivery-pipeline.js';
 import { errorText, MachineryError } from './errors.js';
 import { TypedEmitter } from './events.js';
+import { flowTaskMiddleware } from './flow/flow-middleware.js';
 import { childLogger, type Logger, resolveLogger } from './logger.js';
+import type { TaskMiddleware } from './middleware.js';
 import { fibonacciRetry } from './retry.js';
 import { type Signature, taskUUID } from './signature.js';
 import { TaskRun } from './task-run.js';
@@ -99,9 +101,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       tasks: dependencies.tasks,
       backend: dependencies.backend,
       sender: dependencies.sender,
-      middleware: this.control
-        ? [this.control.middleware, ...(dependencies.middleware ?? [])]
-        : dependencies.middleware,
+      middleware: this.middlewareOf(dependencies),
       logger: this.logger,
       events,
       retry: options.retry ?? fibonacciRetry,
@@ -110,6 +110,20 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       skipCompletedRedeliveries: options.skipCompletedRedeliveries ?? true,
       unregisteredTaskRequeues: options.unregisteredTaskRequeues ?? 50,
     });
+  }
+
+  /**
+   * The worker middleware, outermost first: revocation (a revoked task never waits for a limit), flow
+   * control (only with rate or concurrency stores), then the server's.
+   */
+  private middlewareOf(dependencies: WorkerDependencies): readonly TaskMiddleware[] | undefined {
+    const flow = dependencies.flow;
+    const builtIn: TaskMiddleware[] = [];
+    if (this.control) builtIn.push(this.control.middleware);
+    if (flow?.rateLimits !== undefined || flow?.concurrency !== undefined) {
+      builtIn.push(flowTaskMiddleware(flow, (error, signature) => this.reportError(error, signature)));
+    }
+    return builtIn.length === 0 ? dependencies.middleware : [...builtIn, ...(dependencies.middleware ?? [])];
   }
 
   /** Tasks currently held in a slot (running, or having their outcome stored). */

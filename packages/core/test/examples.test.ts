@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { main as flowControl } from '../examples/flow-control.js';
 import { main as headerPropagation } from '../examples/header-propagation.js';
 import { main as timing } from '../examples/timing.js';
 
@@ -16,4 +17,14 @@ it('runs the header-propagation example: the task sees the request id its produc
   const lines: string[] = [];
   await headerPropagation((line) => lines.push(line));
   expect(lines).toEqual(['hello Ada, for request req-7']);
+});
+
+it('runs the flow-control example: limited tasks all run, a duplicate gets the first result', async () => {
+  const lines: string[] = [];
+  await flowControl((line) => lines.push(line));
+  expect(lines).toEqual([
+    'fetched /a /b /c /d',
+    'report for acme, report for acme',
+    'duplicate answered with the first task: true',
+  ]);
 });

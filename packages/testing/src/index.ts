@@ -7,6 +7,8 @@ export type { ControlPlaneSuiteOptions } from './control-plane-suite.js';
 export { controlPlaneSuite } from './control-plane-suite.js';
 export type { ControlScenarioAdapters, ControlScenarioSuiteOptions } from './control-scenario-suite.js';
 export { controlScenarioSuite } from './control-scenario-suite.js';
+export type { FlowControlSuiteOptions, FlowScenarioAdapters } from './flow-control-suite.js';
+export { flowControlSuite } from './flow-control-suite.js';
 export type { SuiteBaseOptions } from './harness.js';
 export type { EventuallyOptions } from './helpers.js';
 export { Closer, deferred, eventually, observeFor, PerNamespace, uniqueNamespace } from './helpers.js';

@@ -1,0 +1,219 @@
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { RedisFlowControl } from '@machinery/backend-redis';
+import { RedisBroker } from '@machinery/broker-redis';
+import { defineTask, Server, silentLogger } from '@machinery/core';
+import { Redis } from 'ioredis';
+import { deleteKeys } from './redis-info.js';
+
+// Flow control on Redis, measured:
+// - `node dist/rate-limit-bench.js` — three worker processes share one rate limit (200 tasks/s by
+//   default) over 30 s: the achieved rate and the busiest 1-second windows (issue 14's target);
+// - `node dist/rate-limit-bench.js --overhead` — one worker drains no-op tasks with and without a rate
+//   limit they never reach: tasks/s and CPU per task of the worker process and of redis-server.
+// Options: --rate 200 --seconds 30 --workers 3 --tasks 10000 (overhead) --runs 2 (overhead).
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+
+type ChildConfig = { prefix: string; rate: number; concurrency: number };
+type FromChild = { ready: true } | { started: number } | { times: number[] };
+
+async function child(config: ChildConfig): Promise<void> {
+  const send = (m: FromChild) => process.send?.(m);
+  const times: number[] = [];
+  const server = new Server({
+    broker: new RedisBroker({ url: REDIS_URL, prefix: config.prefix, logger: silentLogger }),
+    flow: new RedisFlowControl({ url: REDIS_URL, prefix: config.prefix }),
+    logger: silentLogger,
+  });
+  server.register(
+    defineTask(
+      'limited',
+      () => {
+        times.push(Date.now());
+      },
+      { rateLimit: { max: config.rate, perMs: 1000 } },
+    ),
+  );
+  await server.worker({ concurrency: config.concurrency, handleSignals: false }).start();
+  const progress = setInterval(() => send({ started: times.length }), 250);
+  process.on('message', async (m: unknown) => {
+    if (m !== 'report') return;
+    clearInterval(progress);
+    send({ times });
+    await server.close();
+    process.exit(0);
+  });
+  send({ ready: true });
+}
+
+async function rateRun(): Promise<void> {
+  const rate = option('rate', 200);
+  const seconds = option('seconds', 30);
+  const workers = option('workers', 3);
+  // Enough for the whole measured span plus a margin, so that the limit, not the supply, sets the pace.
+  const total = rate * (seconds + 3);
+  const prefix = `rlbench${randomBytes(4).toString('hex')}:`;
+  const self = fileURLToPath(import.meta.url);
+  const started = new Array<number>(workers).fill(0);
+  const times: number[][] = [];
+  const children = Array.from({ length: workers }, (_, i) =>
+    fork(self, ['--child', JSON.stringify({ prefix, rate, concurrency: 20 } satisfies ChildConfig)]).on(
+      'message',
+      (m: FromChild) => {
+        if ('started' in m) started[i] = m.started;
+        if ('times' in m) times[i] = m.times;
+      },
+    ),
+  );
+  await Promise.all(
+    children.map(
+      (c) => new Promise<void>((resolve) => c.on('message', (m: FromChild) => 'ready' in m && resolve())),
+    ),
+  );
+  const producer = new Server({
+    broker: new RedisBroker({ url: REDIS_URL, prefix, logger: silentLogger }),
+    logger: silentLogger,
+  });
+  const limited = defineTask('limited', () => {});
+  for (let sent = 0; sent < total; sent += 500) {
+    await producer.sendMany(Array.from({ length: Math.min(500, total - sent) }, () => limited.signature()));
+  }
+  const deadline = Date.now() + (seconds + 60) * 1000;
+  while (started.reduce((a, b) => a + b, 0) < total && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  for (const c of children) c.send('report');
+  await Promise.all(children.map((c) => new Promise((resolve) => c.on('exit', resolve))));
+  await producer.close();
+  const redis = new Redis(REDIS_URL);
+  await deleteKeys(redis, `${prefix}*`);
+  redis.disconnect();
+
+  const all = times.flat().sort((a, b) => a - b);
+  const t0 = all[0] as number;
+  const windows = new Array<number>(seconds).fill(0);
+  for (const at of all) {
+    const k = Math.floor((at - t0) / 1000);
+    if (k < seconds) windows[k] = (windows[k] as number) + 1;
+  }
+  // The busiest window of 1 s ending at any start, over the whole run and once the flood of first
+  // requests has been handed back (from the third second on).
+  let slidingMax = 0;
+  let slidingMaxAt = 0;
+  let steadySlidingMax = 0;
+  for (let i = 0, j = 0; i < all.length; i++) {
+    while ((all[j] as number) < (all[i] as number) - 999) j++;
+    const count = i - j + 1;
+    if (count > slidingMax) {
+      slidingMax = count;
+      slidingMaxAt = ((all[i] as number) - t0) / 1000;
+    }
+    if ((all[j] as number) >= t0 + 2000) steadySlidingMax = Math.max(steadySlidingMax, count);
+  }
+  const inSpan = windows.reduce((a, b) => a + b, 0);
+  const achieved = inSpan / seconds;
+  console.log(
+    JSON.stringify(
+      {
+        limit: rate,
+        workers,
+        seconds,
+        tasks: all.length,
+        perWorker: times.map((t) => t.length),
+        achievedPerSecond: Number(achieved.toFixed(1)),
+        achievedVsLimit: `${(((achieved - rate) / rate) * 100).toFixed(2)} %`,
+        busiestAlignedSecond: Math.max(...windows),
+        quietestAlignedSecond: Math.min(...windows),
+        busiestSlidingSecond: slidingMax,
+        busiestSlidingSecondEndsAtS: Number(slidingMaxAt.toFixed(2)),
+        busiestSlidingSecondFromSecond2: steadySlidingMax,
+        windows,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const read = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return read('used_cpu_sys') + read('used_cpu_user');
+}
+
+async function drain(
+  limitedRun: boolean,
+  tasks: number,
+): Promise<{ perSecond: number; workerCpuUs: number; redisCpuUs: number }> {
+  const prefix = `rlover${randomBytes(4).toString('hex')}:`;
+  const flow = new RedisFlowControl({ url: REDIS_URL, prefix });
+  const server = new Server({
+    broker: new RedisBroker({ url: REDIS_URL, prefix, logger: silentLogger }),
+    flow,
+    logger: silentLogger,
+  });
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => {
+    finish = r;
+  });
+  const body = () => {
+    if (++done === tasks) finish();
+  };
+  // A limit these tasks never reach: every one pays the store round trip, none waits.
+  const task = limitedRun
+    ? defineTask('noop', body, { rateLimit: { max: 1_000_000, perMs: 1000 } })
+    : defineTask('noop', body);
+  server.register(task);
+  for (let sent = 0; sent < tasks; sent += 1000) {
+    await server.sendMany(Array.from({ length: Math.min(1000, tasks - sent) }, () => task.signature()));
+  }
+  const redis = new Redis(REDIS_URL);
+  const redisBefore = await redisCpu(redis);
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  await server.worker({ concurrency: 50, handleSignals: false }).start();
+  await finished;
+  const ms = performance.now() - start;
+  const cpu = process.cpuUsage(cpuBefore);
+  const redisAfter = await redisCpu(redis);
+  await server.close();
+  await deleteKeys(redis, `${prefix}*`);
+  redis.disconnect();
+  return {
+    perSecond: Math.round((tasks / ms) * 1000),
+    workerCpuUs: Math.round((cpu.user + cpu.system) / tasks),
+    redisCpuUs: Math.round(((redisAfter - redisBefore) * 1e6) / tasks),
+  };
+}
+
+async function overheadRun(): Promise<void> {
+  const tasks = option('tasks', 10_000);
+  const runs = option('runs', 2);
+  const results: Record<string, { perSecond: number; workerCpuUs: number; redisCpuUs: number }[]> = {
+    unlimited: [],
+    rateLimited: [],
+  };
+  // Alternated, so that a noisy neighbour on the machine weighs on both.
+  for (let i = 0; i < runs; i++) {
+    results.unlimited?.push(await drain(false, tasks));
+    results.rateLimited?.push(await drain(true, tasks));
+  }
+  console.log(JSON.stringify({ tasks, runs, ...results }, null, 2));
+}
+
+if (args[0] === '--child') await child(JSON.parse(args[1] as string) as ChildConfig);
+else if (args.includes('--overhead')) {
+  await overheadRun();
+  process.exit(0);
+} else {
+  await rateRun();
+  process.exit(0);
+}

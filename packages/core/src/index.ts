@@ -68,6 +68,13 @@ export {
 } from './errors.js';
 export type { EventMap } from './events.js';
 export { TypedEmitter } from './events.js';
+export type { ConcurrencyLimit, ConcurrencyStore } from './flow/concurrency-limits.js';
+export type { FlowControl } from './flow/flow-control.js';
+export type { RateLimit, RateLimitRule, RateLimitStore } from './flow/rate-limits.js';
+export { WAKE_GRACE_MS } from './flow/rate-limits.js';
+export type { UniqueClaim } from './flow/unique-claim.js';
+export { uniqueClaimOf, withUnique } from './flow/unique-claim.js';
+export type { UniqueStore, UniqueTask } from './flow/unique-tasks.js';
 export type {
   CappedCount,
   InspectQueuesOptions,
@@ -77,13 +84,6 @@ export type {
   WaitingTask,
 } from './inspection.js';
 export { findWaitingTask, inspectQueues, readTaskOrGroup } from './inspection.js';
-export type { ConcurrencyLimit, ConcurrencyStore } from './flow/concurrency-limits.js';
-export type { FlowControl } from './flow/flow-control.js';
-export type { RateLimit, RateLimitRule, RateLimitStore } from './flow/rate-limits.js';
-export { WAKE_GRACE_MS } from './flow/rate-limits.js';
-export type { UniqueClaim } from './flow/unique-claim.js';
-export { uniqueClaimOf, withUnique } from './flow/unique-claim.js';
-export type { UniqueStore, UniqueTask } from './flow/unique-tasks.js';
 export type { JsonValue } from './json.js';
 export { encodeJson, parseJson } from './json.js';
 export type { Lock } from './lock.js';

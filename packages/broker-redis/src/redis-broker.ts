@@ -109,19 +109,7 @@ function resolveOptions(options: RedisBrokerOptions): ResolvedBrokerOptions {
  * ```
  */
 export class RedisBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = {
-    delays: true,
-    maxDelayMs: Number.POSITIVE_INFINITY,
-    priorities: false,
-    fifoGroups: false,
-    redelivery: true,
-    leaseRenewal: true,
-    atomicBulkPublish: true,
-    deadLetterInspection: true,
-    pendingInspection: true,
-    delayedInspection: true,
-    purge: { pending: true, delayed: true, deadLetters: true },
-  };
+  readonly capabilities: BrokerCapabilities;
   readonly defaultQueue: string;
   /** The ioredis client in use (the one passed in, or the one the broker created). */
   readonly client: Redis | Cluster;
@@ -136,6 +124,21 @@ export class RedisBroker implements Broker {
 
   constructor(options: RedisBrokerOptions = {}) {
     const resolved = resolveOptions(options);
+    this.capabilities = {
+      delays: true,
+      maxDelayMs: Number.POSITIVE_INFINITY,
+      priorities: false,
+      fifoGroups: false,
+      redelivery: true,
+      leaseRenewal: true,
+      atomicBulkPublish: true,
+      deadLetterInspection: true,
+      pendingInspection: true,
+      delayedInspection: true,
+      purge: { pending: true, delayed: true, deadLetters: true },
+      // Renewed every third of it by this process: a Worker warns when its loop stalls that long.
+      leaseMs: resolved.leaseMs,
+    };
     this.defaultQueue = resolved.defaultQueue;
     this.logger = childLogger(resolveLogger(options.logger), { component: 'redis-broker' });
     if (options.client) {

@@ -1,0 +1,308 @@
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+import { fromWire, type TaskResult } from '../arg.js';
+import { errorText, invalidArgument, MachineryError, TaskTimeoutError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { tuple } from '../task.js';
+import type { TaskExecutor, TaskRun } from '../task-run.js';
+import { PoolThread, type PoolThreadEvents } from './pool-thread.js';
+import type { ThreadPoolOptions } from './thread-pool-options.js';
+import { fromThrownError, type RunMessage, type ThreadMessage, type ThrownError } from './thread-protocol.js';
+
+/** One task given to the pool: queued until a thread is free, then running on it. */
+interface Job {
+  readonly id: number;
+  readonly run: TaskRun;
+  readonly timeoutMs: number | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly onAbort: () => void;
+  thread: PoolThread | undefined;
+  timer: NodeJS.Timeout | undefined;
+  settled: boolean;
+}
+
+/** How long a thread that failed to start waits before the pool tries again. */
+const RESPAWN_DELAY_MS = 1000;
+
+/** The JavaScript value of a thread's results, as the task function returned it. */
+function returnedValue(results: readonly TaskResult[]): unknown {
+  const values = results.map((r) => fromWire(r.type, r.value));
+  if (values.length === 0) return undefined;
+  return values.length === 1 ? values[0] : tuple(...values);
+}
+
+function moduleHref(module: URL | string): string {
+  if (module instanceof URL) return module.href;
+  if (typeof module !== 'string' || module === '') {
+    throw invalidArgument(
+      "The thread pool needs the module defining its tasks: pool: { module: new URL('./tasks.js', import.meta.url) }.",
+    );
+  }
+  if (/^(file|data):/.test(module)) return module;
+  return pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
+}
+
+/**
+ * Runs tasks in `worker_threads`, one task per thread at a time, on behalf of a Worker (which holds the
+ * deliveries and renews their leases from its own, never-blocked thread). A task over its time limit
+ * or aborted (worker stop, revocation, a middleware's decision) has its thread terminated and
+ * replaced; a thread that dies fails its task with `ERR_TASK_CRASHED` or `ERR_TASK_OUT_OF_MEMORY`,
+ * which the worker stores and retries as any failure: no delivery is lost with a thread.
+ */
+export class ThreadPool implements TaskExecutor {
+  /** Number of threads. */
+  readonly size: number;
+  private readonly module: string;
+  private readonly resourceLimits: ResourceLimits | undefined;
+  private readonly logger: Logger;
+  private readonly threads = new Set<PoolThread>();
+  private readonly idle: PoolThread[] = [];
+  private readonly queue: Job[] = [];
+  private readonly running = new Map<number, Job>();
+  private readonly starting = new Map<PoolThread, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly respawns = new Set<NodeJS.Timeout>();
+  private readonly events: PoolThreadEvents;
+  private nextId = 1;
+  private open = false;
+
+  constructor(options: ThreadPoolOptions, logger: Logger) {
+    const size = options.threads ?? availableParallelism();
+    if (!Number.isInteger(size) || size < 1) {
+      throw invalidArgument(`The thread pool needs an integer number of threads ≥ 1, got ${size}.`);
+    }
+    this.size = size;
+    this.module = moduleHref(options.module);
+    this.resourceLimits = options.resourceLimits;
+    this.logger = logger;
+    this.events = {
+      ready: (thread) => this.onReady(thread),
+      result: (id, results) => this.onResult(id, results),
+      error: (id, error) => this.onError(id, error),
+      message: (message) => this.onMessage(message),
+      exit: (thread, code, error) => this.onExit(thread, code, error),
+    };
+  }
+
+  /**
+   * Starts the threads and resolves once each has loaded the task module. No-op while open.
+   * @throws MachineryError `ERR_INVALID_ARGUMENT` when the module cannot be loaded.
+   */
+  async start(): Promise<void> {
+    if (this.open) return;
+    this.open = true;
+    const ready = Array.from(
+      { length: this.size },
+      () => new Promise<void>((resolve, reject) => this.starting.set(this.spawn(), { resolve, reject })),
+    );
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await this.close();
+      throw invalidArgument(
+        `The thread pool could not load its task module ${this.module}: ${errorText(err)}. Check the path and that the module loads on its own (node ${this.module}).`,
+        err,
+      );
+    }
+    this.logger.info({ threads: this.size, module: this.module }, 'thread pool started');
+  }
+
+  /** Runs `run`'s task on a free thread (queued until one is); `timeoutMs` counts from its start there. */
+  execute(run: TaskRun, timeoutMs: number | undefined): Promise<unknown> {
+    if (!this.open) {
+      return Promise.reject(
+        new MachineryError(
+          'ERR_CLOSED',
+          'The thread pool is not running: start the worker before it runs tasks.',
+        ),
+      );
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      const signal = run.signal;
+      if (signal.aborted) return reject(signal.reason);
+      const job: Job = {
+        id: this.nextId++,
+        run,
+        timeoutMs,
+        resolve,
+        reject,
+        onAbort: () => this.abort(job),
+        thread: undefined,
+        timer: undefined,
+        settled: false,
+      };
+      signal.addEventListener('abort', job.onAbort, { once: true });
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
+  /** Terminates every thread; a task still queued or running fails with `ERR_CLOSED`. Idempotent. */
+  async close(): Promise<void> {
+    this.open = false;
+    for (const timer of this.respawns) clearTimeout(timer);
+    this.respawns.clear();
+    const closed = new MachineryError('ERR_CLOSED', 'The thread pool was closed.');
+    for (const job of [...this.queue.splice(0), ...this.running.values()]) this.settle(job, false, closed);
+    const threads = [...this.threads];
+    this.threads.clear();
+    this.idle.length = 0;
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+
+  private spawn(): PoolThread {
+    const thread = new PoolThread(this.module, this.resourceLimits, this.events);
+    this.threads.add(thread);
+    return thread;
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const thread = this.idle.pop() as PoolThread;
+      const job = this.queue.shift() as Job;
+      job.thread = thread;
+      thread.jobId = job.id;
+      this.running.set(job.id, job);
+      if (job.timeoutMs !== undefined && job.timeoutMs > 0) {
+        const timeoutMs = job.timeoutMs;
+        job.timer = setTimeout(() => {
+          this.settle(job, false, new TaskTimeoutError(job.run.signature.name, timeoutMs));
+          // Whatever it computes, the thread stops now; a fresh one takes its place.
+          void thread.terminate();
+        }, timeoutMs);
+      }
+      const message: RunMessage = {
+        type: 'run',
+        id: job.id,
+        signature: job.run.signature,
+        attempt: job.run.attempt,
+        token: job.run.token,
+      };
+      try {
+        thread.post(message);
+      } catch (err) {
+        // A signature that cannot be cloned never reaches the thread, which stays free.
+        this.settle(job, false, err);
+        this.idle.push(thread);
+      }
+    }
+  }
+
+  /** Ends a job once: the first of result, error, time limit, abort, thread death or close wins. */
+  private settle(job: Job, ok: boolean, value: unknown): void {
+    if (job.settled) return;
+    job.settled = true;
+    clearTimeout(job.timer);
+    job.run.signal.removeEventListener('abort', job.onAbort);
+    this.running.delete(job.id);
+    if (job.thread !== undefined && job.thread.jobId === job.id) job.thread.jobId = undefined;
+    if (ok) job.resolve(value);
+    else job.reject(value);
+  }
+
+  /** The worker gave the task up (stop, revocation, middleware): a running one loses its thread. */
+  private abort(job: Job): void {
+    const queued = this.queue.indexOf(job);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    const thread = job.thread;
+    this.settle(job, false, job.run.signal.reason);
+    if (thread !== undefined && queued < 0) void thread.terminate();
+  }
+
+  private onReady(thread: PoolThread): void {
+    const waiter = this.starting.get(thread);
+    this.starting.delete(thread);
+    waiter?.resolve();
+    if (!this.open) return;
+    this.idle.push(thread);
+    this.dispatch();
+  }
+
+  /** A thread is free again after its task settled (unless the pool terminated it meanwhile). */
+  private release(thread: PoolThread): void {
+    if (thread.terminating || !this.threads.has(thread)) return;
+    this.idle.push(thread);
+    this.dispatch();
+  }
+
+  private onResult(id: number, results: readonly TaskResult[]): void {
+    const job = this.running.get(id);
+    if (job === undefined) return;
+    const thread = job.thread as PoolThread;
+    let value: unknown;
+    try {
+      value = returnedValue(results);
+    } catch {
+      value = undefined;
+    }
+    // Stored as the task produced them: converting the value back could change a result's Go type.
+    job.run.recordReturn(value, results);
+    this.settle(job, true, value);
+    this.release(thread);
+  }
+
+  private onError(id: number, error: ThrownError): void {
+    const job = this.running.get(id);
+    if (job === undefined) return;
+    const thread = job.thread as PoolThread;
+    this.settle(job, false, fromThrownError(error));
+    this.release(thread);
+  }
+
+  private onMessage(message: ThreadMessage): void {
+    if (message.type !== 'progress' && message.type !== 'log') return;
+    const job = this.running.get(message.id);
+    if (job === undefined) return;
+    if (message.type === 'progress') job.run.progress(message.data);
+    else job.run.logger[message.level](message.obj, message.msg);
+  }
+
+  private onExit(thread: PoolThread, code: number, error: Error | undefined): void {
+    this.threads.delete(thread);
+    const at = this.idle.indexOf(thread);
+    if (at >= 0) this.idle.splice(at, 1);
+    const waiter = this.starting.get(thread);
+    if (waiter !== undefined) {
+      this.starting.delete(thread);
+      waiter.reject(error ?? new Error(`the thread exited with code ${code} before it was ready`));
+      return;
+    }
+    const job = thread.jobId === undefined ? undefined : this.running.get(thread.jobId);
+    if (job !== undefined) this.settle(job, false, this.deathError(job, code, error));
+    if (!this.open) return;
+    if (!thread.isReady) {
+      // Its module failed to load after the pool had started (a deploy replaced it?): try again later.
+      this.logger.error(
+        { err: error, module: this.module },
+        `a pool thread could not load the task module: ${errorText(error)}; retrying in ${RESPAWN_DELAY_MS} ms`,
+      );
+      const timer = setTimeout(() => {
+        this.respawns.delete(timer);
+        if (this.open) this.spawn();
+      }, RESPAWN_DELAY_MS);
+      timer.unref();
+      this.respawns.add(timer);
+      return;
+    }
+    this.spawn();
+  }
+
+  private deathError(job: Job, code: number, error: Error | undefined): MachineryError {
+    const name = job.run.signature.name;
+    if ((error as { code?: unknown } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return new MachineryError(
+        'ERR_TASK_OUT_OF_MEMORY',
+        `Task "${name}" went over the thread pool's memory limit (resourceLimits ${JSON.stringify(this.resourceLimits ?? {})}); its thread was replaced. Raise pool.resourceLimits.maxOldGenerationSizeMb or make the task use less memory.`,
+        { cause: error },
+      );
+    }
+    const how = error === undefined ? `exit code ${code}` : `uncaught error: ${errorText(error)}`;
+    return new MachineryError(
+      'ERR_TASK_CRASHED',
+      `Task "${name}" ended its worker thread (${how}); the thread was replaced. A task in the thread pool must not call process.exit() or leave errors uncaught.`,
+      error === undefined ? undefined : { cause: error },
+    );
+  }
+}

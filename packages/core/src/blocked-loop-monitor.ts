@@ -12,6 +12,8 @@ export class BlockedLoopMonitor {
   constructor(
     private readonly thresholdMs: number,
     private readonly onBlocked: (blockedMs: number) => void,
+    /** Called on every tick after `onBlocked`: the caller forgets what ran before it. */
+    private readonly onTick: () => void = () => {},
   ) {
     this.periodMs = Math.max(10, Math.floor(thresholdMs / 10));
   }
@@ -25,6 +27,7 @@ export class BlockedLoopMonitor {
       const lateMs = now - this.last - this.periodMs;
       this.last = now;
       if (lateMs > this.thresholdMs) this.onBlocked(Math.round(lateMs));
+      this.onTick();
     }, this.periodMs);
     this.timer.unref();
   }

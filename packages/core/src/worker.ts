@@ -59,6 +59,11 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private readonly loopMonitor: BlockedLoopMonitor | undefined;
   /** Tasks already warned about, so that a task is named once however often it blocks. */
   private readonly warnedBlocked = new WeakSet<TaskRun>();
+  /**
+   * With the monitor: tasks that ended since its last tick. A synchronous task blocks the loop and
+   * ends before any timer runs, so the tick that notices the block finds it here, not among the running.
+   */
+  private readonly endedSinceTick: TaskRun[] = [];
 
   constructor(dependencies: WorkerDependencies, options: WorkerOptions = {}) {
     super();
@@ -86,7 +91,13 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     const leaseMs = this.broker.capabilities.leaseMs;
     const blockedMs = options.blockedLoopWarningMs ?? (leaseMs === undefined ? 0 : Math.floor(leaseMs / 3));
     if (this.pool === undefined && blockedMs > 0) {
-      this.loopMonitor = new BlockedLoopMonitor(blockedMs, (ms) => this.warnBlocked(ms, blockedMs));
+      this.loopMonitor = new BlockedLoopMonitor(
+        blockedMs,
+        (ms) => this.warnBlocked(ms, blockedMs),
+        () => {
+          this.endedSinceTick.length = 0;
+        },
+      );
     }
     const events: WorkerEventSink = {
       hasListeners: (event) => this.hasListeners(event),
@@ -378,14 +389,15 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
   /** The event loop was blocked `blockedMs` while tasks ran: names each of them, once per task. */
   private warnBlocked(blockedMs: number, thresholdMs: number): void {
-    for (const run of this.running) {
+    const suspects = [...this.endedSinceTick, ...this.running];
+    for (const run of suspects) {
       if (this.warnedBlocked.has(run)) continue;
       this.warnedBlocked.add(run);
       const others =
-        this.running.size > 1 ? ` (or one of the ${this.running.size - 1} tasks running beside it)` : '';
+        suspects.length > 1 ? ` (or one of the ${suspects.length - 1} tasks running beside it)` : '';
       this.logger.warn(
         { taskUUID: run.signature.uuid, taskName: run.signature.name, blockedMs, thresholdMs },
-        `The event loop was blocked for ${blockedMs} ms while task "${run.signature.name}" ran${others}: longer than a third of the broker's lease, so the lease may expire and another worker run the task again, and no other task progressed meanwhile. Run CPU-bound tasks in the thread pool: server.worker({ pool: { module: new URL('./tasks.js', import.meta.url) } }).`,
+        `The event loop was blocked for ${blockedMs} ms while task "${run.signature.name}" ran${others}: longer than ${thresholdMs} ms (by default a third of the broker's lease), so its lease may expire and another worker run the task again, and no other task progressed meanwhile. Run CPU-bound tasks in the thread pool: server.worker({ pool: { module: new URL('./tasks.js', import.meta.url) } }).`,
       );
     }
   }
@@ -415,6 +427,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private async occupy(run: TaskRun): Promise<void> {
     await this.pipeline.handle(run);
     this.running.delete(run);
+    if (this.loopMonitor !== undefined) this.endedSinceTick.push(run);
     const next = this.buffer.shift();
     if (next) this.launch(next);
     else if (this.running.size === 0) this.idle?.();

@@ -126,6 +126,16 @@ describe('thread pool', () => {
     );
   });
 
+  it('runs the task that waited behind a timed-out one on the same thread elsewhere', async () => {
+    const { server } = make();
+    await started(server, { pool: { module: MODULE, threads: 1 }, timeoutMs: 300 });
+    // One thread, two tasks sent to it: the second waits in the thread behind the first.
+    const stuck = await server.send(tasks.forever.signature());
+    const behind = await server.send(tasks.spin.signature(1));
+    await expect(stuck.get({ timeoutMs: 10_000 })).rejects.toThrow('timed out after 300 ms');
+    expect(await behind.get({ timeoutMs: 10_000 })).toEqual(expect.any(Number));
+  });
+
   it('fails a task over the memory limit with ERR_TASK_OUT_OF_MEMORY, and the pool goes on', async () => {
     const { server } = make();
     const worker = await started(server, {

@@ -7,9 +7,9 @@ export interface PoolThreadEvents {
   /** The thread is ready for its first task. */
   ready(thread: PoolThread): void;
   /** The task returned. */
-  result(id: number, results: readonly TaskResult[]): void;
+  result(thread: PoolThread, id: number, results: readonly TaskResult[]): void;
   /** The task threw. */
-  error(id: number, error: ThrownError): void;
+  error(thread: PoolThread, id: number, error: ThrownError): void;
   /** The task reported progress or logged (relayed to the worker's run). */
   message(message: ThreadMessage): void;
   /**
@@ -23,8 +23,11 @@ const ENTRY = new URL('./thread-entry.js', import.meta.url);
 
 /** One thread of the pool: spawns `thread-entry.js` and turns its messages into calls on its pool. */
 export class PoolThread {
-  /** The id of the task it runs, `undefined` while idle. */
-  jobId: number | undefined;
+  /**
+   * Ids of the tasks sent to it, in order: the first runs, the next waits in the thread so that it
+   * starts the moment the first ends, without a round trip to the worker's thread in between.
+   */
+  readonly jobIds: number[] = [];
   /** Set once `ready` came: until then a death is a failure to start. */
   isReady = false;
   /** The pool terminated it on purpose (time limit, abort, close). */
@@ -46,10 +49,10 @@ export class PoolThread {
           events.ready(this);
           break;
         case 'result':
-          events.result(m.id, m.results);
+          events.result(this, m.id, m.results);
           break;
         case 'error':
-          events.error(m.id, m.error);
+          events.error(this, m.id, m.error);
           break;
         default:
           events.message(m);

@@ -61,6 +61,10 @@ async function run(tasks: Map<string, AnyTaskDefinition>, m: RunMessage): Promis
 // A module that fails to load rejects here: the rejection ends the thread, and the pool reports it.
 void import(String(workerData.module)).then((module: Record<string, unknown>) => {
   const tasks = findTasks(module);
-  port.on('message', (m: RunMessage) => void run(tasks, m));
+  // One task at a time, in the order sent: the pool sends the next one before this one ends.
+  let queue = Promise.resolve();
+  port.on('message', (m: RunMessage) => {
+    queue = queue.then(() => run(tasks, m));
+  });
   send({ type: 'ready', names: [...tasks.keys()] });
 });

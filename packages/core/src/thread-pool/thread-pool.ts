@@ -24,6 +24,9 @@ interface Job {
   settled: boolean;
 }
 
+/** Tasks sent to one thread at a time: one running, one waiting there to start at once after it. */
+const PER_THREAD = 2;
+
 /** How long a thread that failed to start waits before the pool tries again. */
 const RESPAWN_DELAY_MS = 1000;
 
@@ -58,8 +61,10 @@ export class ThreadPool implements TaskExecutor {
   private readonly module: string;
   private readonly resourceLimits: ResourceLimits | undefined;
   private readonly logger: Logger;
+  /** Threads ready to run tasks (not starting, not terminating). */
   private readonly threads = new Set<PoolThread>();
-  private readonly idle: PoolThread[] = [];
+  /** Every thread alive, starting and terminating ones too. */
+  private readonly all = new Set<PoolThread>();
   private readonly queue: Job[] = [];
   private readonly running = new Map<number, Job>();
   private readonly starting = new Map<PoolThread, { resolve: () => void; reject: (e: Error) => void }>();
@@ -79,8 +84,8 @@ export class ThreadPool implements TaskExecutor {
     this.logger = logger;
     this.events = {
       ready: (thread) => this.onReady(thread),
-      result: (id, results) => this.onResult(id, results),
-      error: (id, error) => this.onError(id, error),
+      result: (thread, id, results) => this.onResult(thread, id, results),
+      error: (thread, id, error) => this.onError(thread, id, error),
       message: (message) => this.onMessage(message),
       exit: (thread, code, error) => this.onExit(thread, code, error),
     };
@@ -146,33 +151,71 @@ export class ThreadPool implements TaskExecutor {
     this.respawns.clear();
     const closed = new MachineryError('ERR_CLOSED', 'The thread pool was closed.');
     for (const job of [...this.queue.splice(0), ...this.running.values()]) this.settle(job, false, closed);
-    const threads = [...this.threads];
+    const threads = [...this.all];
     this.threads.clear();
-    this.idle.length = 0;
+    this.all.clear();
     await Promise.all(threads.map((t) => t.terminate()));
   }
 
   private spawn(): PoolThread {
     const thread = new PoolThread(this.module, this.resourceLimits, this.events);
-    this.threads.add(thread);
+    this.all.add(thread);
     return thread;
   }
 
+  /** The ready thread with the fewest tasks, if one has room for another. */
+  private freeThread(): PoolThread | undefined {
+    let best: PoolThread | undefined;
+    for (const t of this.threads) {
+      if (t.jobIds.length === 0) return t;
+      if (t.jobIds.length < PER_THREAD && (best === undefined || t.jobIds.length < best.jobIds.length))
+        best = t;
+    }
+    return best;
+  }
+
+  /** The job starts running on its thread now: its time limit starts. */
+  private begin(job: Job): void {
+    if (job.timeoutMs === undefined || job.timeoutMs <= 0) return;
+    const timeoutMs = job.timeoutMs;
+    job.timer = setTimeout(() => {
+      const thread = job.thread;
+      this.settle(job, false, new TaskTimeoutError(job.run.signature.name, timeoutMs));
+      // Whatever it computes, the thread stops now; a fresh one takes its place.
+      if (thread !== undefined) this.retire(thread);
+    }, timeoutMs);
+  }
+
+  /**
+   * Terminates a thread (a task over its limit, or given up): the task waiting behind the one it ran
+   * had not started, so it goes back to the front of the queue for another thread.
+   */
+  private retire(thread: PoolThread): void {
+    this.threads.delete(thread);
+    const waiting = thread.jobIds.splice(0).flatMap((id) => {
+      const job = this.running.get(id);
+      return job === undefined || job.settled ? [] : [job];
+    });
+    for (const job of waiting) {
+      this.running.delete(job.id);
+      clearTimeout(job.timer);
+      job.timer = undefined;
+      job.thread = undefined;
+    }
+    this.queue.unshift(...waiting);
+    void thread.terminate();
+    this.dispatch();
+  }
+
   private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const thread = this.idle.pop() as PoolThread;
+    while (this.queue.length > 0) {
+      const thread = this.freeThread();
+      if (thread === undefined) return;
       const job = this.queue.shift() as Job;
       job.thread = thread;
-      thread.jobId = job.id;
+      thread.jobIds.push(job.id);
       this.running.set(job.id, job);
-      if (job.timeoutMs !== undefined && job.timeoutMs > 0) {
-        const timeoutMs = job.timeoutMs;
-        job.timer = setTimeout(() => {
-          this.settle(job, false, new TaskTimeoutError(job.run.signature.name, timeoutMs));
-          // Whatever it computes, the thread stops now; a fresh one takes its place.
-          void thread.terminate();
-        }, timeoutMs);
-      }
+      if (thread.jobIds.length === 1) this.begin(job);
       const message: RunMessage = {
         type: 'run',
         id: job.id,
@@ -183,9 +226,8 @@ export class ThreadPool implements TaskExecutor {
       try {
         thread.post(message);
       } catch (err) {
-        // A signature that cannot be cloned never reaches the thread, which stays free.
+        // A signature that cannot be cloned never reaches the thread.
         this.settle(job, false, err);
-        this.idle.push(thread);
       }
     }
   }
@@ -197,18 +239,28 @@ export class ThreadPool implements TaskExecutor {
     clearTimeout(job.timer);
     job.run.signal.removeEventListener('abort', job.onAbort);
     this.running.delete(job.id);
-    if (job.thread !== undefined && job.thread.jobId === job.id) job.thread.jobId = undefined;
+    const thread = job.thread;
+    if (thread !== undefined) {
+      const at = thread.jobIds.indexOf(job.id);
+      if (at >= 0) thread.jobIds.splice(at, 1);
+      // The next task sent to this thread starts now.
+      const next = at === 0 ? this.running.get(thread.jobIds[0] ?? -1) : undefined;
+      if (next !== undefined) this.begin(next);
+    }
     if (ok) job.resolve(value);
     else job.reject(value);
   }
 
-  /** The worker gave the task up (stop, revocation, middleware): a running one loses its thread. */
+  /**
+   * The worker gave the task up (stop, revocation, middleware): one sent to a thread loses that
+   * thread — running, it must stop; waiting there, it cannot be called back otherwise.
+   */
   private abort(job: Job): void {
     const queued = this.queue.indexOf(job);
     if (queued >= 0) this.queue.splice(queued, 1);
     const thread = job.thread;
     this.settle(job, false, job.run.signal.reason);
-    if (thread !== undefined && queued < 0) void thread.terminate();
+    if (thread !== undefined && queued < 0) this.retire(thread);
   }
 
   private onReady(thread: PoolThread): void {
@@ -216,21 +268,14 @@ export class ThreadPool implements TaskExecutor {
     this.starting.delete(thread);
     waiter?.resolve();
     if (!this.open) return;
-    this.idle.push(thread);
+    this.threads.add(thread);
     this.dispatch();
   }
 
-  /** A thread is free again after its task settled (unless the pool terminated it meanwhile). */
-  private release(thread: PoolThread): void {
-    if (thread.terminating || !this.threads.has(thread)) return;
-    this.idle.push(thread);
-    this.dispatch();
-  }
-
-  private onResult(id: number, results: readonly TaskResult[]): void {
+  private onResult(thread: PoolThread, id: number, results: readonly TaskResult[]): void {
     const job = this.running.get(id);
-    if (job === undefined) return;
-    const thread = job.thread as PoolThread;
+    // Not from its thread: a retired thread's late answer, for a task that went to another thread.
+    if (job === undefined || job.thread !== thread) return;
     let value: unknown;
     try {
       value = returnedValue(results);
@@ -240,15 +285,14 @@ export class ThreadPool implements TaskExecutor {
     // Stored as the task produced them: converting the value back could change a result's Go type.
     job.run.recordReturn(value, results);
     this.settle(job, true, value);
-    this.release(thread);
+    this.dispatch();
   }
 
-  private onError(id: number, error: ThrownError): void {
+  private onError(thread: PoolThread, id: number, error: ThrownError): void {
     const job = this.running.get(id);
-    if (job === undefined) return;
-    const thread = job.thread as PoolThread;
+    if (job === undefined || job.thread !== thread) return;
     this.settle(job, false, fromThrownError(error));
-    this.release(thread);
+    this.dispatch();
   }
 
   private onMessage(message: ThreadMessage): void {
@@ -260,17 +304,17 @@ export class ThreadPool implements TaskExecutor {
   }
 
   private onExit(thread: PoolThread, code: number, error: Error | undefined): void {
-    this.threads.delete(thread);
-    const at = this.idle.indexOf(thread);
-    if (at >= 0) this.idle.splice(at, 1);
+    this.all.delete(thread);
     const waiter = this.starting.get(thread);
     if (waiter !== undefined) {
       this.starting.delete(thread);
       waiter.reject(error ?? new Error(`the thread exited with code ${code} before it was ready`));
       return;
     }
-    const job = thread.jobId === undefined ? undefined : this.running.get(thread.jobId);
+    // The first task sent to it was running: it fails. The one waiting behind it had not started.
+    const job = this.running.get(thread.jobIds[0] ?? -1);
     if (job !== undefined) this.settle(job, false, this.deathError(job, code, error));
+    if (this.threads.has(thread)) this.retire(thread);
     if (!this.open) return;
     if (!thread.isReady) {
       // Its module failed to load after the pool had started (a deploy replaced it?): try again later.

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Worker as Thread } from 'node:worker_threads';
 import { RedisBroker } from '@machinery/broker-redis';
 import { type Signature, silentLogger } from '@machinery/core';
 import { Redis } from 'ioredis';
@@ -38,6 +39,27 @@ function calibrate(): number {
   const used = process.cpuUsage(before);
   const perMs = 50_000 / ((used.user + used.system) / 1000);
   return Math.max(1, Math.round(perMs * TASK_MS));
+}
+
+/**
+ * The same hashing without any queue: `count` tasks' worth of rounds split over `threads` plain
+ * threads, in tasks per second. Its ratio between 1 and N threads is how much parallelism the machine
+ * gives this run at the moment — the ceiling of the pool's ratio (on a shared machine, well below N).
+ */
+async function rawThreads(threads: number, rounds: number, count: number): Promise<number> {
+  const each = Math.ceil(count / threads);
+  const code = `const { createHash } = require('node:crypto');
+const block = Buffer.alloc(1024, 7);
+for (let t = 0; t < ${each}; t++) for (let i = 0; i < ${rounds}; i++) createHash('sha256').update(block).digest();
+require('node:worker_threads').parentPort.postMessage('done');`;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from(
+      { length: threads },
+      () => new Promise((resolve) => new Thread(code, { eval: true }).once('message', resolve)),
+    ),
+  );
+  return ((each * threads) / (performance.now() - t0)) * 1000;
 }
 
 /** Enqueues `sigs`, then one worker process drains them: tasks per second. */
@@ -91,7 +113,10 @@ export async function threadsBench(o: ThreadsBenchOptions): Promise<string> {
   o.log(`threads: ${rounds} SHA-256 rounds ≈ ${TASK_MS} ms; pool of ${threads} threads`);
   const cpu = { inProcess: [] as number[], pool: [] as number[] };
   const noop = { inProcess: [] as number[], pool: [] as number[] };
+  const raw = { one: [] as number[], all: [] as number[] };
   for (let r = 0; r < o.runs; r++) {
+    raw.one.push(await rawThreads(1, rounds, o.cpuTasks / 4));
+    raw.all.push(await rawThreads(threads, rounds, o.cpuTasks / 4));
     cpu.inProcess.push(await drain(o, 0, () => hashTask.signature(rounds), o.cpuTasks));
     cpu.pool.push(await drain(o, threads, () => hashTask.signature(rounds), o.cpuTasks));
     noop.inProcess.push(await drain(o, 0, () => noopTask.signature(), o.noopTasks));
@@ -102,15 +127,23 @@ export async function threadsBench(o: ThreadsBenchOptions): Promise<string> {
   const cpuPool = median(cpu.pool);
   const noopIn = median(noop.inProcess);
   const noopPool = median(noop.pool);
+  const rawOne = median(raw.one);
+  const rawAll = median(raw.all);
   const overheadMs = 1000 / noopPool - 1000 / noopIn;
   return [
-    `One worker process, Redis broker and backend (results stored), ${threads} threads in the pool (its default concurrency, ${2 * threads}); in-process at concurrency 10. Median of ${o.runs}.`,
+    `One worker process, Redis broker and backend (results stored), concurrency 10; in its own thread vs a pool of ${threads} threads. Median of ${o.runs}.`,
     '',
     table(
       ['Tasks', 'in-process (tasks/s)', 'thread pool (tasks/s)', 'pool / in-process'],
       [
         [`${o.cpuTasks} × ${TASK_MS} ms SHA-256`, fmt(cpuIn), fmt(cpuPool), ratio(cpuPool, cpuIn)],
         [`${o.noopTasks} no-op`, fmt(noopIn), fmt(noopPool), ratio(noopPool, noopIn)],
+        [
+          `ceiling: ${o.cpuTasks / 4} × ${TASK_MS} ms SHA-256 in plain threads, no queue (1 thread vs ${threads})`,
+          fmt(rawOne),
+          fmt(rawAll),
+          ratio(rawAll, rawOne),
+        ],
       ],
     ),
     '',

@@ -11,7 +11,7 @@ import { hashTask, noopTask } from './threads-tasks.js';
 export interface ThreadsWorkerConfig {
   redisUrl: string;
   queue: string;
-  /** `0`: tasks run in the worker's thread (concurrency 10); `n`: a pool of `n` threads. */
+  /** `0`: tasks run in the worker's thread; `n`: a pool of `n` threads (concurrency 10 both ways). */
   threads: number;
   expect: number;
 }
@@ -28,9 +28,11 @@ const worker = server.worker({
   handleSignals: false,
   // The in-process figure uses no warning: a blocked loop is what is measured.
   blockedLoopWarningMs: 0,
+  // The same concurrency both ways: enough deliveries held that no thread waits for the next task.
+  concurrency: 10,
   ...(config.threads > 0
     ? { pool: { module: new URL('./threads-tasks.js', import.meta.url), threads: config.threads } }
-    : { concurrency: 10 }),
+    : {}),
 });
 let completed = 0;
 let first = 0;

@@ -3,6 +3,7 @@
 // by the codec's rules here, so a task sees exactly the values it would see in the worker's own thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { taskArguments, taskResults } from '../argument-conversion.js';
+import { decodeSignature } from '../codec.js';
 import { isMachineryError, MachineryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TaskContext } from '../task.js';
@@ -32,18 +33,19 @@ function threadLogger(id: number): Logger {
 }
 
 async function run(tasks: Map<string, AnyTaskDefinition>, m: RunMessage): Promise<void> {
-  const task = tasks.get(m.signature.name);
   try {
+    const signature = decodeSignature(m.body);
+    const task = tasks.get(signature.name);
     if (task === undefined) {
       throw new MachineryError(
         'ERR_TASK_NOT_REGISTERED',
-        `Task "${m.signature.name}" is registered on the worker but not exported by the thread pool's module ${String(workerData.module)}. Export it from that module.`,
+        `Task "${signature.name}" is registered on the worker but not exported by the thread pool's module ${String(workerData.module)}. Export it from that module.`,
       );
     }
-    const args = taskArguments(m.signature.args, task);
+    const args = taskArguments(signature.args, task);
     // The signal never fires here: the pool ends a task it gives up on by terminating its thread.
     const context: TaskContext = {
-      signature: m.signature,
+      signature,
       attempt: m.attempt,
       token: m.token,
       signal: new AbortController().signal,

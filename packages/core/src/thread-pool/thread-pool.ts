@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
 import { fromWire, type TaskResult } from '../arg.js';
+import { encodeSignatureCompact } from '../codec.js';
 import { errorText, invalidArgument, MachineryError, TaskTimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { tuple } from '../task.js';
@@ -216,17 +217,17 @@ export class ThreadPool implements TaskExecutor {
       thread.jobIds.push(job.id);
       this.running.set(job.id, job);
       if (thread.jobIds.length === 1) this.begin(job);
-      const message: RunMessage = {
-        type: 'run',
-        id: job.id,
-        signature: job.run.signature,
-        attempt: job.run.attempt,
-        token: job.run.token,
-      };
       try {
+        const message: RunMessage = {
+          type: 'run',
+          id: job.id,
+          body: encodeSignatureCompact(job.run.signature),
+          attempt: job.run.attempt,
+          token: job.run.token,
+        };
         thread.post(message);
       } catch (err) {
-        // A signature that cannot be cloned never reaches the thread.
+        // A signature that cannot be encoded never reaches the thread.
         this.settle(job, false, err);
       }
     }

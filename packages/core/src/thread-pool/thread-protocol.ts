@@ -1,12 +1,15 @@
 import type { TaskResult } from '../arg.js';
 import { type ErrorCode, isMachineryError, MachineryError, RetryLater } from '../errors.js';
-import type { Signature } from '../signature.js';
 
-/** What the pool sends a thread: run one task. Arguments travel in their wire form (the codec's). */
+/**
+ * What the pool sends a thread: run one task. The signature travels as its wire message (the codec's
+ * compact JSON), arguments included: a string crosses threads several times faster than the object
+ * would by structured clone, and the thread decodes it by the same rules as a worker.
+ */
 export interface RunMessage {
   readonly type: 'run';
   readonly id: number;
-  readonly signature: Signature;
+  readonly body: string;
   readonly attempt: number;
   readonly token: string;
 }

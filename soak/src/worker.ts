@@ -134,4 +134,10 @@ try {
   logger.error({ err }, 'worker failed to start');
   await shutdown(1);
 }
+if (config.threads !== undefined) {
+  // In the run's log, so that a reader knows which processes ran their tasks in threads.
+  process.stderr.write(
+    `${new Date().toISOString()} INFO tasks run in a thread pool of ${config.threads} threads\n`,
+  );
+}
 say({ t: 'ready', pid: process.pid });

@@ -136,6 +136,42 @@ describe('thread pool', () => {
     expect(await behind.get({ timeoutMs: 10_000 })).toEqual(expect.any(Number));
   });
 
+  it('skips a task given up while it waited in its thread, and the task running before it goes on', async () => {
+    const server = new Server({
+      broker: new MemoryBroker(),
+      backend: new MemoryBackend(),
+      logger: silentLogger,
+      middleware: {
+        task: [
+          async (ctx, next) => {
+            // A middleware's decision while the task waits behind another one in the thread.
+            if (ctx.signature.name === 'pool_forever') setTimeout(() => ctx.fail('given up'), 200);
+            await next();
+          },
+        ],
+      },
+    });
+    server.register(...Object.values(tasks));
+    servers.push(server);
+    await started(server, { pool: { module: MODULE, threads: 1 } });
+    const first = await server.send(tasks.spin.signature(800));
+    const skipped = await server.send(tasks.forever.signature());
+    await expect(skipped.get({ timeoutMs: 10_000 })).rejects.toThrow('given up');
+    const thread = await first.get({ timeoutMs: 10_000 });
+    // Had the skipped task started, it would hold the only thread forever; the same thread answers.
+    expect(await (await server.send(tasks.whereAmI.signature())).get({ timeoutMs: 10_000 })).toBe(thread);
+  });
+
+  it('starts its threads again when a stopped worker starts again', async () => {
+    const { server } = make();
+    const worker = await started(server, { pool: { module: MODULE, threads: 1 } });
+    await worker.stop();
+    await worker.start();
+    expect(await (await server.send(tasks.whereAmI.signature())).get({ timeoutMs: 10_000 })).toEqual(
+      expect.any(Number),
+    );
+  });
+
   it('fails a task over the memory limit with ERR_TASK_OUT_OF_MEMORY, and the pool goes on', async () => {
     const { server } = make();
     const worker = await started(server, {

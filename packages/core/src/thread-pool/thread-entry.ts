@@ -9,7 +9,7 @@ import type { Logger } from '../logger.js';
 import type { TaskContext } from '../task.js';
 import type { AnyTaskDefinition } from '../task-registry.js';
 import { findTasks } from './find-tasks.js';
-import { type RunMessage, type ThreadMessage, toThrownError } from './thread-protocol.js';
+import { type CancelMessage, type RunMessage, type ThreadMessage, toThrownError } from './thread-protocol.js';
 
 const port = parentPort;
 if (port === null)
@@ -63,10 +63,20 @@ async function run(tasks: Map<string, AnyTaskDefinition>, m: RunMessage): Promis
 // A module that fails to load rejects here: the rejection ends the thread, and the pool reports it.
 void import(String(workerData.module)).then((module: Record<string, unknown>) => {
   const tasks = findTasks(module);
-  // One task at a time, in the order sent: the pool sends the next one before this one ends.
+  // One task at a time, in the order sent: the pool sends the next one before this one ends, and may
+  // cancel it before it starts. Each start waits a turn of the loop, so that a cancellation sent while
+  // the task before it ran is read first.
+  const waiting = new Set<number>();
   let queue = Promise.resolve();
-  port.on('message', (m: RunMessage) => {
-    queue = queue.then(() => run(tasks, m));
+  port.on('message', (m: RunMessage | CancelMessage) => {
+    if (m.type === 'cancel') {
+      waiting.delete(m.id);
+      return;
+    }
+    waiting.add(m.id);
+    queue = queue
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(() => (waiting.delete(m.id) ? run(tasks, m) : undefined));
   });
   send({ type: 'ready', names: [...tasks.keys()] });
 });

@@ -10,7 +10,13 @@ import { tuple } from '../task.js';
 import type { TaskExecutor, TaskRun } from '../task-run.js';
 import { PoolThread, type PoolThreadEvents } from './pool-thread.js';
 import type { ThreadPoolOptions } from './thread-pool-options.js';
-import { fromThrownError, type RunMessage, type ThreadMessage, type ThrownError } from './thread-protocol.js';
+import {
+  type CancelMessage,
+  fromThrownError,
+  type RunMessage,
+  type ThreadMessage,
+  type ThrownError,
+} from './thread-protocol.js';
 
 /** One task given to the pool: queued until a thread is free, then running on it. */
 interface Job {
@@ -260,8 +266,13 @@ export class ThreadPool implements TaskExecutor {
     const queued = this.queue.indexOf(job);
     if (queued >= 0) this.queue.splice(queued, 1);
     const thread = job.thread;
+    const running = thread !== undefined && thread.jobIds[0] === job.id;
     this.settle(job, false, job.run.signal.reason);
-    if (thread !== undefined && queued < 0) this.retire(thread);
+    if (thread === undefined || queued >= 0) return;
+    // Running: only terminating its thread stops it. Waiting there: the thread skips it when told in
+    // time, and the task running before it goes on undisturbed.
+    if (running) this.retire(thread);
+    else thread.post({ type: 'cancel', id: job.id } satisfies CancelMessage);
   }
 
   private onReady(thread: PoolThread): void {

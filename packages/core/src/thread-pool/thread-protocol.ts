@@ -14,6 +14,12 @@ export interface RunMessage {
   readonly token: string;
 }
 
+/** What the pool sends a thread: skip a task it sent, if it has not started (the worker gave it up). */
+export interface CancelMessage {
+  readonly type: 'cancel';
+  readonly id: number;
+}
+
 /** An error as it crosses the thread boundary: what the worker needs to store it and to retry it. */
 export interface ThrownError {
   readonly message: string;

@@ -57,9 +57,9 @@ function moduleHref(module: URL | string): string {
 
 /**
  * Runs tasks in `worker_threads`, one task per thread at a time, on behalf of a Worker (which holds the
- * deliveries and renews their leases from its own, never-blocked thread). A task over its time limit
- * or aborted (worker stop, revocation, a middleware's decision) has its thread terminated and
- * replaced; a thread that dies fails its task with `ERR_TASK_CRASHED` or `ERR_TASK_OUT_OF_MEMORY`,
+ * deliveries and renews their leases from its own, never-blocked thread). A task over its time limit,
+ * or aborted while it runs (worker stop, revocation, a middleware's decision), has its thread
+ * terminated and replaced; one aborted while it waits in a thread is skipped there. A thread that dies fails its task with `ERR_TASK_CRASHED` or `ERR_TASK_OUT_OF_MEMORY`,
  * which the worker stores and retries as any failure: no delivery is lost with a thread.
  */
 export class ThreadPool implements TaskExecutor {
@@ -114,7 +114,7 @@ export class ThreadPool implements TaskExecutor {
     } catch (err) {
       await this.close();
       throw invalidArgument(
-        `The thread pool could not load its task module ${this.module}: ${errorText(err)}. Check the path and that the module loads on its own (node ${this.module}).`,
+        `The thread pool could not load its task module ${this.module}: ${errorText(err)}. Check the path, and that the module loads on its own in plain Node (JavaScript, not TypeScript sources).`,
         err,
       );
     }

@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { redisBench } from './redis-bench.js';
 
-// `pnpm bench [--quick] [--only codec|redis|events|amqp|postgres] [--postgres] [--runs N] [--tasks N] [--no-crash] [--write]`: this project side by side
+// `pnpm bench [--quick] [--only codec|redis|events|amqp|postgres|threads] [--postgres] [--runs N] [--tasks N] [--no-crash] [--write]`: this project side by side
 // with BullMQ and the raw clients on the same services, in one run. --write puts the report in
 // bench/RESULTS.md together with the command that produced it.
 
@@ -61,6 +61,19 @@ if (!only || only === 'events') {
 if (!only || only === 'amqp') {
   const { amqpBench } = await import('./amqp-bench.js');
   sections.push(`## RabbitMQ\n\n${await amqpBench({ amqpUrl, tasks: quick ? 5000 : 20_000, runs, log })}`);
+}
+
+if (!only || only === 'threads') {
+  const { threadsBench } = await import('./threads-bench.js');
+  sections.push(
+    `## Thread pool (CPU-bound tasks)\n\n${await threadsBench({
+      redisUrl,
+      cpuTasks: quick ? 1000 : 4000,
+      noopTasks: tasks ?? (quick ? 5000 : 20_000),
+      runs,
+      log,
+    })}`,
+  );
 }
 
 // PostgreSQL (PostgresBroker beside RedisBroker) only when asked for: --postgres or --only postgres.

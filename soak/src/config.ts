@@ -62,6 +62,8 @@ export interface RunConfig {
   concurrency: number;
   /** `skipCompletedRedeliveries` of every worker. */
   suppression: boolean;
+  /** Threads of this worker's thread pool; absent: tasks run in the worker's own thread. */
+  threads?: number;
 }
 
 /** Keys of the soak's own bookkeeping (hashes under the run's prefix). */

@@ -101,7 +101,7 @@ const command = `pnpm soak${args.length > 0 ? ` ${args.filter((a) => a !== '--wr
 const header =
   `Run ${startedAt.toISOString()} with \`${command}\` on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ` +
   `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}; services, runner and workers on the same machine. ` +
-  `Per broker: 3 worker processes (concurrency ${concurrency}, duplicate suppression ${suppression ? 'on' : 'off'}), ` +
+  `Per broker: 3 worker processes (concurrency ${concurrency}, duplicate suppression ${suppression ? 'on' : 'off'}; worker-2 runs its tasks in a thread pool of 2 threads), ` +
   'one of them (control) never killed; a random other one SIGKILLed and restarted every 2–4 s and every ' +
   'worker↔broker connection reset every 3–6 s, ' +
   `${REVOKE_SHARE * 100} % of the tasks revoked in rounds every 1–2 s (and half the slow ones as they start), ` +

@@ -104,7 +104,10 @@ export async function runBroker(kind: BrokerKind, o: SoakOptions): Promise<Broke
   const log = (line: string) => o.log(`${kind} ${((Date.now() - started) / 1000).toFixed(1)} s: ${line}`);
   const logger = fileLogger(join(logDir, 'producer.log'));
   const slotLog = WorkerSlot.logFile(join(logDir, 'workers.log'));
-  const slots = ['control', 'worker-1', 'worker-2'].map((name) => new WorkerSlot(name, config, slotLog));
+  // worker-2 runs its tasks in a thread pool of 2 threads: SIGKILLs and revocations hit it too.
+  const slots = ['control', 'worker-1', 'worker-2'].map(
+    (name) => new WorkerSlot(name, name === 'worker-2' ? { ...config, threads: 2 } : config, slotLog),
+  );
   const [control] = slots as [WorkerSlot, ...WorkerSlot[]];
   const victims = slots.slice(1);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });

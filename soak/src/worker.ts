@@ -1,18 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { defineTask, Server, type Signature, type TaskContext } from '@machinery/core';
+import { Server, type Signature } from '@machinery/core';
 import { Redis } from 'ioredis';
 import {
-  CHAIN_LINK,
   CHORD_CALLBACK,
   makeBackend,
   makeBroker,
   makeControl,
   type RunConfig,
   soakKeys,
-  TASK,
   type WorkerMessage,
 } from './config.js';
 import { lineLogger, withOverrides } from './log-lines.js';
+import { callback, closeBookkeeping, link, task } from './tasks.js';
 
 // A soak worker process: `node dist/worker.js '<RunConfig JSON>'`. One Server and one Worker, broker
 // through the runner's proxy, backend and bookkeeping straight to Redis. It reports readiness and its
@@ -20,6 +18,8 @@ import { lineLogger, withOverrides } from './log-lines.js';
 // goes away (stdin closes) or sends SIGTERM. The runner SIGKILLs it at random: that is the test.
 
 const config = JSON.parse(process.argv[2] ?? '{}') as RunConfig;
+// For the tasks, here and in pool threads (which copy the environment as they start).
+process.env.SOAK_WORKER_CONFIG = process.argv[2] ?? '{}';
 const keys = soakKeys(config.prefix);
 const say = (m: WorkerMessage) => process.stdout.write(`${JSON.stringify(m)}\n`);
 
@@ -34,41 +34,6 @@ const logger = lineLogger(
 // Bookkeeping goes straight to Redis (not through the proxy): a cut must not lose a count.
 const redis = new Redis(config.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
 redis.on('error', () => {});
-
-const pause = () => sleep(Math.floor(Math.random() * 21));
-
-/** Records one execution of a task body: its count, and who ran it when (for the report's examples). */
-function ran(ctx: TaskContext, chordCallback = false): Promise<unknown> {
-  const uuid = ctx.signature.uuid;
-  const m = redis
-    .multi()
-    .hincrby(keys.exec, uuid, 1)
-    .rpush(keys.execLog, `${uuid} ${process.pid} ${ctx.attempt} ${Date.now()}`);
-  if (chordCallback) m.hincrby(keys.chord, uuid, 1);
-  return m.exec();
-}
-
-const task = defineTask(TASK, async function (n: number, flaky: boolean, slowMs?: number) {
-  // A slow task stops when revoked while it runs, as a task honouring its AbortSignal does.
-  if (slowMs !== undefined && slowMs > 0) await sleep(slowMs, undefined, { signal: this.signal });
-  else await pause();
-  if (flaky && (await redis.hincrby(keys.attempts, this.signature.uuid, 1)) === 1) {
-    throw new Error('planned failure on the first attempt');
-  }
-  await ran(this);
-  return n * 2;
-});
-
-const link = defineTask(CHAIN_LINK, async function (n: number, ...previous: number[]) {
-  await pause();
-  await ran(this);
-  return n + previous.reduce((a, b) => a + b, 0);
-});
-
-const callback = defineTask(CHORD_CALLBACK, async function (...results: number[]) {
-  await ran(this, true);
-  return results.reduce((a, b) => a + b, 0);
-});
 
 // Chord callbacks are counted once the broker has accepted them (not before: a worker SIGKILLed
 // between a count and its publish would count a message that never existed). Two counts for one chord
@@ -119,6 +84,10 @@ const worker = server.worker({
   skipCompletedRedeliveries: config.suppression,
   shutdownTimeoutMs: 3000,
   logger,
+  // A worker of the mix runs its tasks in a thread pool (the same tasks, from their module).
+  ...(config.threads === undefined
+    ? {}
+    : { pool: { module: new URL('./tasks.js', import.meta.url), threads: config.threads } }),
 });
 const count = (field: string) => {
   redis.hincrby(keys.stats, field, 1).catch(() => {});
@@ -146,6 +115,7 @@ async function shutdown(code: number): Promise<void> {
   force.unref();
   try {
     await server.close();
+    await closeBookkeeping();
     await redis.quit();
   } catch {
     // exiting anyway
@@ -163,5 +133,11 @@ try {
 } catch (err) {
   logger.error({ err }, 'worker failed to start');
   await shutdown(1);
+}
+if (config.threads !== undefined) {
+  // In the run's log, so that a reader knows which processes ran their tasks in threads.
+  process.stderr.write(
+    `${new Date().toISOString()} INFO tasks run in a thread pool of ${config.threads} threads\n`,
+  );
 }
 say({ t: 'ready', pid: process.pid });

@@ -75,6 +75,8 @@ export class PostgresBroker implements Broker {
   constructor(options: PostgresBrokerOptions = {}) {
     const resolved = resolveOptions(options);
     this.defaultQueue = resolved.defaultQueue;
+    // Renewed every third of it by this process: a Worker warns when its event loop stalls that long.
+    this.capabilities = { ...this.capabilities, leaseMs: resolved.leaseMs };
     this.logger = childLogger(resolveLogger(options.logger), { component: 'postgres-broker' });
     const { pool, owned, where } = openPostgresPool(options, this.logger);
     this.pool = pool;

@@ -150,6 +150,8 @@ export class RedisBroker implements Broker {
       pendingInspection: true,
       delayedInspection: true,
       purge: { pending: true, delayed: true, deadLetters: true },
+      // Renewed every third of it by this process: a Worker warns when its loop stalls that long.
+      leaseMs: resolved.leaseMs,
     };
     this.logger = childLogger(resolveLogger(options.logger), { component: 'redis-broker' });
     if (options.client) {

@@ -129,6 +129,8 @@ export class SqsBroker implements Broker {
     }
     this.logger = childLogger(resolveLogger(options.logger), { component: 'sqs-broker' });
     this.defaultQueue = this.options.defaultQueue;
+    // Kept by a heartbeat of this process: a Worker warns when its event loop stalls a third of it.
+    this.capabilities = { ...this.capabilities, leaseMs: this.options.visibilitySeconds * 1000 };
     this.ownsClient = options.client === undefined;
     this.client = options.client ?? new SQSClient(clientConfig(options));
     this.heartbeat = new Heartbeat(this.client, this.options.visibilitySeconds, this.logger);

@@ -24,6 +24,12 @@ export interface BrokerCapabilities {
    * {@link Delivery}); this is for callers that want to move a deadline explicitly.
    */
   readonly leaseRenewal: boolean;
+  /**
+   * How long a delivery stays leased without a renewal, in ms, for a broker whose leases this process
+   * renews on a timer (the Redis broker). The Worker warns when its event loop is blocked for longer
+   * than a third of it. Absent when no timer of this process keeps deliveries.
+   */
+  readonly leaseMs?: number;
   /** `publishMany` is all-or-none. */
   readonly atomicBulkPublish: boolean;
   /** `deadLetters()` and `requeueDeadLetters()` work. */

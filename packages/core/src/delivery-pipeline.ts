@@ -10,7 +10,7 @@ import type { Sender } from './sender.js';
 import type { Signature } from './signature.js';
 import { isCompleted, TaskStatus } from './state.js';
 import type { TaskRegistry } from './task-registry.js';
-import type { TaskRun, TaskRunHost } from './task-run.js';
+import type { TaskExecutor, TaskRun, TaskRunHost } from './task-run.js';
 import type { WorkerEventSink } from './worker-events.js';
 
 /** How long a delivery whose handling failed (its outcome could not be stored) waits before it comes again. */
@@ -29,6 +29,8 @@ export interface DeliveryPipelineOptions {
   progressStates: 'all' | 'started' | 'none';
   skipCompletedRedeliveries: boolean;
   unregisteredTaskRequeues: number;
+  /** Where task functions run (the thread pool); in the worker's own thread without one. */
+  executor?: TaskExecutor | undefined;
 }
 
 /** When and how a failed attempt runs again: `backoff` consumes a retry, `RetryLater` does not. */
@@ -58,6 +60,7 @@ export class DeliveryPipeline implements TaskRunHost {
   private readonly progressStates: 'all' | 'started' | 'none';
   private readonly skipCompletedRedeliveries: boolean;
   private readonly unregisteredTaskRequeues: number;
+  private readonly executor: TaskExecutor | undefined;
   /** The middleware nested around `run`; `undefined` without middleware, so no wrapper runs per task. */
   private readonly middleware: ((run: TaskRun) => Promise<void>) | undefined;
   private acknowledging = 0;
@@ -74,6 +77,7 @@ export class DeliveryPipeline implements TaskRunHost {
     this.progressStates = options.progressStates;
     this.skipCompletedRedeliveries = options.skipCompletedRedeliveries;
     this.unregisteredTaskRequeues = options.unregisteredTaskRequeues;
+    this.executor = options.executor;
     this.middleware = composeMiddleware<TaskRun>(options.middleware, (run) => this.run(run));
   }
 
@@ -216,7 +220,7 @@ export class DeliveryPipeline implements TaskRunHost {
 
     const started = performance.now();
     try {
-      const value = await run.invoke(args, run.task.options.timeoutMs ?? this.timeoutMs);
+      const value = await run.invoke(args, run.task.options.timeoutMs ?? this.timeoutMs, this.executor);
       // `return new RetryLater(ms)` asks for a retry as `throw` does.
       if (isMachineryError(value, 'ERR_RETRY_LATER')) run.recordThrow(value);
       else run.recordReturn(value);

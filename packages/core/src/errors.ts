@@ -11,6 +11,8 @@
  * | `ERR_TASK_FAILED` | the task ended in `FAILURE`; `message` is the stored error |
  * | `ERR_TASK_TIMEOUT` | the task ran longer than its `timeoutMs` |
  * | `ERR_TASK_ABORTED` | the task was aborted (worker stop, or a worker middleware ended it) |
+ * | `ERR_TASK_CRASHED` | a task in the thread pool ended its thread (`process.exit`, an uncaught error) |
+ * | `ERR_TASK_OUT_OF_MEMORY` | a task in the thread pool went over the pool's memory limit |
  * | `ERR_RETRY_LATER` | control flow: the task asked to run again later |
  * | `ERR_RESULT_TIMEOUT` | `AsyncResult.get()` waited longer than `timeoutMs` |
  * | `ERR_PAYLOAD_TOO_LARGE` | an encoded message exceeds the configured maximum |
@@ -29,6 +31,8 @@ export type ErrorCode =
   | 'ERR_TASK_FAILED'
   | 'ERR_TASK_TIMEOUT'
   | 'ERR_TASK_ABORTED'
+  | 'ERR_TASK_CRASHED'
+  | 'ERR_TASK_OUT_OF_MEMORY'
   | 'ERR_RETRY_LATER'
   | 'ERR_RESULT_TIMEOUT'
   | 'ERR_PAYLOAD_TOO_LARGE'

@@ -137,6 +137,7 @@ export type {
 export { defineTask, isTuple, tuple } from './task.js';
 export type { AnyTaskDefinition } from './task-registry.js';
 export { TaskRegistry } from './task-registry.js';
+export type { ThreadPoolOptions } from './thread-pool/thread-pool-options.js';
 export { formatTime, PreciseDate, parseTime } from './time.js';
 export { Worker } from './worker.js';
 export type { WorkerEvents } from './worker-events.js';

@@ -15,6 +15,17 @@ export interface TaskRunHost {
   progress(run: TaskRun, data: unknown): void;
 }
 
+/**
+ * Runs task functions away from the worker's event loop (the thread pool). It owns the time limit of
+ * what it runs — `timeoutMs` counts from the moment the task starts, not from when it was queued — and
+ * may record the outcome itself with {@link TaskRun.recordReturn}, to store results exactly as the
+ * task produced them.
+ */
+export interface TaskExecutor {
+  /** Runs `run`'s task; resolves with what it returned, rejects with what it threw. */
+  execute(run: TaskRun, timeoutMs: number | undefined): Promise<unknown>;
+}
+
 /** How a run ended; `undefined` while undecided. */
 export type RunStatus = RunOutcome['status'];
 
@@ -146,12 +157,14 @@ export class TaskRun implements TaskMiddlewareContext {
     this.abort(reason);
   }
 
-  /** Records what the task function returned, unless the outcome was decided meanwhile. */
-  recordReturn(value: unknown): void {
+  /**
+   * Records what the task function returned, unless the outcome was decided meanwhile. `results`, when
+   * given, are stored as they are (a thread pool's task converted its value already).
+   */
+  recordReturn(value: unknown, results?: readonly TaskResult[]): void {
     if (this.status !== undefined) return;
-    let results: readonly TaskResult[];
     try {
-      results = taskResults(value);
+      results ??= taskResults(value);
     } catch (err) {
       this.recordFinalFailure(
         `Task "${this.signature.name}" returned a value that cannot be stored: ${errorText(err)}`,
@@ -197,10 +210,13 @@ export class TaskRun implements TaskMiddlewareContext {
     this.stopWaiting?.(reason);
   }
 
-  /** Calls the task function with `args` (`this` = this run), bounded by `timeoutMs`. */
-  invoke(args: unknown[], timeoutMs: number | undefined): Promise<unknown> {
+  /**
+   * Calls the task function with `args` (`this` = this run), bounded by `timeoutMs`; with an
+   * `executor`, has it run the task instead (the executor then enforces `timeoutMs`).
+   */
+  invoke(args: unknown[], timeoutMs: number | undefined, executor?: TaskExecutor): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined && timeoutMs > 0) {
+    if (executor === undefined && timeoutMs !== undefined && timeoutMs > 0) {
       timer = setTimeout(() => this.abort(new TaskTimeoutError(this.signature.name, timeoutMs)), timeoutMs);
     }
     return new Promise<unknown>((resolve, reject) => {
@@ -213,7 +229,11 @@ export class TaskRun implements TaskMiddlewareContext {
       this.stopWaiting = (reason) => settle(false, reason);
       if (this.aborted) return settle(false, this.abortReason);
       try {
-        Promise.resolve((this.task.fn as (...a: unknown[]) => unknown).apply(this, args)).then(
+        const value =
+          executor === undefined
+            ? (this.task.fn as (...a: unknown[]) => unknown).apply(this, args)
+            : executor.execute(this, timeoutMs);
+        Promise.resolve(value).then(
           (v) => settle(true, v),
           (e) => settle(false, e),
         );

@@ -7,13 +7,36 @@ import type { TaskMiddleware } from './middleware.js';
 import type { RetryStrategy } from './retry.js';
 import type { Sender } from './sender.js';
 import type { TaskRegistry } from './task-registry.js';
+import type { ThreadPoolOptions } from './thread-pool/thread-pool-options.js';
 
 /** Options for a Worker (`server.worker(options)`). */
 export interface WorkerOptions {
   /** Queue to consume (default: the broker's default queue). */
   queue?: string;
-  /** Tasks run at once (default 10). */
+  /**
+   * Tasks run at once (default 10; with a thread pool, twice its threads, so that a thread finding its
+   * next task waiting never waits for the previous outcome to be stored).
+   */
   concurrency?: number;
+  /**
+   * Run tasks in a pool of `worker_threads` instead of this thread: for CPU-bound tasks, which would
+   * block this event loop (lease renewals, other tasks) and use one core only. The tasks come from a
+   * module every thread imports; `timeoutMs` becomes a hard limit (the thread is terminated), memory
+   * can be limited per thread. See the README section "Thread pool".
+   *
+   * @example
+   * ```ts
+   * server.worker({ pool: { module: new URL('./tasks.js', import.meta.url), threads: 4 } })
+   * ```
+   */
+  pool?: ThreadPoolOptions;
+  /**
+   * Without a thread pool: warn (once per task) when the event loop was blocked for longer than this
+   * many ms while tasks ran, naming them. Default: a third of the broker's lease (`capabilities.leaseMs`,
+   * the Redis broker's `leaseMs`), past which a lease renewal may come too late and another worker run
+   * the task again; off for brokers without such a lease. `0` turns it off.
+   */
+  blockedLoopWarningMs?: number;
   /**
    * Deliveries held beyond free slots (default 1): one task waiting locally starts the moment a slot
    * frees, instead of a round trip later. 0 takes only what can start now.

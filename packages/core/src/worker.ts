@@ -1,4 +1,5 @@
 import type { Backend } from './backend.js';
+import { BlockedLoopMonitor } from './blocked-loop-monitor.js';
 import type { Broker, Consumer, Delivery } from './broker.js';
 import { WorkerControl } from './control/worker-control.js';
 import { DeliveryPipeline } from './delivery-pipeline.js';
@@ -10,6 +11,7 @@ import type { TaskMiddleware } from './middleware.js';
 import { fibonacciRetry } from './retry.js';
 import { type Signature, taskUUID } from './signature.js';
 import { TaskRun } from './task-run.js';
+import { ThreadPool } from './thread-pool/thread-pool.js';
 import type { WorkerEventSink, WorkerEvents } from './worker-events.js';
 import type { WorkerDependencies, WorkerOptions } from './worker-options.js';
 
@@ -53,10 +55,28 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private paused = false;
   /** Pauses and resumes, applied one after the other. */
   private fetching: Promise<void> = Promise.resolve();
+  /** Runs the tasks when the worker has a thread pool (`pool` option). */
+  private readonly pool: ThreadPool | undefined;
+  /** Without a pool: tells which tasks held the event loop too long. */
+  private readonly loopMonitor: BlockedLoopMonitor | undefined;
+  /** Tasks already warned about, so that a task is named once however often it blocks. */
+  private readonly warnedBlocked = new WeakSet<TaskRun>();
+  /**
+   * With the monitor: tasks that ended since its last tick. A synchronous task blocks the loop and
+   * ends before any timer runs, so the tick that notices the block finds it here, not among the running.
+   */
+  private readonly endedSinceTick: TaskRun[] = [];
 
   constructor(dependencies: WorkerDependencies, options: WorkerOptions = {}) {
     super();
-    const concurrency = options.concurrency ?? 10;
+    this.broker = dependencies.broker;
+    this.queue = options.queue ?? this.broker.defaultQueue;
+    this.logger = childLogger(resolveLogger(options.logger ?? dependencies.logger), {
+      component: 'worker',
+      queue: this.queue,
+    });
+    this.pool = options.pool === undefined ? undefined : new ThreadPool(options.pool, this.logger);
+    const concurrency = options.concurrency ?? (this.pool ? 2 * this.pool.size : 10);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new MachineryError(
         'ERR_INVALID_ARGUMENT',
@@ -64,18 +84,23 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       );
     }
     this.concurrency = concurrency;
-    this.broker = dependencies.broker;
     this.backend = dependencies.backend;
     this.closeOnSignal = dependencies.closeOnSignal;
-    this.queue = options.queue ?? this.broker.defaultQueue;
     this.prefetch = options.prefetch ?? 1;
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
     this.handleSignals = options.handleSignals ?? true;
     this.backendCheckTimeoutMs = options.backendCheckTimeoutMs ?? 5000;
-    this.logger = childLogger(resolveLogger(options.logger ?? dependencies.logger), {
-      component: 'worker',
-      queue: this.queue,
-    });
+    const leaseMs = this.broker.capabilities.leaseMs;
+    const blockedMs = options.blockedLoopWarningMs ?? (leaseMs === undefined ? 0 : Math.floor(leaseMs / 3));
+    if (this.pool === undefined && blockedMs > 0) {
+      this.loopMonitor = new BlockedLoopMonitor(
+        blockedMs,
+        (ms) => this.warnBlocked(ms, blockedMs),
+        () => {
+          this.endedSinceTick.length = 0;
+        },
+      );
+    }
     const events: WorkerEventSink = {
       hasListeners: (event) => this.hasListeners(event),
       emit: (event, payload) => this.emit(event, payload),
@@ -109,6 +134,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       progressStates: options.progressStates ?? 'started',
       skipCompletedRedeliveries: options.skipCompletedRedeliveries ?? true,
       unregisteredTaskRequeues: options.unregisteredTaskRequeues ?? 50,
+      executor: this.pool,
     });
   }
 
@@ -149,6 +175,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     let consumer: Consumer | undefined;
     try {
       await this.checkBackend();
+      await this.pool?.start();
       // Before fetching: a worker of a paused queue starts paused.
       await this.control?.attach();
       if (!this.paused) consumer = await this.consume();
@@ -160,15 +187,18 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     } catch (err) {
       if (this.phase === 'starting') this.phase = 'idle';
       await this.control?.detach();
+      await this.pool?.close();
       throw err;
     }
     if (this.phase !== 'starting') {
       // stop() was called while starting: deliveries meanwhile were handed back by onDelivery.
       await consumer?.stop();
+      await this.pool?.close();
       return;
     }
     this.consumer = consumer;
     this.phase = 'running';
+    this.loopMonitor?.start();
     if (this.handleSignals) this.installSignals();
     this.logger.info({ concurrency: this.concurrency }, 'worker started');
   }
@@ -311,6 +341,8 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       this.idle = undefined;
     }
     await this.pipeline.drain();
+    this.loopMonitor?.stop();
+    await this.pool?.close();
     await this.control?.detach();
     this.logger.info({}, 'worker stopped');
   }
@@ -369,6 +401,21 @@ export class Worker extends TypedEmitter<WorkerEvents> {
     process.kill(process.pid, signal);
   }
 
+  /** The event loop was blocked `blockedMs` while tasks ran: names each of them, once per task. */
+  private warnBlocked(blockedMs: number, thresholdMs: number): void {
+    const suspects = [...this.endedSinceTick, ...this.running];
+    for (const run of suspects) {
+      if (this.warnedBlocked.has(run)) continue;
+      this.warnedBlocked.add(run);
+      const others =
+        suspects.length > 1 ? ` (or one of the ${suspects.length - 1} tasks running beside it)` : '';
+      this.logger.warn(
+        { taskUUID: run.signature.uuid, taskName: run.signature.name, blockedMs, thresholdMs },
+        `The event loop was blocked for ${blockedMs} ms while task "${run.signature.name}" ran${others}: longer than ${thresholdMs} ms (by default a third of the broker's lease), so its lease may expire and another worker run the task again, and no other task progressed meanwhile. Run CPU-bound tasks in the thread pool: server.worker({ pool: { module: new URL('./tasks.js', import.meta.url) } }).`,
+      );
+    }
+  }
+
   private reportError(error: unknown, signature?: Signature): void {
     this.logger.error({ err: error, taskUUID: signature?.uuid, taskName: signature?.name }, errorText(error));
     const payload: WorkerEvents['error'] = signature ? { error, signature } : { error };
@@ -394,6 +441,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private async occupy(run: TaskRun): Promise<void> {
     await this.pipeline.handle(run);
     this.running.delete(run);
+    if (this.loopMonitor !== undefined) this.endedSinceTick.push(run);
     const next = this.buffer.shift();
     if (next) this.launch(next);
     else if (this.running.size === 0) this.idle?.();

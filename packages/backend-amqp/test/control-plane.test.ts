@@ -17,7 +17,7 @@ import {
   TcpProxy,
   trackResultQueues,
 } from '@machinery/test-services';
-import { controlPlaneSuite, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
+import { controlPlaneSuite, eventually, observeFor, PerNamespace, uniqueNamespace } from '@machinery/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AmqpBackend, AmqpControlPlane, type AmqpControlPlaneOptions } from '../src/index.js';
 
@@ -59,30 +59,21 @@ function plane(namespace: string, options: AmqpControlPlaneOptions = {}): AmqpCo
 
 // Tasks travel through an in-memory broker (one store per test, shared by its servers); results live
 // in RabbitMQ (AmqpBackend), the control plane too, each instance on its own connection.
-const brokers = new Map<string, MemoryBrokerStore>();
-const brokerStore = (namespace: string): MemoryBrokerStore => {
-  let store = brokers.get(namespace);
-  if (!store) {
-    store = new MemoryBrokerStore();
-    brokers.set(namespace, store);
-  }
-  return store;
-};
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
 const results = new ResultQueues();
 
 controlPlaneSuite({
   name: 'AmqpControlPlane',
   create: ({ namespace }) => plane(namespace),
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
-    broker: new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
+    broker: new MemoryBroker({ store: brokers.get(namespace), leaseMs: redeliveryTimeoutMs }),
     backend: trackResultQueues(
       new AmqpBackend({ url: AMQP_URL, connectionName: `${namespace}-backend`, logger: silentLogger }),
       results.of(namespace),
     ),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    brokers.delete(namespace);
+    brokers.delete(namespace)?.dispose();
     await results.delete(namespace);
     await deleteControlPlane(namespace);
     used.delete(namespace);

@@ -10,7 +10,7 @@ import {
   type WorkerInfo,
 } from '@machinery/core';
 import { freePort, rejectionOf, TcpProxy } from '@machinery/test-services';
-import { controlPlaneSuite, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
+import { controlPlaneSuite, eventually, observeFor, PerNamespace, uniqueNamespace } from '@machinery/testing';
 import memjs from 'memjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MemcacheControlPlane, type MemcacheControlPlaneOptions } from '../src/index.js';
@@ -32,27 +32,18 @@ async function deleteNamespace(namespace: string): Promise<void> {
 
 // Tasks travel through an in-memory broker (one store per test, shared by its servers); results and
 // the control plane live in memcached, each instance on its own connections.
-const brokers = new Map<string, MemoryBrokerStore>();
-const brokerStore = (namespace: string): MemoryBrokerStore => {
-  let store = brokers.get(namespace);
-  if (!store) {
-    store = new MemoryBrokerStore();
-    brokers.set(namespace, store);
-  }
-  return store;
-};
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
 
 controlPlaneSuite({
   name: 'MemcacheControlPlane',
   create: ({ namespace }) =>
     new MemcacheControlPlane({ servers: MEMCACHE_SERVERS, prefix: prefixOf(namespace) }),
   adapters: (ctx) => ({
-    broker: new MemoryBroker({ store: brokerStore(ctx.namespace), leaseMs: ctx.redeliveryTimeoutMs }),
+    broker: new MemoryBroker({ store: brokers.get(ctx.namespace), leaseMs: ctx.redeliveryTimeoutMs }),
     backend: makeBackend(ctx),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    brokers.delete(namespace);
+    brokers.delete(namespace)?.dispose();
     await deleteNamespace(namespace);
   },
 });

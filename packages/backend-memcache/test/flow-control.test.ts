@@ -1,21 +1,12 @@
 import { MemoryBackend, MemoryBackendStore, MemoryBroker, MemoryBrokerStore } from '@machinery/core';
-import { flowControlSuite } from '@machinery/testing';
+import { flowControlSuite, PerNamespace } from '@machinery/testing';
 import { MemcacheFlowControl } from '../src/index.js';
 import { MEMCACHE_SERVERS } from './memcache.js';
 
 // Tasks and results stay in memory (one store per test, shared by its servers): what is proven here is
 // the claim on memcached.
-const brokers = new Map<string, MemoryBrokerStore>();
-const backends = new Map<string, MemoryBackendStore>();
-function shared<T>(map: Map<string, T>, ns: string, make: () => T): T {
-  let v = map.get(ns);
-  if (!v) {
-    v = make();
-    map.set(ns, v);
-  }
-  return v;
-}
-
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
+const backends = new PerNamespace(() => new MemoryBackendStore());
 // Only the unique store exists on memcached; the suite skips the rate and concurrency tests, saying so.
 // Claims expire on their own (memcached cannot list keys to delete them).
 flowControlSuite({
@@ -23,14 +14,13 @@ flowControlSuite({
   create: ({ namespace }) => new MemcacheFlowControl({ servers: MEMCACHE_SERVERS, prefix: `${namespace}:` }),
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
     broker: new MemoryBroker({
-      store: shared(brokers, namespace, () => new MemoryBrokerStore()),
+      store: brokers.get(namespace),
       leaseMs: redeliveryTimeoutMs,
     }),
-    backend: new MemoryBackend({ store: shared(backends, namespace, () => new MemoryBackendStore()) }),
+    backend: new MemoryBackend({ store: backends.get(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    brokers.delete(namespace);
+    brokers.delete(namespace)?.dispose();
     backends.delete(namespace);
   },
 });

@@ -20,7 +20,7 @@ import {
   TcpProxy,
   thrownBy,
 } from '@machinery/test-services';
-import { controlPlaneSuite, eventually } from '@machinery/testing';
+import { controlPlaneSuite, eventually, PerNamespace } from '@machinery/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresBackend, PostgresControlPlane, type PostgresControlPlaneOptions } from '../src/index.js';
 
@@ -29,26 +29,17 @@ afterAll(() => raw.end());
 
 // Tasks travel through an in-memory broker (one store per test, shared by its servers); results and
 // the control plane live in PostgreSQL, each test in a schema of its own, each instance on its own pool.
-const brokers = new Map<string, MemoryBrokerStore>();
-const brokerStore = (namespace: string): MemoryBrokerStore => {
-  let store = brokers.get(namespace);
-  if (!store) {
-    store = new MemoryBrokerStore();
-    brokers.set(namespace, store);
-  }
-  return store;
-};
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
 
 controlPlaneSuite({
   name: 'PostgresControlPlane',
   create: ({ namespace }) => new PostgresControlPlane({ url: POSTGRES_URL, schema: schemaOf(namespace) }),
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
-    broker: new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
+    broker: new MemoryBroker({ store: brokers.get(namespace), leaseMs: redeliveryTimeoutMs }),
     backend: new PostgresBackend({ url: POSTGRES_URL, schema: schemaOf(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    brokers.delete(namespace);
+    brokers.delete(namespace)?.dispose();
     await dropSchema(raw, namespace);
   },
 });

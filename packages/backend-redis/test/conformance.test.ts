@@ -1,6 +1,6 @@
 import { MemoryBroker, MemoryBrokerStore } from '@machinery/core';
 import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
-import { backendSuite, lockSuite, scenarioSuite } from '@machinery/testing';
+import { backendSuite, lockSuite, PerNamespace, scenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
 
@@ -31,29 +31,20 @@ lockSuite({
 
 // The end-to-end scenarios with results and locks in Redis; tasks travel through an in-memory broker
 // (one store per test, shared by its servers), so that this package stands alone.
-const brokers = new Map<string, MemoryBrokerStore>();
-const brokerStore = (namespace: string): MemoryBrokerStore => {
-  let store = brokers.get(namespace);
-  if (!store) {
-    store = new MemoryBrokerStore();
-    brokers.set(namespace, store);
-  }
-  return store;
-};
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
 
 scenarioSuite({
   name: 'MemoryBroker + RedisBackend + RedisLock',
   create: ({ namespace, redeliveryTimeoutMs }) => ({
-    broker: new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
+    broker: new MemoryBroker({ store: brokers.get(namespace), leaseMs: redeliveryTimeoutMs }),
     backend: new RedisBackend({ url: REDIS_URL, prefix: prefixOf(namespace) }),
     lock: new RedisLock({ url: REDIS_URL, prefix: prefixOf(namespace) }),
   }),
   injectRaw: async ({ namespace }, queue, body) => {
-    brokerStore(namespace).injectRaw(queue, body);
+    brokers.get(namespace).injectRaw(queue, body);
   },
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    brokers.delete(namespace);
+    brokers.delete(namespace)?.dispose();
     await deleteKeys(shared, prefixOf(namespace));
   },
 });

@@ -1,6 +1,6 @@
 import { MemoryBroker, MemoryBrokerStore } from '@machinery/core';
 import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
-import { controlPlaneSuite } from '@machinery/testing';
+import { controlPlaneSuite, PerNamespace } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { RedisBackend, RedisControlPlane } from '../src/index.js';
 
@@ -9,26 +9,17 @@ afterAll(() => shared.disconnect());
 
 // Tasks travel through an in-memory broker (one store per test, shared by its servers); results and
 // the control plane live in Redis, each instance on its own connections.
-const brokers = new Map<string, MemoryBrokerStore>();
-const brokerStore = (namespace: string): MemoryBrokerStore => {
-  let store = brokers.get(namespace);
-  if (!store) {
-    store = new MemoryBrokerStore();
-    brokers.set(namespace, store);
-  }
-  return store;
-};
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
 
 controlPlaneSuite({
   name: 'RedisControlPlane',
   create: ({ namespace }) => new RedisControlPlane({ url: REDIS_URL, prefix: prefixOf(namespace) }),
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
-    broker: new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
+    broker: new MemoryBroker({ store: brokers.get(namespace), leaseMs: redeliveryTimeoutMs }),
     backend: new RedisBackend({ url: REDIS_URL, prefix: prefixOf(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    brokers.delete(namespace);
+    brokers.delete(namespace)?.dispose();
     await deleteKeys(shared, prefixOf(namespace));
   },
 });

@@ -1,7 +1,7 @@
 import { RedisBroker } from '@machinery/broker-redis';
 import { MemoryBroker, MemoryBrokerStore } from '@machinery/core';
 import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
-import { flowControlSuite } from '@machinery/testing';
+import { flowControlSuite, PerNamespace } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { RedisBackend, RedisFlowControl } from '../src/index.js';
 
@@ -10,26 +10,17 @@ afterAll(() => shared.disconnect());
 
 // Tasks travel through an in-memory broker (one store per test, shared by its servers); results and
 // the flow stores live in Redis, each instance on its own connection.
-const brokers = new Map<string, MemoryBrokerStore>();
-const brokerStore = (namespace: string): MemoryBrokerStore => {
-  let store = brokers.get(namespace);
-  if (!store) {
-    store = new MemoryBrokerStore();
-    brokers.set(namespace, store);
-  }
-  return store;
-};
+const brokers = new PerNamespace(() => new MemoryBrokerStore());
 
 flowControlSuite({
   name: 'RedisFlowControl',
   create: ({ namespace }) => new RedisFlowControl({ url: REDIS_URL, prefix: prefixOf(namespace) }),
   adapters: ({ namespace, redeliveryTimeoutMs }) => ({
-    broker: new MemoryBroker({ store: brokerStore(namespace), leaseMs: redeliveryTimeoutMs }),
+    broker: new MemoryBroker({ store: brokers.get(namespace), leaseMs: redeliveryTimeoutMs }),
     backend: new RedisBackend({ url: REDIS_URL, prefix: prefixOf(namespace) }),
   }),
   cleanup: async ({ namespace }) => {
-    brokers.get(namespace)?.dispose();
-    brokers.delete(namespace);
+    brokers.delete(namespace)?.dispose();
     await deleteKeys(shared, prefixOf(namespace));
   },
 });

@@ -8,7 +8,7 @@ import {
   schemaOf,
   type TaskTableOwner,
 } from '@machinery/test-services';
-import { brokerSuite, scenarioSuite } from '@machinery/testing';
+import { brokerSuite, PerNamespace, scenarioSuite } from '@machinery/testing';
 import { afterAll } from 'vitest';
 import { PostgresBroker } from '../src/index.js';
 
@@ -25,15 +25,8 @@ brokerSuite({
 });
 
 // The workers of one scenario share a backend and a lock, as processes would share a server.
-const backends = new Map<string, MemoryBackendStore>();
-const locks = new Map<string, MemoryLockStore>();
-function shared<T>(map: Map<string, T>, ns: string, make: () => T): T {
-  const found = map.get(ns);
-  if (found) return found;
-  const made = make();
-  map.set(ns, made);
-  return made;
-}
+const backends = new PerNamespace(() => new MemoryBackendStore());
+const locks = new PerNamespace(() => new MemoryLockStore());
 
 scenarioSuite({
   name: 'PostgresBroker + MemoryBackend',
@@ -43,8 +36,8 @@ scenarioSuite({
       schema: schemaOf(namespace),
       leaseMs: redeliveryTimeoutMs,
     }),
-    backend: new MemoryBackend({ store: shared(backends, namespace, () => new MemoryBackendStore()) }),
-    lock: new MemoryLock({ store: shared(locks, namespace, () => new MemoryLockStore()) }),
+    backend: new MemoryBackend({ store: backends.get(namespace) }),
+    lock: new MemoryLock({ store: locks.get(namespace) }),
   }),
   injectRaw: ({ namespace }, queue, body) => injectRawTask(raw, namespace, queue, body, taskTable),
   restartBroker: () => dropAllPostgresConnections(raw),

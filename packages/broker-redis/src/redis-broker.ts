@@ -12,7 +12,6 @@ import {
   encodeForPublish,
   type Logger,
   MachineryError,
-  PreciseDate,
   type PurgeCounts,
   type PurgeOptions,
   redactText,
@@ -26,12 +25,14 @@ import {
   describeRedisClient,
   hasHashTag,
   LuaScript,
+  PUBLISH_CARRIER,
+  type PublishOffer,
   redisConnectionError,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { Bells } from './bells.js';
 import { RedisConsumer } from './consumer.js';
-import { type BrokerContext, unixNanos } from './context.js';
+import type { BrokerContext } from './context.js';
 import { DelayedMover } from './delayed-mover.js';
 import { Keys } from './keys.js';
 import {
@@ -41,6 +42,8 @@ import {
   type RedisBrokerOptions,
   type ResolvedBrokerOptions,
 } from './options.js';
+import { etaScore, PublicationBatch } from './publication-batch.js';
+import { RedisPublishCarrier } from './publish-carrier.js';
 import { PushBatcher } from './push-batcher.js';
 import { PUBLISH_MANY, PURGE, REQUEUE_DEAD } from './scripts.js';
 
@@ -134,6 +137,11 @@ export class RedisBroker implements Broker {
   /** Rings idle consumers when a task lands on a priority list (with `maxPriority` only). */
   private readonly bells: Bells | undefined;
   private closing: Promise<void> | undefined;
+  /**
+   * This broker's publication, offered to a `RedisBackend` on the same server so that `send` stores
+   * `PENDING` and publishes in one script call (see `@machinery/redis-connection`'s `publishOffer`).
+   */
+  readonly [PUBLISH_CARRIER]: PublishOffer;
 
   constructor(options: RedisBrokerOptions = {}) {
     const resolved = resolveOptions(options);
@@ -192,6 +200,16 @@ export class RedisBroker implements Broker {
     };
     this.mover = new DelayedMover(this.ctx);
     this.pushes = new PushBatcher(this.client);
+    this[PUBLISH_CARRIER] = new RedisPublishCarrier(
+      this.ctx,
+      (signature) => {
+        this.assertOpen();
+        return this.encode(signature);
+      },
+      (etaMs) => {
+        if (this.closing === undefined) this.mover.poke(etaMs);
+      },
+    );
     if (resolved.maxPriority > 0) this.bells = new Bells(this.ctx);
   }
 
@@ -220,12 +238,7 @@ export class RedisBroker implements Broker {
 
   async publish(signature: Signature): Promise<void> {
     this.assertOpen();
-    const { queue, body } = encodeForPublish(
-      signature,
-      this.defaultQueue,
-      this.ctx.options.maxMessageBytes,
-      this.ctx.options.wireFormat,
-    );
+    const { queue, body } = this.encode(signature);
     const eta = signature.eta;
     try {
       if (eta !== null && eta.getTime() > Date.now()) {
@@ -245,42 +258,13 @@ export class RedisBroker implements Broker {
   async publishMany(signatures: readonly Signature[]): Promise<void> {
     this.assertOpen();
     // Encode everything first: one bad signature publishes nothing.
-    const now = Date.now();
-    // By list: a queue list or one of its priority lists (whose queue's channel is rung).
-    const byQueue = new Map<string, string[]>();
-    const bells = new Set<string>();
-    const delayed: string[] = [];
-    let earliest = Number.POSITIVE_INFINITY;
+    const batch = new PublicationBatch(this.ctx.keys);
     for (const sig of signatures) {
-      const { queue, body } = encodeForPublish(
-        sig,
-        this.defaultQueue,
-        this.ctx.options.maxMessageBytes,
-        this.ctx.options.wireFormat,
-      );
-      if (sig.eta !== null && sig.eta.getTime() > now) {
-        delayed.push(etaScore(sig.eta), body);
-        earliest = Math.min(earliest, sig.eta.getTime());
-      } else {
-        const key = this.ctx.keys.listOf(queue, sig.priority);
-        if (key !== this.ctx.keys.queue(queue).queue) bells.add(this.ctx.keys.queue(queue).bell);
-        let list = byQueue.get(key);
-        if (!list) {
-          list = [];
-          byQueue.set(key, list);
-        }
-        list.push(body);
-      }
+      const { queue, body } = this.encode(sig);
+      batch.add(sig, queue, body);
     }
     if (signatures.length === 0) return;
-    const keys = [this.ctx.keys.delayed, ...byQueue.keys()];
-    const args: string[] = [
-      ...[...byQueue.values()].map((l) => String(l.length)),
-      String(delayed.length / 2),
-    ];
-    for (const list of byQueue.values()) for (const body of list) args.push(body);
-    for (const item of delayed) args.push(item);
-    for (const bell of bells) args.push(bell);
+    const { keys, args } = batch.script();
     try {
       await publishManyScript.run(this.client, keys, args);
     } catch (err) {
@@ -291,7 +275,16 @@ export class RedisBroker implements Broker {
         this.ctx.client,
       );
     }
-    if (earliest < Number.POSITIVE_INFINITY) this.mover.poke(earliest);
+    if (batch.earliest < Number.POSITIVE_INFINITY) this.mover.poke(batch.earliest);
+  }
+
+  private encode(signature: Signature): { queue: string; body: string } {
+    return encodeForPublish(
+      signature,
+      this.defaultQueue,
+      this.ctx.options.maxMessageBytes,
+      this.ctx.options.wireFormat,
+    );
   }
 
   async consume(
@@ -431,10 +424,6 @@ export class RedisBroker implements Broker {
     await this.bells?.close();
     if (this.ownsClient) await closeRedisClient(this.client);
   }
-}
-
-function etaScore(eta: Date): string {
-  return unixNanos(eta.getTime(), eta instanceof PreciseDate ? eta.subMillisecondNanos : 0);
 }
 
 /** The last index an LRANGE/ZRANGE of `limit` entries reads (-1: to the end). */

@@ -67,6 +67,17 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
+let lastSecond = Number.NaN;
+let lastSecondText = '';
+
+/** `YYYY-MM-DDTHH:MM:SS` plus milliseconds, trimmed of trailing zeros as Go does, and `Z`. */
+function withMillis(secondText: string, millis: number): string {
+  if (millis === 0) return `${secondText}Z`;
+  if (millis % 100 === 0) return `${secondText}.${millis / 100}Z`;
+  if (millis % 10 === 0) return `${secondText}.${pad(millis / 10, 2)}Z`;
+  return `${secondText}.${pad(millis, 3)}Z`;
+}
+
 /**
  * Formats a date as Go's `time.RFC3339Nano`: fraction trimmed of trailing zeros, `Z` for UTC.
  * A {@link PreciseDate} keeps its nanoseconds and offset.
@@ -81,9 +92,17 @@ export function formatTime(date: Date): string {
     offset = date.offsetMinutes;
   }
   if (offset === null && nanos === 0) {
+    // Every state write formats "now": the text of the current second is kept, only its milliseconds
+    // change (toISOString is the costliest step of encoding a state).
+    const second = ms - (ms % 1000);
+    if (second === lastSecond && ms >= 0) return withMillis(lastSecondText, ms - second);
     const iso = date.toISOString();
     // Years outside 0000–9999 have an expanded form Go never writes; fall through for those.
     if (iso.length === 24) {
+      if (ms >= 0) {
+        lastSecond = second;
+        lastSecondText = iso.slice(0, 19);
+      }
       const fracMs = iso.slice(20, 23);
       if (fracMs === '000') return `${iso.slice(0, 19)}Z`;
       return `${iso.slice(0, 20)}${fracMs.replace(/0+$/, '')}Z`;

@@ -5,8 +5,25 @@ import {
   decodeSignature,
   encodeSignature,
   encodeSignatureCompact,
+  formatTime,
   signature,
 } from '../src/index.js';
+import { encodeString } from '../src/json.js';
+
+/** Go's `encoding/json` for a string, written the slow, obvious way. */
+function goString(s: string): string {
+  return JSON.stringify(s).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** Go's `time.RFC3339Nano` of a millisecond UTC date, written the slow, obvious way. */
+function goTime(d: Date): string {
+  const iso = d.toISOString();
+  const frac = iso.slice(20, 23).replace(/0+$/, '');
+  return `${iso.slice(0, 19)}${frac === '' ? '' : `.${frac}`}Z`;
+}
 
 const scalar = fc.oneof(
   fc.integer(),
@@ -47,6 +64,40 @@ describe('codec properties', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('encodes any string as Go does, with or without characters to escape', () => {
+    const risky = fc.constantFrom('<', '>', '&', '"', '\\', '\n', '\u2028', '\u2029', '\u007f', 'é', '😀');
+    const text = fc.oneof(
+      fc.string({ unit: 'grapheme-ascii' }),
+      fc.string({ unit: 'binary' }),
+      fc.tuple(fc.string({ unit: 'grapheme-ascii' }), risky).map(([a, b]) => a + b),
+      fc.string({ unit: 'grapheme-ascii', minLength: 60, maxLength: 80 }),
+    );
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(encodeString(s)).toBe(goString(s));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('formats times within one second and across seconds as Go does', () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('1971-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }),
+        fc.array(fc.integer({ min: -1500, max: 1500 }), { maxLength: 20 }),
+        (start, steps) => {
+          let ms = start.getTime();
+          for (const step of [0, ...steps]) {
+            ms += step;
+            const d = new Date(ms);
+            expect(formatTime(d)).toBe(goTime(d));
+          }
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 

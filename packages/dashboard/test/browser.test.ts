@@ -100,14 +100,24 @@ describe('the dashboard in Chromium, against Redis with a worker running', () =>
     await page.close();
   });
 
-  it('pause and resume buttons change the queue and the workers follow', async () => {
+  it('pause and resume buttons change the queue and the workers follow; only the one that fits shows', async () => {
     const page = await open('/', 'overview-actions');
-    await page.locator(`tr[data-queue="${s.queue}"] button[data-action="pause"]`).click();
-    await page.waitForFunction(
-      (q) => document.querySelector(`td[data-q="${q}"][data-col="paused"]`)?.textContent === 'paused',
-      s.queue,
-      { timeout: 10_000 },
-    );
+    const row = page.locator(`tr[data-queue="${s.queue}"]`);
+    const pause = row.locator('button[data-action="pause"]');
+    const resume = row.locator('button[data-action="resume"]');
+    const stateIs = (text: string) =>
+      page.waitForFunction(
+        ([q, t]) => document.querySelector(`td[data-q="${q}"][data-col="paused"]`)?.textContent === t,
+        [s.queue, text] as const,
+        { timeout: 10_000 },
+      );
+    expect(await pause.isVisible()).toBe(true);
+    expect(await resume.isVisible()).toBe(false);
+
+    await pause.click();
+    await stateIs('paused');
+    await resume.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await pause.isVisible()).toBe(false);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
     await eventually(async () => {
       const [w] = await s.control.workers.list();
@@ -123,14 +133,31 @@ describe('the dashboard in Chromium, against Redis with a worker running', () =>
     );
     await shot(workers, 'workers-paused');
     await workers.close();
+    // A page loaded while the queue is paused offers Resume only.
+    const reloaded = await open('/', 'overview-paused');
+    expect(
+      await reloaded.locator(`tr[data-queue="${s.queue}"] button[data-action="resume"]`).isVisible(),
+    ).toBe(true);
+    expect(
+      await reloaded.locator(`tr[data-queue="${s.queue}"] button[data-action="pause"]`).isVisible(),
+    ).toBe(false);
+    await shot(reloaded, 'overview-paused');
+    await reloaded.close();
 
-    await page.locator(`tr[data-queue="${s.queue}"] button[data-action="resume"]`).click();
-    await page.waitForFunction(
-      (q) => document.querySelector(`td[data-q="${q}"][data-col="paused"]`)?.textContent === 'running',
-      s.queue,
-      { timeout: 10_000 },
-    );
+    await resume.click();
+    await stateIs('running');
+    await pause.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await resume.isVisible()).toBe(false);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(false);
+
+    // Paused elsewhere (the CLI, another dashboard): the live update swaps the buttons too.
+    await s.control.pauses.pause(s.queue);
+    await stateIs('paused');
+    await resume.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await pause.isVisible()).toBe(false);
+    await s.control.pauses.resume(s.queue);
+    await stateIs('running');
+    await pause.waitFor({ state: 'visible', timeout: 10_000 });
     await page.close();
   });
 

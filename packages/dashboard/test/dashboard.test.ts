@@ -1,35 +1,10 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { group, signature, TaskStatus } from '@machinery/core';
 import { eventually } from '@machinery/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetterView, GroupView, OverviewView, TaskView } from '../src/index.js';
-import { createDashboard } from '../src/index.js';
-import {
-  add,
-  boom,
-  csrfOf,
-  echo,
-  getJson,
-  readEvents,
-  request,
-  type Stack,
-  slow,
-  startStack,
-} from './stack.js';
+import { add, boom, csrfOf, echo, getJson, LONG, readEvents, request, slow, useStacks } from './stack.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-
-async function stack(options: Parameters<typeof startStack>[0] = {}): Promise<Stack> {
-  const s = await startStack(options);
-  stacks.push(s);
-  return s;
-}
-
-const LONG = { timeoutMs: 15_000, intervalMs: 100 };
+const { stack, dashboard, serve } = useStacks();
 
 describe('pages and API over node:http, against Redis', () => {
   it('the overview counts pending, delayed and dead-letter tasks as the broker lists them', async () => {
@@ -163,10 +138,20 @@ describe('pages and API over node:http, against Redis', () => {
     const page = await request(`${s.url}/`);
     const headers = { 'x-machinery-csrf': csrfOf(page.body) };
     const q = encodeURIComponent(s.queue);
+    const buttonOf = (body: string, action: string) =>
+      new RegExp(`<button [^>]*data-action="${action}" data-url="/api/queues/${q}/${action}"[^>]*>`).exec(
+        body,
+      )?.[0];
+    // A running queue offers Pause; Resume is in the page, hidden, for the script to swap in.
+    expect(buttonOf(page.body, 'pause')).not.toContain(' hidden');
+    expect(buttonOf(page.body, 'resume')).toContain(' hidden');
     expect((await request(`${s.url}/api/queues/${q}/pause`, { method: 'POST', headers })).status).toBe(200);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
     const o = await getJson<OverviewView>(`${s.url}/api/overview`);
     expect(o.queues.find((x) => x.queue === s.queue)?.paused).toBe(true);
+    const paused = (await request(`${s.url}/`)).body;
+    expect(buttonOf(paused, 'pause')).toContain(' hidden');
+    expect(buttonOf(paused, 'resume')).not.toContain(' hidden');
     expect((await request(`${s.url}/api/queues/${q}/resume`, { method: 'POST', headers })).status).toBe(200);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(false);
   });
@@ -232,31 +217,22 @@ describe('pages and API over node:http, against Redis', () => {
 
   it('without a control plane, pages say what is unknown and control actions answer 409', async () => {
     const s = await stack();
-    const dashboard = createDashboard({ broker: s.broker, backend: s.backend, actions: true });
-    const server = createServer(dashboard);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const sent = await s.server.send(add.signature(1, 2));
-      const o = await getJson<OverviewView>(`${base}/api/overview`);
-      expect(o.queues.find((q) => q.queue === s.queue)).toMatchObject({
-        pending: { count: 1 },
-        paused: null,
-        workers: null,
-      });
-      expect(o.unavailable).toMatchObject({ paused: 'no control plane', workers: 'no control plane' });
-      expect((await request(`${base}/workers`)).body).toContain('No control plane');
-      expect((await request(`${base}/tasks/${sent.taskUUID}`)).body).toContain('(unknown: no control plane)');
-      const page = await request(`${base}/`);
-      const r = await request(`${base}/api/tasks/${sent.taskUUID}/revoke`, {
-        method: 'POST',
-        headers: { 'x-machinery-csrf': csrfOf(page.body) },
-      });
-      expect(r.status).toBe(409);
-    } finally {
-      await dashboard.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    const base = await serve(dashboard({ broker: s.broker, backend: s.backend, actions: true }));
+    const sent = await s.server.send(add.signature(1, 2));
+    const o = await getJson<OverviewView>(`${base}/api/overview`);
+    expect(o.queues.find((q) => q.queue === s.queue)).toMatchObject({
+      pending: { count: 1 },
+      paused: null,
+      workers: null,
+    });
+    expect(o.unavailable).toMatchObject({ paused: 'no control plane', workers: 'no control plane' });
+    expect((await request(`${base}/workers`)).body).toContain('No control plane');
+    expect((await request(`${base}/tasks/${sent.taskUUID}`)).body).toContain('(unknown: no control plane)');
+    const page = await request(`${base}/`);
+    const r = await request(`${base}/api/tasks/${sent.taskUUID}/revoke`, {
+      method: 'POST',
+      headers: { 'x-machinery-csrf': csrfOf(page.body) },
+    });
+    expect(r.status).toBe(409);
   });
 });

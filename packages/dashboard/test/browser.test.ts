@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { group, signature } from '@machinery/core';
@@ -10,7 +10,9 @@ import { add, type Stack, slow, startStack } from './stack.js';
 // Debian's chromium (scripts/services.mjs installs it); playwright-core never downloads a browser.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-artifacts');
+// The issue's page budgets: at most 200 kB of JavaScript, first paint under a second on this machine.
 const JS_BUDGET = 200 * 1024;
+const PAINT_BUDGET_MS = 1000;
 const LONG = { timeoutMs: 20_000, intervalMs: 100 };
 
 let browser: Browser;
@@ -25,6 +27,8 @@ beforeAll(async () => {
       `No Chromium at ${CHROMIUM}: run "node scripts/services.mjs up chromium" (installs Debian's chromium) or set CHROMIUM_PATH.`,
     );
   }
+  // Emptied first, so every screenshot and the size report there are from this run.
+  rmSync(artifacts, { recursive: true, force: true });
   mkdirSync(artifacts, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
   s = await startStack({ actions: true, refreshMs: 300 });
@@ -38,19 +42,19 @@ afterAll(async () => {
   await s?.close();
   writeFileSync(
     join(artifacts, 'js-size.json'),
-    `${JSON.stringify({ budgetBytes: JS_BUDGET, jsBytes, firstContentfulPaintMs: paints }, null, 2)}\n`,
+    `${JSON.stringify({ budgetBytes: JS_BUDGET, jsBytes, paintBudgetMs: PAINT_BUDGET_MS, firstContentfulPaintMs: paints }, null, 2)}\n`,
   );
-  // A report, not an assertion: sizes and paint times of this run.
+  // The numbers behind the budget test below, for the log.
   console.log('dashboard pages: JavaScript bytes', jsBytes, 'first contentful paint (ms)', paints);
 });
 
 /** Opens `path`, records the JavaScript it loaded and its first paint, and waits for the live stream. */
 async function open(path: string, name: string): Promise<Page> {
   const page = await browser.newPage();
-  let bytes = 0;
-  page.on('response', async (response) => {
+  const scripts: Promise<number>[] = [];
+  page.on('response', (response) => {
     if (response.request().resourceType() !== 'script') return;
-    bytes += (await response.body().catch(() => Buffer.alloc(0))).length;
+    scripts.push(response.body().then((b) => b.length));
   });
   page.on('dialog', (dialog) => {
     void dialog.accept();
@@ -58,7 +62,8 @@ async function open(path: string, name: string): Promise<Page> {
   const response = await page.goto(`${s.url}${path}`);
   expect(response?.status(), path).toBe(200);
   await page.waitForSelector('body[data-live="connected"]', { timeout: 10_000 });
-  jsBytes[name] = bytes;
+  // Awaited here, so a body still being read is counted rather than missed.
+  jsBytes[name] = (await Promise.all(scripts)).reduce((a, b) => a + b, 0);
   paints[name] = await page.evaluate(() => {
     const fcp = performance.getEntriesByName('first-contentful-paint')[0];
     return fcp ? Math.round(fcp.startTime) : null;
@@ -229,8 +234,16 @@ describe('the dashboard in Chromium, against Redis with a worker running', () =>
     await groups.close();
   });
 
-  it('no page loads more than 200 kB of JavaScript', () => {
+  it('no page loads more than 200 kB of JavaScript, and each paints within a second', () => {
     expect(Object.keys(jsBytes).length).toBeGreaterThanOrEqual(5);
-    for (const [name, bytes] of Object.entries(jsBytes)) expect(bytes, name).toBeLessThan(JS_BUDGET);
+    for (const [name, bytes] of Object.entries(jsBytes)) {
+      // Every page runs the live script, so a zero would mean the measurement missed it.
+      expect(bytes, name).toBeGreaterThan(0);
+      expect(bytes, name).toBeLessThan(JS_BUDGET);
+    }
+    for (const [name, ms] of Object.entries(paints)) {
+      expect(ms, name).not.toBeNull();
+      expect(ms ?? Number.POSITIVE_INFINITY, name).toBeLessThan(PAINT_BUDGET_MS);
+    }
   });
 });

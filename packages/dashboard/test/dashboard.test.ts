@@ -1,10 +1,13 @@
+import { RedisBackend, RedisControlPlane } from '@machinery/backend-redis';
+import { RedisBroker } from '@machinery/broker-redis';
 import { group, signature, TaskStatus } from '@machinery/core';
+import { PrivateRedis } from '@machinery/test-services';
 import { eventually } from '@machinery/testing';
 import { describe, expect, it } from 'vitest';
 import type { DeadLetterView, GroupView, OverviewView, TaskView } from '../src/index.js';
 import { add, boom, csrfOf, echo, getJson, LONG, readEvents, request, slow, useStacks } from './stack.js';
 
-const { stack, dashboard, serve } = useStacks();
+const { stack, dashboard, serve, defer } = useStacks();
 
 describe('pages and API over node:http, against Redis', () => {
   it('the overview counts pending, delayed and dead-letter tasks as the broker lists them', async () => {
@@ -234,5 +237,41 @@ describe('pages and API over node:http, against Redis', () => {
       headers: { 'x-machinery-csrf': csrfOf(page.body) },
     });
     expect(r.status).toBe(409);
+  });
+
+  it('while Redis is down, pages and the API answer 503 within requestTimeoutMs saying what to check, and recover when it is back', async () => {
+    const redis = await PrivateRedis.start();
+    defer(() => redis.stop());
+    const broker = new RedisBroker({ url: redis.url });
+    const backend = new RedisBackend({ url: redis.url });
+    const control = new RedisControlPlane({ url: redis.url });
+    defer(async () => {
+      await Promise.all([broker.close(), backend.close(), control.close()]);
+    });
+    expect(() => dashboard({ broker, backend, requestTimeoutMs: 0 })).toThrow(
+      /requestTimeoutMs must be a positive/,
+    );
+    const d = dashboard({ broker, backend, control, requestTimeoutMs: 1000, refreshMs: 200 });
+    await d.ready;
+    const base = await serve(d);
+    expect((await request(`${base}/`)).status).toBe(200);
+
+    await redis.stop();
+    // Without the deadline the first answers wait for the clients' reconnection attempts (ioredis
+    // gives up on a queued command after 20 of them: 10 s and more), so the first is the deadline's.
+    const first = await request(`${base}/`);
+    expect(first.status).toBe(503);
+    expect(first.body).toContain('did not answer within 1 s: check that they are reachable');
+    for (const path of ['/api/overview', '/workers', '/dead-letters', '/tasks/task_x']) {
+      const r = await request(`${base}${path}`);
+      expect(r.status, path).toBe(503);
+      expect(r.body, path).toMatch(/reachable/);
+    }
+
+    await redis.restart();
+    await eventually(async () => {
+      expect((await request(`${base}/`)).status).toBe(200);
+      expect((await request(`${base}/api/overview`)).status).toBe(200);
+    }, LONG);
   });
 });

@@ -146,7 +146,7 @@ describe('authentication', () => {
     },
   );
 
-  it('serveDashboard refuses to bind anything but loopback without a token or password', async () => {
+  it('serveDashboard refuses to bind anything but loopback without a token or password, and says what to do about a port in use', async () => {
     const s = await stack();
     const base = { broker: s.broker, backend: s.backend, control: s.control, port: 0 };
     for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
@@ -163,7 +163,18 @@ describe('authentication', () => {
       401,
     );
     const local = await serveDashboard(base);
-    await local.close();
+    defer(() => local.close());
+    const port = (local.server.address() as AddressInfo).port;
+    const taken = await serveDashboard({ ...base, port }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isMachineryError(taken, 'ERR_INVALID_ARGUMENT')).toBe(true);
+    expect(String((taken as Error).message)).toMatch(
+      new RegExp(
+        `^Cannot listen on 127\\.0\\.0\\.1:${port} \\(.*EADDRINUSE.*\\): another process listens there; choose another port`,
+      ),
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { RedisBackend, RedisControlPlane } from '@machinery/backend-redis';
 import { RedisBroker } from '@machinery/broker-redis';
-import { group, signature, TaskStatus } from '@machinery/core';
+import { chord, group, signature, TaskStatus } from '@machinery/core';
 import { PrivateRedis } from '@machinery/test-services';
 import { eventually } from '@machinery/testing';
 import { describe, expect, it } from 'vitest';
@@ -88,6 +88,31 @@ describe('pages and API over node:http, against Redis', () => {
     expect(groups.groups.map((x) => x.uuid)).toContain(uuid);
     const page = await request(`${s.url}/groups/${uuid}`);
     expect(page.body).toContain('2 (2 SUCCESS)');
+  });
+
+  it('a chord: its group page lists the members and says the callback was triggered; the callback has its task page', async () => {
+    const s = await stack();
+    const sent = await s.server.sendChord(
+      chord(group(add.signature(1, 2), add.signature(3, 4)), add.signature()),
+    );
+    const uuid = sent.group.groupUUID;
+    const before = await getJson<GroupView>(`${s.url}/api/groups/${uuid}`);
+    expect(before).toMatchObject({ kind: 'group', chordTriggered: false, counts: { PENDING: 2 } });
+    await s.worker();
+    // The callback receives the members' results: 3 + 7.
+    expect(await sent.get({ timeoutMs: 10_000 })).toBe(10);
+    await eventually(async () => {
+      const done = await getJson<GroupView>(`${s.url}/api/groups/${uuid}`);
+      expect(done.chordTriggered).toBe(true);
+      expect(done.counts).toEqual({ SUCCESS: 2 });
+      expect(done.members.map((m) => m.name)).toEqual(['add', 'add']);
+    }, LONG);
+    const page = await request(`${s.url}/groups/${uuid}`);
+    expect(page.body).toContain('callback triggered');
+    expect((await request(`${s.url}/groups`)).body).toMatch(new RegExp(`${uuid}[\\s\\S]*?triggered`));
+    const callback = await getJson<TaskView>(`${s.url}/api/tasks/${sent.callback.taskUUID}`);
+    expect(callback).toMatchObject({ kind: 'task', name: 'add', state: 'SUCCESS' });
+    expect(callback.results).toEqual([{ type: 'int64', value: 10 }]);
   });
 
   it('an unknown UUID answers 404 with what to check', async () => {

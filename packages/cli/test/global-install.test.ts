@@ -16,6 +16,8 @@ const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // walking up from connect's folder, and nothing else: the AMQP adapters really are missing here.
 let root: string;
 let bin: string;
+// The same layout without @machinery/dashboard: a copy of the CLI made without its dependencies.
+let withoutDashboard: string;
 
 function copyPackage(name: string, to: string): void {
   mkdirSync(to, { recursive: true });
@@ -23,18 +25,24 @@ function copyPackage(name: string, to: string): void {
   cpSync(join(packages, name, 'package.json'), join(to, 'package.json'));
 }
 
-beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'machinery-cli-global-'));
-  const global = join(root, 'lib', 'node_modules', '@machinery');
+/** Lays out a global install under `<root>/<name>` and returns the path of its `machinery` bin. */
+function globalInstall(name: string, withDashboard: boolean): string {
+  const global = join(root, name, 'lib', 'node_modules', '@machinery');
   const cli = join(global, 'cli');
   copyPackage('cli', cli);
   copyPackage('connect', join(cli, 'node_modules', '@machinery', 'connect'));
-  copyPackage('dashboard', join(cli, 'node_modules', '@machinery', 'dashboard'));
+  if (withDashboard) copyPackage('dashboard', join(cli, 'node_modules', '@machinery', 'dashboard'));
   // Symlinks resolve to the workspace copies, whose own dependencies are installed there.
   symlinkSync(join(packages, 'core'), join(cli, 'node_modules', '@machinery', 'core'), 'dir');
-  for (const name of ['broker-redis', 'backend-redis'])
-    symlinkSync(join(packages, name), join(global, name), 'dir');
-  bin = join(cli, 'dist', 'bin.js');
+  for (const pkg of ['broker-redis', 'backend-redis'])
+    symlinkSync(join(packages, pkg), join(global, pkg), 'dir');
+  return join(cli, 'dist', 'bin.js');
+}
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'machinery-cli-global-'));
+  bin = globalInstall('complete', true);
+  withoutDashboard = globalInstall('no-dashboard', false);
 });
 
 afterAll(() => {
@@ -43,9 +51,11 @@ afterAll(() => {
 
 async function runBin(
   env: Record<string, string>,
+  args: string[] = ['status'],
+  path = bin,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileP(process.execPath, [bin, 'status'], {
+    const { stdout, stderr } = await execFileP(process.execPath, [path, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       timeout: 20_000,
     });
@@ -70,5 +80,19 @@ describe('a global install finds the adapters installed beside the CLI', () => {
     expect(r.stderr).toMatch(
       /^machinery: BROKER_URL=amqp:\/\/guest:\*\*\*@.* needs @machinery\/broker-amqp: npm install @machinery\/broker-amqp\n$/,
     );
+  });
+});
+
+describe('a CLI without @machinery/dashboard beside it', () => {
+  it('machinery dashboard names the package to install (exit 2); the other commands still work', async () => {
+    const r = await runBin({ BROKER_URL: REDIS }, ['dashboard', '--port', '0'], withoutDashboard);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      'machinery: machinery dashboard needs @machinery/dashboard, which is missing beside the CLI: npm install @machinery/dashboard.\n',
+    );
+    const status = await runBin({ BROKER_URL: REDIS }, ['status'], withoutDashboard);
+    expect(status.stderr).toBe('');
+    expect(status.code).toBe(0);
   });
 });

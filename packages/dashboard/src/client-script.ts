@@ -53,6 +53,19 @@ export const CLIENT_SCRIPT = `'use strict';
     return parts.join(' · ');
   }
 
+  // The row's Pause button while the queue runs, Resume while it is paused, both when unknown.
+  function showPaused(queue, paused) {
+    document.querySelectorAll('#queues tr[data-queue]').forEach(function (tr) {
+      if (tr.dataset.queue !== queue) return;
+      var state = tr.querySelector('td[data-col="paused"]');
+      if (state) state.textContent = paused === null ? '—' : paused ? 'paused' : 'running';
+      var pause = tr.querySelector('button[data-action="pause"]');
+      var resume = tr.querySelector('button[data-action="resume"]');
+      if (pause) pause.hidden = paused === true;
+      if (resume) resume.hidden = paused === false;
+    });
+  }
+
   function applyOverview(o) {
     o.queues.forEach(function (q) {
       var found = false;
@@ -60,7 +73,7 @@ export const CLIENT_SCRIPT = `'use strict';
         if (td.dataset.q !== q.queue) return;
         found = true;
         var col = td.dataset.col;
-        if (col === 'paused') td.textContent = q.paused === null ? '—' : q.paused ? 'paused' : 'running';
+        if (col === 'paused') showPaused(q.queue, q.paused);
         else if (col === 'workers') td.textContent = q.workers === null ? '—' : String(q.workers);
         else td.textContent = countText(q[col]);
       });
@@ -186,6 +199,7 @@ export const CLIENT_SCRIPT = `'use strict';
       })
       .then(function (res) {
         flash(res.data.message || (res.ok ? 'Done.' : 'Failed.'), !res.ok);
+        if (res.ok && typeof res.data.paused === 'boolean') showPaused(res.data.queue, res.data.paused);
         if (res.ok && page === 'task') refreshTask();
         if (res.ok && page === 'dead-letters') window.setTimeout(function () { window.location.reload(); }, 300);
       })

@@ -97,6 +97,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const actions = options.actions === true;
   const logger = resolveLogger(options.logger);
   const limit = options.limit ?? 1000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+  if (!(Number.isFinite(requestTimeoutMs) && requestTimeoutMs > 0)) {
+    throw new MachineryError(
+      'ERR_INVALID_ARGUMENT',
+      `requestTimeoutMs must be a positive number of milliseconds (got ${requestTimeoutMs}).`,
+    );
+  }
   const history = new EventHistory(
     options.historySize ?? 10_000,
     options.bucketMs ?? 10_000,
@@ -177,19 +184,41 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       return;
     }
 
-    route(req, res, rel, url, who.via === 'bearer').catch((err: unknown) => {
-      const status =
-        err instanceof HttpError ? err.status : isMachineryError(err, 'ERR_CONNECTION') ? 503 : 500;
-      const message = redactText(errorText(err));
-      if (status >= 500) logger.warn({ err: message, path: rel }, 'dashboard: request failed');
-      if (res.headersSent) {
-        res.end();
-        return;
-      }
-      if (api) sendJson(res, status, { error: message });
-      else sendHtml(res, status, messagePage(ctx, status === 404 ? 'Not found' : 'Error', message));
-    });
+    withDeadline(route(req, res, rel, url, who.via === 'bearer'), req.method === 'POST').catch(
+      (err: unknown) => {
+        const status =
+          err instanceof HttpError ? err.status : isMachineryError(err, 'ERR_CONNECTION') ? 503 : 500;
+        const message = redactText(errorText(err));
+        if (status >= 500) logger.warn({ err: message, path: rel }, 'dashboard: request failed');
+        if (res.headersSent) {
+          res.end();
+          return;
+        }
+        if (api) sendJson(res, status, { error: message });
+        else sendHtml(res, status, messagePage(ctx, status === 404 ? 'Not found' : 'Error', message));
+      },
+    );
   };
+
+  /**
+   * Rejects with a 503 once `requestTimeoutMs` passed. The route goes on, and its answer is dropped
+   * (the send functions skip a response that has been answered).
+   */
+  function withDeadline(work: Promise<void>, isAction: boolean): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const seconds = requestTimeoutMs / 1000;
+        reject(
+          new HttpError(
+            503,
+            `The broker, backend or control plane did not answer within ${seconds} s: check that they are reachable (their clients keep reconnecting).${isAction ? ' The action may still take effect once they answer.' : ' Reload to try again.'}`,
+          ),
+        );
+      }, requestTimeoutMs);
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
 
   async function route(
     req: IncomingMessage,
@@ -349,6 +378,8 @@ function notFound(uuid: string): string {
 }
 
 function sendJson(res: ServerResponse, status: number, data: unknown): void {
+  // Answered already: the request's deadline passed while this answer was being read.
+  if (res.headersSent) return;
   const body = toJson(data);
   res.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
@@ -358,6 +389,7 @@ function sendJson(res: ServerResponse, status: number, data: unknown): void {
 }
 
 function sendHtml(res: ServerResponse, status: number, body: string): void {
+  if (res.headersSent) return;
   res.writeHead(status, {
     'Content-Type': 'text/html; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),

@@ -74,6 +74,12 @@ export interface DashboardOptions {
   readonly queues?: readonly string[];
   /** Listings (pending, delayed, dead letters) read at most this many items per count (default 1000). */
   readonly limit?: number;
+  /**
+   * How long a page, API answer or action waits for the broker, backend and control plane before it
+   * answers 503, in ms (default 5000). Their clients queue commands while reconnecting, so without it
+   * a page of an unreachable Redis would load for as long as the client retries.
+   */
+  readonly requestTimeoutMs?: number;
   /** How often open pages receive fresh counts over server-sent events, in ms (default 2000). */
   readonly refreshMs?: number;
   /** Task events kept in memory for timelines and the live list (default 10 000). */

@@ -81,9 +81,10 @@ function button(
   url: string,
   label: string,
   confirm?: string,
+  hidden = false,
 ): Html | string {
   if (!ctx.actions) return '';
-  return html`<button type="button" class="action" data-action="${action}" data-url="${ctx.basePath}${url}"${confirm ? html` data-confirm="${confirm}"` : ''}>${label}</button>`;
+  return html`<button type="button" class="action" data-action="${action}" data-url="${ctx.basePath}${url}"${confirm ? html` data-confirm="${confirm}"` : ''}${hidden ? new Html(' hidden') : ''}>${label}</button>`;
 }
 
 function queueRow(ctx: PageContext, q: QueueView, control: boolean): Html {
@@ -94,7 +95,19 @@ function queueRow(ctx: PageContext, q: QueueView, control: boolean): Html {
 <td class="num" data-q="${q.queue}" data-col="deadLetters">${showCount(q.deadLetters)}</td>
 <td data-q="${q.queue}" data-col="paused">${q.paused === null ? '—' : q.paused ? 'paused' : 'running'}</td>
 <td class="num" data-q="${q.queue}" data-col="workers">${q.workers === null ? '—' : String(q.workers)}</td>
-<td>${control ? [button(ctx, 'pause', `/api/queues/${enc}/pause`, 'Pause'), button(ctx, 'resume', `/api/queues/${enc}/resume`, 'Resume')] : ''}</td></tr>`;
+<td>${control ? pauseButtons(ctx, enc, q.paused) : ''}</td></tr>`;
+}
+
+/**
+ * Pause for a running queue, Resume for a paused one; both stay in the page (one hidden) so the
+ * script can swap them when a live update or the other button changes the state. Both show when the
+ * state could not be read.
+ */
+function pauseButtons(ctx: PageContext, enc: string, paused: boolean | null): (Html | string)[] {
+  return [
+    button(ctx, 'pause', `/api/queues/${enc}/pause`, 'Pause', undefined, paused === true),
+    button(ctx, 'resume', `/api/queues/${enc}/resume`, 'Resume', undefined, paused === false),
+  ];
 }
 
 /** The overview: queues with counts and pause buttons, charts, recent events. */

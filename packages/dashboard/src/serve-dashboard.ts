@@ -50,9 +50,16 @@ export async function serveDashboard(options: ServeDashboardOptions): Promise<Se
     });
   } catch (err) {
     await dashboard.close();
+    const code = (err as { code?: string }).code;
+    const hint =
+      code === 'EADDRINUSE'
+        ? ': another process listens there; choose another port (0 picks a free one)'
+        : code === 'EADDRNOTAVAIL'
+          ? ': no interface of this machine has that address'
+          : '';
     throw new MachineryError(
       'ERR_INVALID_ARGUMENT',
-      `Cannot listen on ${host}:${options.port ?? 8080}: ${(err as Error).message}`,
+      `Cannot listen on ${host}:${options.port ?? 8080} (${(err as Error).message})${hint}.`,
       {
         cause: err,
       },

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { group, signature } from '@machinery/core';
@@ -10,7 +10,9 @@ import { add, type Stack, slow, startStack } from './stack.js';
 // Debian's chromium (scripts/services.mjs installs it); playwright-core never downloads a browser.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-artifacts');
+// The issue's page budgets: at most 200 kB of JavaScript, first paint under a second on this machine.
 const JS_BUDGET = 200 * 1024;
+const PAINT_BUDGET_MS = 1000;
 const LONG = { timeoutMs: 20_000, intervalMs: 100 };
 
 let browser: Browser;
@@ -25,6 +27,8 @@ beforeAll(async () => {
       `No Chromium at ${CHROMIUM}: run "node scripts/services.mjs up chromium" (installs Debian's chromium) or set CHROMIUM_PATH.`,
     );
   }
+  // Emptied first, so every screenshot and the size report there are from this run.
+  rmSync(artifacts, { recursive: true, force: true });
   mkdirSync(artifacts, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
   s = await startStack({ actions: true, refreshMs: 300 });
@@ -38,19 +42,19 @@ afterAll(async () => {
   await s?.close();
   writeFileSync(
     join(artifacts, 'js-size.json'),
-    `${JSON.stringify({ budgetBytes: JS_BUDGET, jsBytes, firstContentfulPaintMs: paints }, null, 2)}\n`,
+    `${JSON.stringify({ budgetBytes: JS_BUDGET, jsBytes, paintBudgetMs: PAINT_BUDGET_MS, firstContentfulPaintMs: paints }, null, 2)}\n`,
   );
-  // A report, not an assertion: sizes and paint times of this run.
+  // The numbers behind the budget test below, for the log.
   console.log('dashboard pages: JavaScript bytes', jsBytes, 'first contentful paint (ms)', paints);
 });
 
 /** Opens `path`, records the JavaScript it loaded and its first paint, and waits for the live stream. */
 async function open(path: string, name: string): Promise<Page> {
   const page = await browser.newPage();
-  let bytes = 0;
-  page.on('response', async (response) => {
+  const scripts: Promise<number>[] = [];
+  page.on('response', (response) => {
     if (response.request().resourceType() !== 'script') return;
-    bytes += (await response.body().catch(() => Buffer.alloc(0))).length;
+    scripts.push(response.body().then((b) => b.length));
   });
   page.on('dialog', (dialog) => {
     void dialog.accept();
@@ -58,7 +62,8 @@ async function open(path: string, name: string): Promise<Page> {
   const response = await page.goto(`${s.url}${path}`);
   expect(response?.status(), path).toBe(200);
   await page.waitForSelector('body[data-live="connected"]', { timeout: 10_000 });
-  jsBytes[name] = bytes;
+  // Awaited here, so a body still being read is counted rather than missed.
+  jsBytes[name] = (await Promise.all(scripts)).reduce((a, b) => a + b, 0);
   paints[name] = await page.evaluate(() => {
     const fcp = performance.getEntriesByName('first-contentful-paint')[0];
     return fcp ? Math.round(fcp.startTime) : null;
@@ -100,14 +105,24 @@ describe('the dashboard in Chromium, against Redis with a worker running', () =>
     await page.close();
   });
 
-  it('pause and resume buttons change the queue and the workers follow', async () => {
+  it('pause and resume buttons change the queue and the workers follow; only the one that fits shows', async () => {
     const page = await open('/', 'overview-actions');
-    await page.locator(`tr[data-queue="${s.queue}"] button[data-action="pause"]`).click();
-    await page.waitForFunction(
-      (q) => document.querySelector(`td[data-q="${q}"][data-col="paused"]`)?.textContent === 'paused',
-      s.queue,
-      { timeout: 10_000 },
-    );
+    const row = page.locator(`tr[data-queue="${s.queue}"]`);
+    const pause = row.locator('button[data-action="pause"]');
+    const resume = row.locator('button[data-action="resume"]');
+    const stateIs = (text: string) =>
+      page.waitForFunction(
+        ([q, t]) => document.querySelector(`td[data-q="${q}"][data-col="paused"]`)?.textContent === t,
+        [s.queue, text] as const,
+        { timeout: 10_000 },
+      );
+    expect(await pause.isVisible()).toBe(true);
+    expect(await resume.isVisible()).toBe(false);
+
+    await pause.click();
+    await stateIs('paused');
+    await resume.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await pause.isVisible()).toBe(false);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
     await eventually(async () => {
       const [w] = await s.control.workers.list();
@@ -123,14 +138,31 @@ describe('the dashboard in Chromium, against Redis with a worker running', () =>
     );
     await shot(workers, 'workers-paused');
     await workers.close();
+    // A page loaded while the queue is paused offers Resume only.
+    const reloaded = await open('/', 'overview-paused');
+    expect(
+      await reloaded.locator(`tr[data-queue="${s.queue}"] button[data-action="resume"]`).isVisible(),
+    ).toBe(true);
+    expect(
+      await reloaded.locator(`tr[data-queue="${s.queue}"] button[data-action="pause"]`).isVisible(),
+    ).toBe(false);
+    await shot(reloaded, 'overview-paused');
+    await reloaded.close();
 
-    await page.locator(`tr[data-queue="${s.queue}"] button[data-action="resume"]`).click();
-    await page.waitForFunction(
-      (q) => document.querySelector(`td[data-q="${q}"][data-col="paused"]`)?.textContent === 'running',
-      s.queue,
-      { timeout: 10_000 },
-    );
+    await resume.click();
+    await stateIs('running');
+    await pause.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await resume.isVisible()).toBe(false);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(false);
+
+    // Paused elsewhere (the CLI, another dashboard): the live update swaps the buttons too.
+    await s.control.pauses.pause(s.queue);
+    await stateIs('paused');
+    await resume.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await pause.isVisible()).toBe(false);
+    await s.control.pauses.resume(s.queue);
+    await stateIs('running');
+    await pause.waitFor({ state: 'visible', timeout: 10_000 });
     await page.close();
   });
 
@@ -202,8 +234,16 @@ describe('the dashboard in Chromium, against Redis with a worker running', () =>
     await groups.close();
   });
 
-  it('no page loads more than 200 kB of JavaScript', () => {
+  it('no page loads more than 200 kB of JavaScript, and each paints within a second', () => {
     expect(Object.keys(jsBytes).length).toBeGreaterThanOrEqual(5);
-    for (const [name, bytes] of Object.entries(jsBytes)) expect(bytes, name).toBeLessThan(JS_BUDGET);
+    for (const [name, bytes] of Object.entries(jsBytes)) {
+      // Every page runs the live script, so a zero would mean the measurement missed it.
+      expect(bytes, name).toBeGreaterThan(0);
+      expect(bytes, name).toBeLessThan(JS_BUDGET);
+    }
+    for (const [name, ms] of Object.entries(paints)) {
+      expect(ms, name).not.toBeNull();
+      expect(ms ?? Number.POSITIVE_INFINITY, name).toBeLessThan(PAINT_BUDGET_MS);
+    }
   });
 });

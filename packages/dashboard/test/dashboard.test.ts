@@ -1,35 +1,13 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { group, signature, TaskStatus } from '@machinery/core';
+import { RedisBackend, RedisControlPlane } from '@machinery/backend-redis';
+import { RedisBroker } from '@machinery/broker-redis';
+import { chord, group, signature, TaskStatus } from '@machinery/core';
+import { PrivateRedis } from '@machinery/test-services';
 import { eventually } from '@machinery/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeadLetterView, GroupView, OverviewView, TaskView } from '../src/index.js';
-import { createDashboard } from '../src/index.js';
-import {
-  add,
-  boom,
-  csrfOf,
-  echo,
-  getJson,
-  readEvents,
-  request,
-  type Stack,
-  slow,
-  startStack,
-} from './stack.js';
+import { add, boom, csrfOf, echo, getJson, LONG, readEvents, request, slow, useStacks } from './stack.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-
-async function stack(options: Parameters<typeof startStack>[0] = {}): Promise<Stack> {
-  const s = await startStack(options);
-  stacks.push(s);
-  return s;
-}
-
-const LONG = { timeoutMs: 15_000, intervalMs: 100 };
+const { stack, dashboard, serve, defer } = useStacks();
 
 describe('pages and API over node:http, against Redis', () => {
   it('the overview counts pending, delayed and dead-letter tasks as the broker lists them', async () => {
@@ -112,6 +90,31 @@ describe('pages and API over node:http, against Redis', () => {
     expect(page.body).toContain('2 (2 SUCCESS)');
   });
 
+  it('a chord: its group page lists the members and says the callback was triggered; the callback has its task page', async () => {
+    const s = await stack();
+    const sent = await s.server.sendChord(
+      chord(group(add.signature(1, 2), add.signature(3, 4)), add.signature()),
+    );
+    const uuid = sent.group.groupUUID;
+    const before = await getJson<GroupView>(`${s.url}/api/groups/${uuid}`);
+    expect(before).toMatchObject({ kind: 'group', chordTriggered: false, counts: { PENDING: 2 } });
+    await s.worker();
+    // The callback receives the members' results: 3 + 7.
+    expect(await sent.get({ timeoutMs: 10_000 })).toBe(10);
+    await eventually(async () => {
+      const done = await getJson<GroupView>(`${s.url}/api/groups/${uuid}`);
+      expect(done.chordTriggered).toBe(true);
+      expect(done.counts).toEqual({ SUCCESS: 2 });
+      expect(done.members.map((m) => m.name)).toEqual(['add', 'add']);
+    }, LONG);
+    const page = await request(`${s.url}/groups/${uuid}`);
+    expect(page.body).toContain('callback triggered');
+    expect((await request(`${s.url}/groups`)).body).toMatch(new RegExp(`${uuid}[\\s\\S]*?triggered`));
+    const callback = await getJson<TaskView>(`${s.url}/api/tasks/${sent.callback.taskUUID}`);
+    expect(callback).toMatchObject({ kind: 'task', name: 'add', state: 'SUCCESS' });
+    expect(callback.results).toEqual([{ type: 'int64', value: 10 }]);
+  });
+
   it('an unknown UUID answers 404 with what to check', async () => {
     const s = await stack();
     const r = await request(`${s.url}/api/tasks/task_nope`);
@@ -163,10 +166,20 @@ describe('pages and API over node:http, against Redis', () => {
     const page = await request(`${s.url}/`);
     const headers = { 'x-machinery-csrf': csrfOf(page.body) };
     const q = encodeURIComponent(s.queue);
+    const buttonOf = (body: string, action: string) =>
+      new RegExp(`<button [^>]*data-action="${action}" data-url="/api/queues/${q}/${action}"[^>]*>`).exec(
+        body,
+      )?.[0];
+    // A running queue offers Pause; Resume is in the page, hidden, for the script to swap in.
+    expect(buttonOf(page.body, 'pause')).not.toContain(' hidden');
+    expect(buttonOf(page.body, 'resume')).toContain(' hidden');
     expect((await request(`${s.url}/api/queues/${q}/pause`, { method: 'POST', headers })).status).toBe(200);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
     const o = await getJson<OverviewView>(`${s.url}/api/overview`);
     expect(o.queues.find((x) => x.queue === s.queue)?.paused).toBe(true);
+    const paused = (await request(`${s.url}/`)).body;
+    expect(buttonOf(paused, 'pause')).toContain(' hidden');
+    expect(buttonOf(paused, 'resume')).not.toContain(' hidden');
     expect((await request(`${s.url}/api/queues/${q}/resume`, { method: 'POST', headers })).status).toBe(200);
     expect(await s.control.pauses.isPaused(s.queue)).toBe(false);
   });
@@ -232,31 +245,58 @@ describe('pages and API over node:http, against Redis', () => {
 
   it('without a control plane, pages say what is unknown and control actions answer 409', async () => {
     const s = await stack();
-    const dashboard = createDashboard({ broker: s.broker, backend: s.backend, actions: true });
-    const server = createServer(dashboard);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const sent = await s.server.send(add.signature(1, 2));
-      const o = await getJson<OverviewView>(`${base}/api/overview`);
-      expect(o.queues.find((q) => q.queue === s.queue)).toMatchObject({
-        pending: { count: 1 },
-        paused: null,
-        workers: null,
-      });
-      expect(o.unavailable).toMatchObject({ paused: 'no control plane', workers: 'no control plane' });
-      expect((await request(`${base}/workers`)).body).toContain('No control plane');
-      expect((await request(`${base}/tasks/${sent.taskUUID}`)).body).toContain('(unknown: no control plane)');
-      const page = await request(`${base}/`);
-      const r = await request(`${base}/api/tasks/${sent.taskUUID}/revoke`, {
-        method: 'POST',
-        headers: { 'x-machinery-csrf': csrfOf(page.body) },
-      });
-      expect(r.status).toBe(409);
-    } finally {
-      await dashboard.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+    const base = await serve(dashboard({ broker: s.broker, backend: s.backend, actions: true }));
+    const sent = await s.server.send(add.signature(1, 2));
+    const o = await getJson<OverviewView>(`${base}/api/overview`);
+    expect(o.queues.find((q) => q.queue === s.queue)).toMatchObject({
+      pending: { count: 1 },
+      paused: null,
+      workers: null,
+    });
+    expect(o.unavailable).toMatchObject({ paused: 'no control plane', workers: 'no control plane' });
+    expect((await request(`${base}/workers`)).body).toContain('No control plane');
+    expect((await request(`${base}/tasks/${sent.taskUUID}`)).body).toContain('(unknown: no control plane)');
+    const page = await request(`${base}/`);
+    const r = await request(`${base}/api/tasks/${sent.taskUUID}/revoke`, {
+      method: 'POST',
+      headers: { 'x-machinery-csrf': csrfOf(page.body) },
+    });
+    expect(r.status).toBe(409);
+  });
+
+  it('while Redis is down, pages and the API answer 503 within requestTimeoutMs saying what to check, and recover when it is back', async () => {
+    const redis = await PrivateRedis.start();
+    defer(() => redis.stop());
+    const broker = new RedisBroker({ url: redis.url });
+    const backend = new RedisBackend({ url: redis.url });
+    const control = new RedisControlPlane({ url: redis.url });
+    defer(async () => {
+      await Promise.all([broker.close(), backend.close(), control.close()]);
+    });
+    expect(() => dashboard({ broker, backend, requestTimeoutMs: 0 })).toThrow(
+      /requestTimeoutMs must be a positive/,
+    );
+    const d = dashboard({ broker, backend, control, requestTimeoutMs: 1000, refreshMs: 200 });
+    await d.ready;
+    const base = await serve(d);
+    expect((await request(`${base}/`)).status).toBe(200);
+
+    await redis.stop();
+    // Without the deadline the first answers wait for the clients' reconnection attempts (ioredis
+    // gives up on a queued command after 20 of them: 10 s and more), so the first is the deadline's.
+    const first = await request(`${base}/`);
+    expect(first.status).toBe(503);
+    expect(first.body).toContain('did not answer within 1 s: check that they are reachable');
+    for (const path of ['/api/overview', '/workers', '/dead-letters', '/tasks/task_x']) {
+      const r = await request(`${base}${path}`);
+      expect(r.status, path).toBe(503);
+      expect(r.body, path).toMatch(/reachable/);
     }
+
+    await redis.restart();
+    await eventually(async () => {
+      expect((await request(`${base}/`)).status).toBe(200);
+      expect((await request(`${base}/api/overview`)).status).toBe(200);
+    }, LONG);
   });
 });

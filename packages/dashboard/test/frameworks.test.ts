@@ -1,31 +1,17 @@
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import express from 'express';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { Hono } from 'hono';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createDashboard, type Dashboard } from '../src/index.js';
-import { add, csrfOf, getJson, openEvents, request, type Stack, startStack } from './stack.js';
+import { describe, expect, it } from 'vitest';
+import type { Dashboard } from '../src/index.js';
+import { add, csrfOf, getJson, openEvents, request, type Stack, useStacks } from './stack.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function listen(server: HttpServer): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+const { stack, dashboard: openDashboard, serve, defer } = useStacks();
 
 async function stackAnd(basePath: string): Promise<{ s: Stack; dashboard: Dashboard }> {
-  const s = await startStack();
-  cleanups.push(() => s.close());
-  const dashboard = createDashboard({
+  const s = await stack();
+  const dashboard = openDashboard({
     broker: s.broker,
     backend: s.backend,
     control: s.control,
@@ -33,56 +19,76 @@ async function stackAnd(basePath: string): Promise<{ s: Stack; dashboard: Dashbo
     actions: true,
     refreshMs: 200,
   });
-  cleanups.push(() => dashboard.close());
   return { s, dashboard };
 }
 
-describe('mounted in Express under a path prefix', () => {
-  it('serves pages, API, assets, actions and the live stream under the prefix, and leaves other routes to the app', async () => {
+/**
+ * What every framework mount must do under `/admin/queues`: pages with prefixed links, assets, the
+ * API with the broker's counts, a CSRF-protected action, the live stream, and other routes left to
+ * the app (its `/health` answers `app ok`).
+ */
+async function expectMounted(s: Stack, base: string): Promise<void> {
+  const page = await request(`${base}/admin/queues/`);
+  expect(page.status).toBe(200);
+  expect(page.body).toContain('href="/admin/queues/assets/app.css"');
+  expect(page.body).toContain('href="/admin/queues/workers"');
+  expect((await request(`${base}/admin/queues`)).status).toBe(200);
+  expect((await request(`${base}/admin/queues/dead-letters`)).status).toBe(200);
+  expect((await request(`${base}/admin/queues/assets/app.js`)).headers['content-type']).toMatch(/javascript/);
+  expect((await request(`${base}/health`)).body).toBe('app ok');
+  expect((await request(`${base}/elsewhere`)).status).toBe(404);
+
+  await s.server.send(add.signature(1, 2));
+  const o = await getJson<{ queues: { queue: string; pending: { count: number } }[] }>(
+    `${base}/admin/queues/api/overview`,
+  );
+  expect(o.queues.find((q) => q.queue === s.queue)?.pending.count).toBe(1);
+
+  // What the page's script sends: a JSON body, which a framework's body parser may read first.
+  const pause = await request(`${base}/admin/queues/api/queues/${s.queue}/pause`, {
+    method: 'POST',
+    headers: { 'x-machinery-csrf': csrfOf(page.body), 'content-type': 'application/json' },
+    body: '{}',
+  });
+  expect(pause.status, pause.body).toBe(200);
+  expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
+  const refused = await request(`${base}/admin/queues/api/queues/${s.queue}/resume`, { method: 'POST' });
+  expect(refused.status).toBe(403);
+  expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
+
+  const stream = await openEvents(`${base}/admin/queues/api/stream`, (f) =>
+    f.some((x) => x.event === 'overview'),
+  );
+  expect((await stream.frames).length).toBeGreaterThan(0);
+}
+
+describe('mounted in a framework under a path prefix', () => {
+  it('Express: app.use strips the prefix; a JSON body parser before the dashboard does not break actions', async () => {
     const { s, dashboard } = await stackAnd('/admin/queues');
     const app = express();
-    // A body parser before the dashboard must not break its actions.
     app.use(express.json());
     app.use('/admin/queues', dashboard);
     app.get('/health', (_req, res) => {
       res.send('app ok');
     });
-    const base = await listen(createServer(app));
-
-    const page = await request(`${base}/admin/queues/`);
-    expect(page.status).toBe(200);
-    expect(page.body).toContain('href="/admin/queues/assets/app.css"');
-    expect(page.body).toContain('href="/admin/queues/dead-letters"');
-    expect((await request(`${base}/admin/queues`)).status).toBe(200);
-    expect((await request(`${base}/admin/queues/assets/app.js`)).headers['content-type']).toMatch(
-      /javascript/,
-    );
-    expect((await request(`${base}/health`)).body).toBe('app ok');
-    expect((await request(`${base}/elsewhere`)).status).toBe(404);
-
-    await s.server.send(add.signature(1, 2));
-    const o = await getJson<{ queues: { queue: string; pending: { count: number } }[] }>(
-      `${base}/admin/queues/api/overview`,
-    );
-    expect(o.queues.find((q) => q.queue === s.queue)?.pending.count).toBe(1);
-
-    const pause = await request(`${base}/admin/queues/api/queues/${s.queue}/pause`, {
-      method: 'POST',
-      headers: { 'x-machinery-csrf': csrfOf(page.body), 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(pause.status).toBe(200);
-    expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
-
-    const stream = await openEvents(`${base}/admin/queues/api/stream`, (f) =>
-      f.some((x) => x.event === 'overview'),
-    );
-    expect((await stream.frames).length).toBeGreaterThan(0);
+    await expectMounted(s, await serve(app));
   });
-});
 
-describe('mounted in Hono (node adapter) under a path prefix', () => {
-  it('serves pages, actions and the live stream through the raw Node objects', async () => {
+  it('Fastify: two routes hand the raw Node objects over (reply.hijack)', async () => {
+    const { s, dashboard } = await stackAnd('/admin/queues');
+    const app = Fastify();
+    const mount = (req: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      dashboard(req.raw, reply.raw);
+    };
+    app.all('/admin/queues', mount);
+    app.all('/admin/queues/*', mount);
+    app.get('/health', async () => 'app ok');
+    defer(() => app.close());
+    await expectMounted(s, await app.listen({ port: 0, host: '127.0.0.1' }));
+  });
+
+  it('Hono on @hono/node-server: the raw objects are c.env.incoming / c.env.outgoing', async () => {
     const { s, dashboard } = await stackAnd('/admin/queues');
     const app = new Hono<{ Bindings: HttpBindings }>();
     const mount = (c: { env: HttpBindings }) => {
@@ -92,35 +98,14 @@ describe('mounted in Hono (node adapter) under a path prefix', () => {
     app.all('/admin/queues', mount);
     app.all('/admin/queues/*', mount);
     app.get('/health', (c) => c.text('app ok'));
-    const base = await listen(createServer(getRequestListener(app.fetch)));
-
-    const page = await request(`${base}/admin/queues/`);
-    expect(page.status).toBe(200);
-    expect(page.body).toContain('href="/admin/queues/workers"');
-    expect((await request(`${base}/health`)).body).toBe('app ok');
-    await s.server.send(add.signature(1, 2));
-    const o = await getJson<{ queues: { queue: string; pending: { count: number } }[] }>(
-      `${base}/admin/queues/api/overview`,
-    );
-    expect(o.queues.find((q) => q.queue === s.queue)?.pending.count).toBe(1);
-    const pause = await request(`${base}/admin/queues/api/queues/${s.queue}/pause`, {
-      method: 'POST',
-      headers: { 'x-machinery-csrf': csrfOf(page.body), 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(pause.status).toBe(200);
-    expect(await s.control.pauses.isPaused(s.queue)).toBe(true);
-    const stream = await openEvents(`${base}/admin/queues/api/stream`, (f) =>
-      f.some((x) => x.event === 'overview'),
-    );
-    expect((await stream.frames).length).toBeGreaterThan(0);
+    await expectMounted(s, await serve(getRequestListener(app.fetch)));
   });
 });
 
 describe('node:http with a base path', () => {
   it('answers under the base path and 404s outside it', async () => {
     const { dashboard } = await stackAnd('/dash');
-    const base = await listen(createServer(dashboard));
+    const base = await serve(dashboard);
     expect((await request(`${base}/dash/`)).status).toBe(200);
     expect((await request(`${base}/dash/workers`)).status).toBe(200);
     expect((await request(`${base}/dashboard`)).status).toBe(404);

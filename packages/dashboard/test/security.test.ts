@@ -1,37 +1,25 @@
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { connect } from '@machinery/connect';
 import { group, isMachineryError, signature } from '@machinery/core';
 import { expectNoSecret, SECRET, SecuredRedis } from '@machinery/test-services';
 import { eventually } from '@machinery/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDashboard, type Redact, serveDashboard } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Redact, serveDashboard } from '../src/index.js';
 import {
   boom,
   csrfOf,
   echo,
   getJson,
+  LONG,
   openEvents,
   readEvents,
   report,
   request,
-  type Stack,
-  startStack,
+  useStacks,
 } from './stack.js';
 
-const stacks: Stack[] = [];
-afterEach(async () => {
-  await Promise.all(stacks.splice(0).map((s) => s.close()));
-});
-
-async function stack(options: Parameters<typeof startStack>[0] = {}): Promise<Stack> {
-  const s = await startStack(options);
-  stacks.push(s);
-  return s;
-}
-
-const LONG = { timeoutMs: 15_000, intervalMs: 100 };
+const { stack, dashboard, serve, defer } = useStacks();
 const TOKEN = 'a-long-dashboard-token';
 
 describe('read-only unless actions are enabled', () => {
@@ -151,21 +139,14 @@ describe('authentication', () => {
     'without auth, refuses a request that reaches it from another machine (non-loopback interface)',
     async () => {
       const s = await stack();
-      const server = createServer(s.dashboard);
-      await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-      try {
-        const port = (server.address() as AddressInfo).port;
-        const r = await request(`http://${external}:${port}/api/overview`);
-        expect(r.status).toBe(403);
-        expect(JSON.parse(r.body).error).toMatch(/only on loopback/);
-      } finally {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      }
+      const port = new URL(await serve(s.dashboard, '0.0.0.0')).port;
+      const r = await request(`http://${external}:${port}/api/overview`);
+      expect(r.status).toBe(403);
+      expect(JSON.parse(r.body).error).toMatch(/only on loopback/);
     },
   );
 
-  it('serveDashboard refuses to bind anything but loopback without a token or password', async () => {
+  it('serveDashboard refuses to bind anything but loopback without a token or password, and says what to do about a port in use', async () => {
     const s = await stack();
     const base = { broker: s.broker, backend: s.backend, control: s.control, port: 0 };
     for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
@@ -177,15 +158,23 @@ describe('authentication', () => {
       expect(String((err as Error).message)).toMatch(/without a token or password/);
     }
     const served = await serveDashboard({ ...base, host: '0.0.0.0', auth: { token: TOKEN } });
-    try {
-      expect(
-        (await request(`http://127.0.0.1:${(served.server.address() as AddressInfo).port}/`)).status,
-      ).toBe(401);
-    } finally {
-      await served.close();
-    }
+    defer(() => served.close());
+    expect((await request(`http://127.0.0.1:${(served.server.address() as AddressInfo).port}/`)).status).toBe(
+      401,
+    );
     const local = await serveDashboard(base);
-    await local.close();
+    defer(() => local.close());
+    const port = (local.server.address() as AddressInfo).port;
+    const taken = await serveDashboard({ ...base, port }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isMachineryError(taken, 'ERR_INVALID_ARGUMENT')).toBe(true);
+    expect(String((taken as Error).message)).toMatch(
+      new RegExp(
+        `^Cannot listen on 127\\.0\\.0\\.1:${port} \\(.*EADDRINUSE.*\\): another process listens there; choose another port`,
+      ),
+    );
   });
 });
 
@@ -309,35 +298,26 @@ describe('no credential reaches a page', () => {
   it('a connection whose URLs carry a password shows them masked, in every page, API answer and the stream', async () => {
     const url = redis.url(SECRET);
     const connection = await connect({ broker: url });
-    const dashboard = createDashboard({ ...connection, actions: true, refreshMs: 200 });
-    const server = createServer(dashboard);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const bodies: string[] = [];
-      for (const path of [
-        '/',
-        '/api/overview',
-        '/dead-letters',
-        '/workers',
-        '/groups',
-        '/api/events',
-        '/api/tasks/task_missing',
-        '/nope',
-      ]) {
-        const r = await request(`${base}${path}`);
-        bodies.push(r.body, JSON.stringify(r.headers));
-      }
-      const frames = await readEvents(`${base}/api/stream`, (f) => f.some((x) => x.event === 'overview'));
-      bodies.push(JSON.stringify(frames));
-      expectNoSecret(bodies.join('\n'));
-      expect(bodies[0]).toContain(':***@127.0.0.1');
-    } finally {
-      await dashboard.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await connection.close();
+    defer(() => connection.close());
+    const base = await serve(dashboard({ ...connection, actions: true, refreshMs: 200 }));
+    const bodies: string[] = [];
+    for (const path of [
+      '/',
+      '/api/overview',
+      '/dead-letters',
+      '/workers',
+      '/groups',
+      '/api/events',
+      '/api/tasks/task_missing',
+      '/nope',
+    ]) {
+      const r = await request(`${base}${path}`);
+      bodies.push(r.body, JSON.stringify(r.headers));
     }
+    const frames = await readEvents(`${base}/api/stream`, (f) => f.some((x) => x.event === 'overview'));
+    bodies.push(JSON.stringify(frames));
+    expectNoSecret(bodies.join('\n'));
+    expect(bodies[0]).toContain(':***@127.0.0.1');
   });
 
   it('an error that quotes a connection string is shown with the password masked', async () => {
@@ -346,20 +326,11 @@ describe('no credential reaches a page', () => {
       deadLetters: () =>
         Promise.reject(new Error(`Cannot reach redis://:${SECRET}@10.0.0.1:6379 (ECONNREFUSED)`)),
     });
-    const dashboard = createDashboard({ broker, backend: s.backend, control: s.control });
-    const server = createServer(dashboard);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    try {
-      const page = await request(`${base}/dead-letters`);
-      const api = await request(`${base}/api/dead-letters`);
-      expect(page.status).toBe(500);
-      expect(page.body).toContain('redis://:***@10.0.0.1:6379');
-      expectNoSecret(page.body, api.body);
-    } finally {
-      await dashboard.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    const base = await serve(dashboard({ broker, backend: s.backend, control: s.control }));
+    const page = await request(`${base}/dead-letters`);
+    const api = await request(`${base}/api/dead-letters`);
+    expect(page.status).toBe(500);
+    expect(page.body).toContain('redis://:***@10.0.0.1:6379');
+    expectNoSecret(page.body, api.body);
   });
 });

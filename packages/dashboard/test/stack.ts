@@ -3,6 +3,7 @@ import {
   type Server as HttpServer,
   request as httpRequest,
   type IncomingHttpHeaders,
+  type RequestListener,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +12,7 @@ import { RedisBroker } from '@machinery/broker-redis';
 import { defineTask, Server, type Worker } from '@machinery/core';
 import { deleteKeys, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
 import { uniqueNamespace } from '@machinery/testing';
+import { afterEach } from 'vitest';
 import { createDashboard, type Dashboard, type DashboardOptions } from '../src/index.js';
 
 /** Adds numbers. */
@@ -34,6 +36,66 @@ export const slow = defineTask('slow', async function (seconds: number) {
   }
   return 'done';
 });
+
+/** How long `eventually` waits for what a worker, the event stream or a browser does. */
+export const LONG = { timeoutMs: 20_000, intervalMs: 100 };
+
+/** Listens on an ephemeral port of `host` and resolves with `http://<host>:<port>`. */
+export async function listen(server: HttpServer, host = '127.0.0.1'): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return `http://${host}:${(server.address() as AddressInfo).port}`;
+}
+
+/** Closes a server and the keep-alive and live-stream connections that would hold it open. */
+export async function closeServer(server: HttpServer): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** What {@link useStacks} opens for a test; everything is closed after it, last opened first. */
+export interface TestScope {
+  /** {@link startStack}, closed after the test. */
+  stack(dashboard?: Partial<DashboardOptions>): Promise<Stack>;
+  /** {@link createDashboard}, closed after the test (its broker, backend and control stay the caller's). */
+  dashboard(options: DashboardOptions): Dashboard;
+  /** Serves `listener` on `127.0.0.1` (or `host`) until the test ends; resolves with its base URL. */
+  serve(listener: RequestListener, host?: string): Promise<string>;
+  /** Runs `close` after the test. */
+  defer(close: () => Promise<void>): void;
+}
+
+/**
+ * Registers an `afterEach` that closes what each test opened through the returned scope — stacks,
+ * dashboards, servers — in reverse order, so a failing assertion leaks nothing into the next test.
+ */
+export function useStacks(): TestScope {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of cleanups.splice(0).reverse()) await close();
+  });
+  const defer = (close: () => Promise<void>) => {
+    cleanups.push(close);
+  };
+  return {
+    async stack(options = {}) {
+      const s = await startStack(options);
+      defer(() => s.close());
+      return s;
+    },
+    dashboard(options) {
+      const d = createDashboard(options);
+      defer(() => d.close());
+      return d;
+    },
+    async serve(listener, host) {
+      const server = createServer(listener);
+      const base = await listen(server, host);
+      defer(() => closeServer(server));
+      return base;
+    },
+    defer,
+  };
+}
 
 /** A Redis broker, backend and control plane under one fresh key prefix, a Server, and a dashboard. */
 export interface Stack {
@@ -65,8 +127,7 @@ export async function startStack(dashboard: Partial<DashboardOptions> = {}): Pro
   const handler = createDashboard({ broker, backend, control, refreshMs: 300, ...dashboard });
   await handler.ready;
   const http = createServer(handler);
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const port = (http.address() as AddressInfo).port;
+  const base = await listen(http);
   const workers: Worker[] = [];
   return {
     ns,
@@ -77,7 +138,7 @@ export async function startStack(dashboard: Partial<DashboardOptions> = {}): Pro
     control,
     dashboard: handler,
     http,
-    url: `http://127.0.0.1:${port}${dashboard.basePath ?? ''}`,
+    url: `${base}${dashboard.basePath ?? ''}`,
     async worker() {
       const w = server.worker({ concurrency: 4, unregisteredTaskRequeues: 0 });
       workers.push(w);
@@ -86,8 +147,7 @@ export async function startStack(dashboard: Partial<DashboardOptions> = {}): Pro
     },
     async close() {
       await handler.close();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await closeServer(http);
       for (const w of workers) await w.stop();
       await server.close();
       const raw = rawClient(REDIS_URL);

@@ -71,9 +71,13 @@ export interface ServerOptions {
  * ```
  */
 export class Server {
+  /** The broker tasks are published to and consumed from. */
   readonly broker: Broker;
+  /** The result backend, if one was given. */
   readonly backend: Backend | undefined;
+  /** The lock periodic schedules take per tick (an in-process `MemoryLock` unless one was given). */
   readonly lock: Lock;
+  /** The server's logger; workers and the scheduler log through children of it. */
   readonly logger: Logger;
   /** The control plane, if one was given. */
   readonly control: ControlPlane | undefined;

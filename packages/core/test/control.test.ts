@@ -3,7 +3,15 @@ import { ProgressWriter } from '../src/control/progress-writer.js';
 import { revokeTasks } from '../src/control/revoke.js';
 import { TaskEventBuffer } from '../src/control/task-event-buffer.js';
 import type { TaskEvent, TaskEventStream } from '../src/control/task-events.js';
-import { MemoryBackend, MemoryControlPlane, signature, TaskStatus } from '../src/index.js';
+import {
+  type ControlPlane,
+  MemoryBackend,
+  MemoryBroker,
+  MemoryControlPlane,
+  Server,
+  signature,
+  TaskStatus,
+} from '../src/index.js';
 
 const event = (n: number): TaskEvent => ({
   type: 'sent',
@@ -114,5 +122,40 @@ describe('revokeTasks', () => {
     expect((await backend.getGroupMeta('group_g'))?.taskUUIDs).toEqual(members.map((m) => m.uuid));
     await control.close();
     await backend.close();
+  });
+});
+
+describe('worker control', () => {
+  it('does not list a stopped worker again when a pause reaches it after it stopped', async () => {
+    const plane = new MemoryControlPlane();
+    let announce: ((queue: string, paused: boolean) => void) | undefined;
+    // The same plane, keeping the worker's pause listener so that a late announcement can be replayed.
+    const control: ControlPlane = {
+      revocations: plane.revocations,
+      workers: plane.workers,
+      events: plane.events,
+      progress: plane.progress,
+      pauses: {
+        pause: (queue) => plane.pauses.pause(queue),
+        resume: (queue) => plane.pauses.resume(queue),
+        isPaused: (queue) => plane.pauses.isPaused(queue),
+        paused: () => plane.pauses.paused(),
+        onChange: (listener) => {
+          announce = listener;
+          return plane.pauses.onChange(listener);
+        },
+      },
+      close: () => plane.close(),
+    };
+    const server = new Server({ broker: new MemoryBroker(), backend: new MemoryBackend(), control });
+    const worker = server.worker({ handleSignals: false });
+    await worker.start();
+    expect(await plane.workers.list()).toHaveLength(1);
+    await worker.stop();
+    expect(await plane.workers.list()).toEqual([]);
+    announce?.(worker.queue, true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await plane.workers.list()).toEqual([]);
+    await server.close();
   });
 });

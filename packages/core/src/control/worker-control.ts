@@ -67,6 +67,11 @@ export class WorkerControl {
   private processed = 0;
   private failed = 0;
   private paused = false;
+  /**
+   * From `attach()` until `detach()`: a pause announced while the worker stops (or delivered after its
+   * listener was removed) must not register the stopped worker again with a heartbeat.
+   */
+  private attached = false;
   /** Revocation lookups of this tick, sent as one batch. */
   private lookups: {
     uuid: string;
@@ -103,12 +108,13 @@ export class WorkerControl {
    */
   async attach(): Promise<void> {
     this.startedAt = Date.now();
+    this.attached = true;
     this.listenToWorker();
     try {
       this.unsubscribers.push(
         await this.plane.revocations.onRevoke((revocations) => this.onRevoke(revocations)),
         await this.plane.pauses.onChange((queue, paused) => {
-          if (queue === this.host.queue) void this.setPaused(paused);
+          if (queue === this.host.queue && this.attached) void this.setPaused(paused);
         }),
       );
       // The stored state wins over what this worker last knew (it may have been resumed meanwhile).
@@ -127,6 +133,7 @@ export class WorkerControl {
 
   /** Called once the worker stopped: removes it from the registry, publishes what is left. */
   async detach(): Promise<void> {
+    this.attached = false;
     clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     for (const detach of this.detachers.splice(0)) detach();
@@ -146,6 +153,7 @@ export class WorkerControl {
       this.host.reportError(err);
     }
     this.host.logger.info({ paused }, paused ? 'queue paused' : 'queue resumed');
+    if (!this.attached) return;
     await this.beat().catch((err) => this.host.reportError(err));
   }
 

@@ -1,27 +1,17 @@
 import { RedisBroker } from '@machinery/broker-redis';
 import { type Delivery, defineTask, Server, signature, TaskStatus, toResult } from '@machinery/core';
-import { PrivateRedis, prefixOf, rawClient } from '@machinery/test-services';
+import { prefixOf, usePrivateRedis } from '@machinery/test-services';
 import { Closer, eventually, uniqueNamespace } from '@machinery/testing';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { RedisBackend } from '../src/index.js';
 
 // A RedisBroker and a RedisBackend on one server: the backend stores a task's outcome and runs the
 // broker's acknowledgement in the same script call. Commands are counted on a redis-server of this
 // file's own; the broker's timers are slowed down so that only the calls under test run meanwhile.
 
-let redis: PrivateRedis;
-let raw: Redis;
+const redis = usePrivateRedis();
 const closer = new Closer();
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  raw = rawClient(redis.url);
-});
 afterEach(() => closer.closeAll());
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
-});
 
 function adapters(url = redis.url) {
   const prefix = prefixOf(uniqueNamespace());
@@ -45,10 +35,8 @@ async function deliveries(broker: RedisBroker, n: number): Promise<Delivery[]> {
 }
 
 async function scriptCalls(): Promise<number> {
-  const info = await raw.info('commandstats');
-  let n = 0;
-  for (const m of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) n += Number(m[1]);
-  return n;
+  const calls = await redis.calls();
+  return (calls.evalsha ?? 0) + (calls.eval ?? 0);
 }
 
 it('stores the outcome and acknowledges the delivery in one script call', async () => {
@@ -59,7 +47,7 @@ it('stores the outcome and acknowledges the delivery in one script call', async 
   const [warmUp, delivery] = (await deliveries(broker, 2)) as [Delivery, Delivery];
   // The first call loads the joint script into the server's cache.
   await backend.storeAndAcknowledge(warmUp, TaskStatus.SUCCESS, { results: [toResult(3)] });
-  await raw.config('RESETSTAT');
+  await redis.raw.config('RESETSTAT');
 
   await backend.storeAndAcknowledge(delivery, TaskStatus.SUCCESS, { results: [toResult(7)] });
 
@@ -69,7 +57,7 @@ it('stores the outcome and acknowledges the delivery in one script call', async 
   expect(state?.results).toEqual([toResult(7)]);
   // Acknowledged already: a second acknowledgement finds no lease, and no lease is left behind.
   expect(await delivery.ack()).toBe(false);
-  expect(await raw.hlen(`${prefix}${broker.defaultQueue}:inflight`)).toBe(0);
+  expect(await redis.raw.hlen(`${prefix}${broker.defaultQueue}:inflight`)).toBe(0);
 });
 
 it('stores a failure and acknowledges it the same way', async () => {
@@ -110,5 +98,5 @@ it('a worker drains tasks with results stored, each acknowledged with its outcom
   // Nothing is left leased, queued or dead-lettered.
   expect(await broker.pendingTasks()).toEqual([]);
   expect(await broker.deadLetters()).toEqual([]);
-  expect(await raw.hlen(`${prefix}${broker.defaultQueue}:inflight`)).toBe(0);
+  expect(await redis.raw.hlen(`${prefix}${broker.defaultQueue}:inflight`)).toBe(0);
 });

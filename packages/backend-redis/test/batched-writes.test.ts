@@ -1,31 +1,14 @@
 import { signature, TaskStatus, toResult } from '@machinery/core';
-import { PrivateRedis, prefixOf, rawClient } from '@machinery/test-services';
+import { prefixOf, usePrivateRedis } from '@machinery/test-services';
 import { Closer, uniqueNamespace } from '@machinery/testing';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { RedisBackend } from '../src/index.js';
 
 // Commands are counted with INFO commandstats on a redis-server of this file's own.
 
-let redis: PrivateRedis;
-let raw: Redis;
+const redis = usePrivateRedis();
 const closer = new Closer();
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  raw = rawClient(redis.url);
-});
 afterEach(() => closer.closeAll());
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
-});
-
-async function calls(): Promise<Record<string, number>> {
-  const info = await raw.info('commandstats');
-  const out: Record<string, number> = {};
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1] as string] = Number(m[2]);
-  return out;
-}
 
 it('the states of tasks stored together read their earlier states with one MGET and keep CreatedAt', async () => {
   const prefix = prefixOf(uniqueNamespace());
@@ -33,9 +16,9 @@ it('the states of tasks stored together read their earlier states with one MGET 
   const sigs = Array.from({ length: 50 }, (_, i) => signature('add', [i, 2], { headers: {} }));
   await Promise.all(sigs.map((sig) => backend.setStatePending(sig)));
   const pending = await Promise.all(sigs.map((sig) => backend.getState(sig.uuid)));
-  await raw.config('RESETSTAT');
+  await redis.raw.config('RESETSTAT');
   await Promise.all(sigs.map((sig) => backend.setStateSuccess(sig, [toResult(3)])));
-  const c = await calls();
+  const c = await redis.calls();
   expect(c.mget).toBe(1);
   expect(c.get ?? 0).toBe(0);
   expect(c.set).toBe(sigs.length);
@@ -61,11 +44,11 @@ it('a keeping write over a key of another type fails alone, and the others of it
   const backend = closer.add(new RedisBackend({ url: redis.url, prefix }));
   const bad = signature('add', [1, 2], { headers: {} });
   const good = signature('add', [3, 4], { headers: {} });
-  await raw.rpush(prefix + bad.uuid, 'a list, not a state');
+  await redis.raw.rpush(prefix + bad.uuid, 'a list, not a state');
   const outcomes = await Promise.allSettled([backend.setStateStarted(bad), backend.setStateStarted(good)]);
   expect(outcomes[0]?.status).toBe('rejected');
   expect(String((outcomes[0] as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
   expect(outcomes[1]?.status).toBe('fulfilled');
   expect((await backend.getState(good.uuid))?.state).toBe(TaskStatus.STARTED);
-  expect(await raw.type(prefix + bad.uuid)).toBe('list');
+  expect(await redis.raw.type(prefix + bad.uuid)).toBe('list');
 });

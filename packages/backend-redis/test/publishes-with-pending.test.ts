@@ -1,26 +1,16 @@
 import { RedisBroker } from '@machinery/broker-redis';
 import { defineTask, Server, signature, TaskStatus } from '@machinery/core';
-import { PrivateRedis, prefixOf, rawClient } from '@machinery/test-services';
+import { prefixOf, usePrivateRedis } from '@machinery/test-services';
 import { Closer, uniqueNamespace } from '@machinery/testing';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { RedisBackend } from '../src/index.js';
 
 // A RedisBroker and a RedisBackend on one server: `send` stores PENDING and publishes in the same
 // script call. Commands are counted on a redis-server of this file's own.
 
-let redis: PrivateRedis;
-let raw: Redis;
+const redis = usePrivateRedis();
 const closer = new Closer();
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  raw = rawClient(redis.url);
-});
 afterEach(() => closer.closeAll());
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
-});
 
 function stack(backendUrl = redis.url) {
   const prefix = prefixOf(uniqueNamespace());
@@ -32,13 +22,6 @@ function stack(backendUrl = redis.url) {
   return { prefix, broker, backend, server };
 }
 
-async function commandCalls(): Promise<Map<string, number>> {
-  const info = await raw.info('commandstats');
-  return new Map(
-    [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [m[1] as string, Number(m[2])]),
-  );
-}
-
 const add = defineTask('add', (a: number, b: number) => a + b);
 
 it('stores PENDING and publishes a sent task in one script call', async () => {
@@ -46,17 +29,17 @@ it('stores PENDING and publishes a sent task in one script call', async () => {
   // The first send loads the joint script into the server's cache.
   await server.send(add.signature(0, 0));
   // MONITOR tells a command a client sent from one a script ran ("lua").
-  const monitor = await raw.monitor();
+  const monitor = await redis.raw.monitor();
   closer.add({ close: async () => monitor.disconnect() });
   const seen: string[] = [];
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     seen.push(`${source === 'lua' ? 'lua' : 'client'} ${String(args[0]).toLowerCase()}`);
   });
-  await raw.config('RESETSTAT');
+  await redis.raw.config('RESETSTAT');
 
   const result = await server.send(add.signature(1, 2));
 
-  expect((await commandCalls()).get('evalsha')).toBe(1);
+  expect((await redis.calls()).evalsha).toBe(1);
   await expect.poll(() => seen).toContain('lua rpush');
   // The test's own CONFIG and INFO aside, the send was one command.
   expect(seen.filter((c) => c.startsWith('client') && !/config|info/.test(c))).toEqual(['client evalsha']);
@@ -80,12 +63,12 @@ it('publishes many concurrent sends, delayed ones and their PENDING states toget
 
 it('rejects a send whose queue key holds another type, naming the problem, and publishes nothing', async () => {
   const { prefix, broker, backend, server } = stack();
-  await raw.set(`${prefix}${broker.defaultQueue}`, 'not a list');
+  await redis.raw.set(`${prefix}${broker.defaultQueue}`, 'not a list');
   const sig = add.signature(1, 2);
   await expect(server.send(sig)).rejects.toThrow(/WRONGTYPE/);
   // PENDING is stored before the publication, as when the two run apart; the task is not queued.
   expect((await backend.getState(sig.uuid))?.state).toBe(TaskStatus.PENDING);
-  expect(await raw.get(`${prefix}${broker.defaultQueue}`)).toBe('not a list');
+  expect(await redis.raw.get(`${prefix}${broker.defaultQueue}`)).toBe('not a list');
 });
 
 it('declines a broker on another database: the sender stores and publishes separately', async () => {

@@ -1,24 +1,14 @@
 import { signature, TaskStatus, toResult } from '@machinery/core';
-import { PrivateRedis, prefixOf, rawClient } from '@machinery/test-services';
+import { prefixOf, usePrivateRedis } from '@machinery/test-services';
 import { Closer, eventually, observeFor, uniqueNamespace } from '@machinery/testing';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
 
 // A redis-server of this file's own, so that connections can be killed without touching anyone else.
 
-let redis: PrivateRedis;
-let raw: Redis;
+const redis = usePrivateRedis();
 const closer = new Closer();
-beforeAll(async () => {
-  redis = await PrivateRedis.start();
-  raw = rawClient(redis.url);
-});
 afterEach(() => closer.closeAll());
-afterAll(async () => {
-  raw?.disconnect();
-  await redis?.stop();
-});
 
 it('many waits subscribe together, and the re-reads of their keys share one MGET each', async () => {
   const prefix = prefixOf(uniqueNamespace());
@@ -26,18 +16,18 @@ it('many waits subscribe together, and the re-reads of their keys share one MGET
   const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
   const sigs = Array.from({ length: 50 }, (_, i) => signature('add', [i, 2], { headers: {} }));
   for (const sig of sigs) await writer.setStatePending(sig);
-  await raw.config('RESETSTAT');
+  await redis.raw.config('RESETSTAT');
   const waiting = sigs.map((sig) => waiter.waitForState(sig.uuid, new AbortController().signal));
   const channels = sigs.map((sig) => `${prefix}machinery:done:${sig.uuid}`);
   await eventually(async () =>
-    expect(await raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 1])),
+    expect(await redis.raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 1])),
   );
   // The waits of one event-loop turn subscribe together.
-  const subscribes = /cmdstat_subscribe:calls=(\d+)/.exec(await raw.info('commandstats'));
+  const subscribes = /cmdstat_subscribe:calls=(\d+)/.exec(await redis.raw.info('commandstats'));
   expect(Number(subscribes?.[1])).toBeLessThan(sigs.length);
-  await raw.config('RESETSTAT');
+  await redis.raw.config('RESETSTAT');
   await observeFor(300);
-  const stats = await raw.info('commandstats');
+  const stats = await redis.raw.info('commandstats');
   const calls = (command: string) =>
     Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
   // The keys are re-read while they wait, all of them together: far fewer reads than keys.
@@ -50,9 +40,9 @@ it('many waits subscribe together, and the re-reads of their keys share one MGET
   expect(states.map((s) => s.state)).toEqual(sigs.map(() => TaskStatus.SUCCESS));
   // The channels are released once nobody waits, together too.
   await eventually(async () =>
-    expect(await raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 0])),
+    expect(await redis.raw.pubsub('NUMSUB', ...channels)).toEqual(channels.flatMap((c) => [c, 0])),
   );
-  const unsubscribes = /cmdstat_unsubscribe:calls=(\d+)/.exec(await raw.info('commandstats'));
+  const unsubscribes = /cmdstat_unsubscribe:calls=(\d+)/.exec(await redis.raw.info('commandstats'));
   expect(Number(unsubscribes?.[1])).toBeLessThan(sigs.length);
 });
 
@@ -63,9 +53,9 @@ it('a completion written while the subscriber connection was down still wakes th
   const sig = signature('add', [2, 2], { headers: {} });
   const waiting = waiter.waitForState(sig.uuid, new AbortController().signal);
   const channel = `${prefix}machinery:done:${sig.uuid}`;
-  await eventually(async () => expect((await raw.pubsub('NUMSUB', channel))[1]).toBe(1));
+  await eventually(async () => expect((await redis.raw.pubsub('NUMSUB', channel))[1]).toBe(1));
   // Drop the subscriber connection (and only it), then complete the task before it is back.
-  await raw.client('KILL', 'TYPE', 'PUBSUB');
+  await redis.raw.client('KILL', 'TYPE', 'PUBSUB');
   await writer.setStateSuccess(sig, [toResult(4)]);
   expect((await waiting).state).toBe(TaskStatus.SUCCESS);
 });
@@ -78,7 +68,7 @@ it('many waiters on one task share one subscription, and an aborted waiter leave
   const first = backend.waitForState(sig.uuid, aborted.signal);
   const second = backend.waitForState(sig.uuid, new AbortController().signal);
   const channel = `${prefix}machinery:done:${sig.uuid}`;
-  await eventually(async () => expect((await raw.pubsub('NUMSUB', channel))[1]).toBe(1));
+  await eventually(async () => expect((await redis.raw.pubsub('NUMSUB', channel))[1]).toBe(1));
   aborted.abort(new Error('no longer interested'));
   await expect(first).rejects.toThrow('no longer interested');
   await backend.setStateFailure(sig, 'boom');
@@ -88,14 +78,14 @@ it('many waiters on one task share one subscription, and an aborted waiter leave
 });
 
 const publishes = async (): Promise<number> =>
-  Number(/cmdstat_publish:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+  Number(/cmdstat_publish:calls=(\d+)/.exec(await redis.raw.info('commandstats'))?.[1] ?? 0);
 
 it('a completion is published only while some backend awaits results', async () => {
   const prefix = prefixOf(uniqueNamespace());
   const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
   // Nobody waits: once the writer has looked, completions go without a message.
   await eventually(async () => {
-    await raw.config('RESETSTAT');
+    await redis.raw.config('RESETSTAT');
     await writer.setStateSuccess(signature('add', [1], { headers: {} }), [toResult(1)]);
     expect(await publishes()).toBe(0);
   });
@@ -103,9 +93,9 @@ it('a completion is published only while some backend awaits results', async () 
   const waiter = closer.add(new RedisBackend({ url: redis.url, prefix }));
   const awaited = signature('add', [2], { headers: {} });
   const waiting = waiter.waitForState(awaited.uuid, new AbortController().signal);
-  await eventually(async () => expect(await raw.exists(`${prefix}machinery:listening`)).toBe(1));
+  await eventually(async () => expect(await redis.raw.exists(`${prefix}machinery:listening`)).toBe(1));
   await eventually(async () => {
-    await raw.config('RESETSTAT');
+    await redis.raw.config('RESETSTAT');
     await writer.setStateSuccess(signature('add', [3], { headers: {} }), [toResult(3)]);
     expect(await publishes()).toBe(1);
   });
@@ -117,7 +107,7 @@ it('a waiter the writer has not seen yet is still woken (by its re-reads)', asyn
   const prefix = prefixOf(uniqueNamespace());
   const writer = closer.add(new RedisBackend({ url: redis.url, prefix }));
   await eventually(async () => {
-    await raw.config('RESETSTAT');
+    await redis.raw.config('RESETSTAT');
     await writer.setStateSuccess(signature('add', [1], { headers: {} }), [toResult(1)]);
     expect(await publishes()).toBe(0);
   });
@@ -135,6 +125,6 @@ it('a released lock is never one that expired and was taken by another holder', 
   expect(await a.acquire('tick', 100)).toBe(true);
   await eventually(async () => expect(await b.acquire('tick', 10_000)).toBe(true), { intervalMs: 20 });
   await a.release('tick');
-  expect(await raw.exists(`${prefix}tick`)).toBe(1);
+  expect(await redis.raw.exists(`${prefix}tick`)).toBe(1);
   expect(await a.acquire('tick', 10_000)).toBe(false);
 });

@@ -36,3 +36,4 @@ export { SecuredRedis } from './secured-redis.js';
 export { TcpProxy } from './tcp-proxy.js';
 export type { Handshake } from './tls-proxy.js';
 export { TlsProxy } from './tls-proxy.js';
+export { type PrivateRedisForFile, usePrivateRedis } from './use-private-redis.js';

@@ -1,25 +1,15 @@
 import { RedisBroker } from '@machinery/broker-redis';
-import { deleteKeys, PrivateRedis, prefixOf, rawClient } from '@machinery/test-services';
+import { deleteKeys, prefixOf, usePrivateRedis } from '@machinery/test-services';
 import { scenarioSuite } from '@machinery/testing';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { describe } from 'vitest';
 import { RedisBackend, RedisLock } from '../src/index.js';
 
 // The end-to-end scenarios with tasks, results and locks on one Redis — the pairing in which the
 // backend acknowledges each task in the script call that stores its outcome. A redis-server of this
 // file's own, so that the broker restart restarts the backend's server too.
 describe('on a private redis-server', () => {
-  let server: PrivateRedis | undefined;
-  let raw: Redis | undefined;
-  const url = () => (server as PrivateRedis).url;
-  beforeAll(async () => {
-    server = await PrivateRedis.start();
-    raw = rawClient(server.url);
-  });
-  afterAll(async () => {
-    raw?.disconnect();
-    await server?.stop();
-  });
+  const redis = usePrivateRedis();
+  const url = () => redis.url;
 
   scenarioSuite({
     name: 'RedisBroker + RedisBackend + RedisLock',
@@ -29,9 +19,9 @@ describe('on a private redis-server', () => {
       lock: new RedisLock({ url: url(), prefix: prefixOf(namespace) }),
     }),
     injectRaw: async ({ namespace }, queue, body) => {
-      await (raw as Redis).rpush(prefixOf(namespace) + queue, body);
+      await redis.raw.rpush(prefixOf(namespace) + queue, body);
     },
-    restartBroker: () => (server as PrivateRedis).restart(),
-    cleanup: ({ namespace }) => deleteKeys(raw as Redis, prefixOf(namespace)),
+    restartBroker: () => redis.restart(),
+    cleanup: ({ namespace }) => deleteKeys(redis.raw, prefixOf(namespace)),
   });
 });

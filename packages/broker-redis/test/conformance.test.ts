@@ -1,8 +1,7 @@
 import { MemoryBackend, MemoryBackendStore, MemoryLock, MemoryLockStore } from '@machinery/core';
-import { deleteKeys, PrivateRedis, prefixOf, REDIS_URL, rawClient } from '@machinery/test-services';
+import { deleteKeys, prefixOf, REDIS_URL, rawClient, usePrivateRedis } from '@machinery/test-services';
 import { brokerGroups, brokerSuite, scenarioSuite } from '@machinery/testing';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { RedisBroker } from '../src/index.js';
 
 const shared = rawClient(REDIS_URL);
@@ -58,17 +57,8 @@ describe('on a private redis-server', () => {
     }
     return store;
   };
-  let server: PrivateRedis | undefined;
-  let raw: Redis | undefined;
-  const url = () => (server as PrivateRedis).url;
-  beforeAll(async () => {
-    server = await PrivateRedis.start();
-    raw = rawClient(server.url);
-  });
-  afterAll(async () => {
-    raw?.disconnect();
-    await server?.stop();
-  });
+  const redis = usePrivateRedis();
+  const url = () => redis.url;
 
   scenarioSuite({
     name: 'RedisBroker + MemoryBackend',
@@ -78,13 +68,13 @@ describe('on a private redis-server', () => {
       lock: new MemoryLock({ store: storeOf(locks, namespace, () => new MemoryLockStore()) }),
     }),
     injectRaw: async ({ namespace }, queue, body) => {
-      await (raw as Redis).rpush(prefixOf(namespace) + queue, body);
+      await redis.raw.rpush(prefixOf(namespace) + queue, body);
     },
-    restartBroker: () => (server as PrivateRedis).restart(),
+    restartBroker: () => redis.restart(),
     cleanup: async ({ namespace }) => {
       backends.delete(namespace);
       locks.delete(namespace);
-      await deleteKeys(raw as Redis, prefixOf(namespace));
+      await deleteKeys(redis.raw, prefixOf(namespace));
     },
   });
 });

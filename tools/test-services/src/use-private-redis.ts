@@ -9,6 +9,8 @@ export interface PrivateRedisForFile {
   readonly url: string;
   /** A plain ioredis client to it, for setting up and inspecting keys. */
   readonly raw: Redis;
+  /** Stops the server and starts a new one on the same port (its data is gone). */
+  restart(): Promise<void>;
   /** Calls per command since the last `CONFIG RESETSTAT` (`INFO commandstats`), by command name. */
   calls(): Promise<Record<string, number>>;
 }
@@ -39,6 +41,9 @@ export function usePrivateRedis(): PrivateRedisForFile {
     },
     get raw() {
       return ready(raw);
+    },
+    restart() {
+      return ready(server).restart();
     },
     async calls() {
       const info = await ready(raw).info('commandstats');

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import {
   type Backend,
   type BackendCapabilities,
-  type Broker,
   childLogger,
   DecodeError,
   type Delivery,
@@ -24,7 +23,7 @@ import {
   type StateUpdate,
   StateWritingBackend,
   type TaskState,
-  TaskStatus,
+  type TaskStatus,
 } from '@machinery/core';
 import {
   type Carried,
@@ -35,7 +34,6 @@ import {
   describeRedisClient,
   hasHashTag,
   LuaScript,
-  publishOffer,
   redisConnectionError,
   type StepCarrier,
   sameRedisServer,
@@ -301,22 +299,6 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     const ack = carriedAck(delivery);
     if (ack === undefined || !this.canCarry(ack.carrier)) return undefined;
     return this.write(delivery.signature, status, update, ack);
-  }
-
-  /**
-   * Stores `PENDING` and publishes in one script call when `broker` is a Redis broker on the same
-   * server (see `Backend.storePendingAndPublish`): the broker's publication runs right after the state
-   * writes of the call, and only when they all succeeded. Not on a Redis Cluster, whose queue and
-   * state keys live in different slots.
-   */
-  storePendingAndPublish(signature: Signature, broker: Broker): Promise<void> | undefined {
-    const offer = publishOffer(broker);
-    if (offer === undefined || this.client.isCluster || !this.canCarry(offer.carrier)) return undefined;
-    const { item, published } = offer.prepare(signature);
-    const stored = this.write(signature, TaskStatus.PENDING, {}, { carrier: offer.carrier, item });
-    // A failed write holds the publication back: the write's reason is the one to report then.
-    published.catch(() => {});
-    return stored.then(() => published);
   }
 
   /** Whether another adapter's step can ride in this backend's script calls: open, and on its server. */

@@ -25,8 +25,6 @@ import {
   describeRedisClient,
   hasHashTag,
   LuaScript,
-  PUBLISH_CARRIER,
-  type PublishOffer,
   redisConnectionError,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
@@ -43,7 +41,6 @@ import {
   type ResolvedBrokerOptions,
 } from './options.js';
 import { etaScore, PublicationBatch } from './publication-batch.js';
-import { RedisPublishCarrier } from './publish-carrier.js';
 import { PushBatcher } from './push-batcher.js';
 import { PUBLISH_MANY, PURGE, REQUEUE_DEAD } from './scripts.js';
 
@@ -137,11 +134,6 @@ export class RedisBroker implements Broker {
   /** Rings idle consumers when a task lands on a priority list (with `maxPriority` only). */
   private readonly bells: Bells | undefined;
   private closing: Promise<void> | undefined;
-  /**
-   * This broker's publication, offered to a `RedisBackend` on the same server so that `send` stores
-   * `PENDING` and publishes in one script call (see `@machinery/redis-connection`'s `publishOffer`).
-   */
-  readonly [PUBLISH_CARRIER]: PublishOffer;
 
   constructor(options: RedisBrokerOptions = {}) {
     const resolved = resolveOptions(options);
@@ -200,16 +192,6 @@ export class RedisBroker implements Broker {
     };
     this.mover = new DelayedMover(this.ctx);
     this.pushes = new PushBatcher(this.client);
-    this[PUBLISH_CARRIER] = new RedisPublishCarrier(
-      this.ctx,
-      (signature) => {
-        this.assertOpen();
-        return this.encode(signature);
-      },
-      (etaMs) => {
-        if (this.closing === undefined) this.mover.poke(etaMs);
-      },
-    );
     if (resolved.maxPriority > 0) this.bells = new Bells(this.ctx);
   }
 

@@ -1,5 +1,5 @@
 import type { TaskResult } from './arg.js';
-import type { Broker, Delivery } from './broker.js';
+import type { Delivery } from './broker.js';
 import type { Signature } from './signature.js';
 import { type GroupMeta, type StateUpdate, type TaskState, TaskStatus } from './state.js';
 
@@ -74,15 +74,6 @@ export interface Backend {
     status: typeof TaskStatus.SUCCESS | typeof TaskStatus.FAILURE,
     update: StateUpdate,
   ): Promise<void> | undefined;
-  /**
-   * Optional fast path for a backend that shares its store with `broker`: stores the task's `PENDING`
-   * state and publishes it in one atomic step — one round trip instead of two, and the task reaches its
-   * queue only after its `PENDING` is stored, as when the two run apart. Returns `undefined` at once,
-   * having done nothing, when it cannot for this broker; the sender then stores and publishes
-   * separately. The promise resolves once both are done and rejects with the reason when either was
-   * not (a stored `PENDING` whose publication failed stays, as it does in the separate path).
-   */
-  storePendingAndPublish?(signature: Signature, broker: Broker): Promise<void> | undefined;
   /**
    * Optional push: resolves with the task's state once it is `SUCCESS` or `FAILURE`; rejects with the
    * signal's reason when `signal` aborts first.

@@ -140,17 +140,8 @@ export class Sender {
     });
   }
 
-  // async: a synchronous refusal (closed broker, oversized message) reaches the caller as a rejection.
   private async storeAndPublish(signature: Signature): Promise<void> {
-    const backend = this.backend;
-    if (backend === undefined) return this.broker.publish(signature);
-    return (
-      backend.storePendingAndPublish?.(signature, this.broker) ?? this.storeThenPublish(backend, signature)
-    );
-  }
-
-  private async storeThenPublish(backend: Backend, signature: Signature): Promise<void> {
-    await backend.setStatePending(signature);
+    if (this.backend) await this.backend.setStatePending(signature);
     await this.broker.publish(signature);
   }
 

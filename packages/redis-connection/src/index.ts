@@ -17,9 +17,3 @@ export {
   type StepCarrier,
 } from './joint-script.js';
 export { LuaScript } from './lua-script.js';
-export {
-  type PreparedPublication,
-  PUBLISH_CARRIER,
-  type PublishOffer,
-  publishOffer,
-} from './publish-carrier.js';

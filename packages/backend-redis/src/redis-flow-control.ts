@@ -73,7 +73,7 @@ export class RedisFlowControl implements FlowControl {
           const reply = await acquireRate.run(
             this.client,
             [log, `${log}:line`, `${log}:wake:${uuid}`],
-            [rule.max, rule.perMs, WAKE_GRACE_MS, uuid],
+            [rule.max, rule.perMs, WAKE_GRACE_MS, uuid, rule.startWithinMs ?? 0],
           );
           return Number(reply);
         }),

@@ -125,21 +125,24 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 /**
  * A sliding-window rate limit with a paced wait line. KEYS: the key's log of starts (a sorted set by
  * time), the end of its wait line, the task's wake-up time. ARGV: max, perMs, graceMs (how long a
- * wake-up time outlives itself), uuid. A task asking before its wake-up time gets the ms left. Otherwise
- * starts older than the window are dropped; with fewer than max left the start is logged and 0 returned;
- * else the task is given the later of the time the window has room and the end of the line, the line
- * moves on by perMs / max, and the ms until then are returned.
+ * wake-up time outlives itself), uuid, startWithinMs. A task asking before its wake-up time gets the ms
+ * left. Otherwise starts older than the window are dropped; with fewer than max left the start is logged
+ * at the latest moment it may begin (now + startWithinMs) and 0 returned; else the task is given the
+ * later of the time the window has room and the end of the line, the line moves on by
+ * (perMs + startWithinMs) / max, and the ms until then are returned.
  */
 export const ACQUIRE_RATE = `${NOW_MS}
 local wake = redis.call('GET', KEYS[3])
 if wake and now < tonumber(wake) then return math.ceil(tonumber(wake) - now) end
 local max = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
+local margin = tonumber(ARGV[5] or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - per))
 if redis.call('ZCARD', KEYS[1]) < max then
-  local at = string.format('%.3f', now)
+  local at = string.format('%.3f', now + margin)
   redis.call('ZADD', KEYS[1], at, at .. ':' .. ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(per) + 1000)
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now + per) + 1000)
   if wake then redis.call('DEL', KEYS[3]) end
   return 0
 end
@@ -147,7 +150,7 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local at = tonumber(oldest[2]) + per
 local line = tonumber(redis.call('GET', KEYS[2]) or '0')
 if line > at then at = line end
-local next_line = at + per / max
+local next_line = at + (per + margin) / max
 redis.call('SET', KEYS[2], string.format('%.3f', next_line), 'PX', math.ceil(next_line - now) + 1000)
 redis.call('SET', KEYS[3], string.format('%.3f', at), 'PX', math.ceil(at - now + tonumber(ARGV[3])))
 local wait = math.ceil(at - now)

@@ -12,10 +12,8 @@ const SWEEP_AT = 10_000;
  * as two connections to Redis would share keys.
  */
 export class MemoryFlowControlStore {
-  /** @internal Start times within the window, oldest first, per rate-limit key. */ readonly logs = new Map<
-    string,
-    number[]
-  >();
+  /** @internal Logged start times (the latest each may begin) within the window, oldest first, per rate-limit key. */
+  readonly logs = new Map<string, number[]>();
   /** @internal The end of the wait line per rate-limit key. */ readonly lines = new Map<string, number>();
   /** @internal Wake-up time per `key \0 uuid`. */ readonly wakes = new Map<
     string,
@@ -68,14 +66,15 @@ export class MemoryFlowControl implements FlowControl {
         let gone = 0;
         while (gone < log.length && (log[gone] as number) <= now - rule.perMs) gone++;
         if (gone > 0) log.splice(0, gone);
+        const margin = rule.startWithinMs ?? 0;
         if (log.length < rule.max) {
-          log.push(now);
+          insertSorted(log, now + margin);
           store.wakes.delete(wakeKey);
           return 0;
         }
         const roomAt = (log[0] as number) + rule.perMs;
         const at = Math.max(store.lines.get(key) ?? 0, roomAt);
-        store.lines.set(key, at + rule.perMs / rule.max);
+        store.lines.set(key, at + (rule.perMs + margin) / rule.max);
         if (store.wakes.size >= SWEEP_AT) sweep(store.wakes, now);
         store.wakes.set(wakeKey, { at, until: at + WAKE_GRACE_MS });
         return Math.max(1, Math.ceil(at - now));
@@ -137,6 +136,13 @@ export class MemoryFlowControl implements FlowControl {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/** Inserts `at` into the ascending `log` (starts logged with a longer margin may precede later ones). */
+function insertSorted(log: number[], at: number): void {
+  let i = log.length;
+  while (i > 0 && (log[i - 1] as number) > at) i--;
+  log.splice(i, 0, at);
 }
 
 /** Drops the entries of `map` whose deadline passed. */

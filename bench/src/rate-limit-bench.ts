@@ -20,14 +20,36 @@ const option = (name: string, fallback: number): number => {
 };
 
 type ChildConfig = { prefix: string; rate: number; concurrency: number };
-type FromChild = { ready: true } | { started: number } | { times: number[] };
+/** What a worker's store was asked: in all, refusals, refusals of a task refused before, late re-asks. */
+type Asks = { asks: number; refused: number; refusedAgain: number; lateReasks: number };
+type FromChild = { ready: true } | { started: number } | { times: number[]; asks: Asks };
 
 async function child(config: ChildConfig): Promise<void> {
   const send = (m: FromChild) => process.send?.(m);
   const times: number[] = [];
+  const flow = new RedisFlowControl({ url: REDIS_URL, prefix: config.prefix });
+  // A counting view of the store, to tell where the rate goes: refusals of tasks that came back at their
+  // wake-up time (they go to the end of the line) and second asks after an answer read too late.
+  const asks: Asks = { asks: 0, refused: 0, refusedAgain: 0, lateReasks: 0 };
+  const refusedBefore = new Set<string>();
   const server = new Server({
     broker: new RedisBroker({ url: REDIS_URL, prefix: config.prefix, logger: silentLogger }),
-    flow: new RedisFlowControl({ url: REDIS_URL, prefix: config.prefix }),
+    flow: {
+      rateLimits: {
+        async acquire(key, uuid, rule, withdrawMs) {
+          asks.asks++;
+          if ((rule.startWithinMs ?? 0) > 1000 / 100) asks.lateReasks++;
+          const wait = await flow.rateLimits.acquire(key, uuid, rule, withdrawMs);
+          if (wait > 0) {
+            asks.refused++;
+            if (refusedBefore.has(uuid)) asks.refusedAgain++;
+            refusedBefore.add(uuid);
+          }
+          return wait;
+        },
+      },
+      close: () => flow.close(),
+    },
     logger: silentLogger,
   });
   server.register(
@@ -44,7 +66,7 @@ async function child(config: ChildConfig): Promise<void> {
   process.on('message', async (m: unknown) => {
     if (m !== 'report') return;
     clearInterval(progress);
-    send({ times });
+    send({ times, asks });
     await server.close();
     process.exit(0);
   });
@@ -61,12 +83,16 @@ async function rateRun(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const started = new Array<number>(workers).fill(0);
   const times: number[][] = [];
+  const asks: Asks[] = [];
   const children = Array.from({ length: workers }, (_, i) =>
     fork(self, ['--child', JSON.stringify({ prefix, rate, concurrency: 20 } satisfies ChildConfig)]).on(
       'message',
       (m: FromChild) => {
         if ('started' in m) started[i] = m.started;
-        if ('times' in m) times[i] = m.times;
+        if ('times' in m) {
+          times[i] = m.times;
+          asks[i] = m.asks;
+        }
       },
     ),
   );
@@ -132,6 +158,12 @@ async function rateRun(): Promise<void> {
         busiestSlidingSecond: slidingMax,
         busiestSlidingSecondEndsAtS: Number(slidingMaxAt.toFixed(2)),
         busiestSlidingSecondFromSecond2: steadySlidingMax,
+        asks: {
+          asks: asks.reduce((a, x) => a + x.asks, 0),
+          refused: asks.reduce((a, x) => a + x.refused, 0),
+          refusedAgain: asks.reduce((a, x) => a + x.refusedAgain, 0),
+          lateReasks: asks.reduce((a, x) => a + x.lateReasks, 0),
+        },
         windows,
       },
       null,

@@ -67,13 +67,13 @@ export class RedisFlowControl implements FlowControl {
     }
 
     this.rateLimits = {
-      acquire: (key, uuid, rule) =>
+      acquire: (key, uuid, rule, withdrawMs) =>
         this.command(`Counting rate limit "${key}"`, async () => {
           const log = `${this.base}rate:{${key}}`;
           const reply = await acquireRate.run(
             this.client,
             [log, `${log}:line`, `${log}:wake:${uuid}`],
-            [rule.max, rule.perMs, WAKE_GRACE_MS, uuid, rule.startWithinMs ?? 0],
+            [rule.max, rule.perMs, WAKE_GRACE_MS, uuid, rule.startWithinMs ?? 0, withdrawMs ?? ''],
           );
           return Number(reply);
         }),

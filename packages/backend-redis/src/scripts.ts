@@ -125,10 +125,11 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 /**
  * A sliding-window rate limit with a paced wait line. KEYS: the key's log of starts (a sorted set by
  * time), the end of its wait line, the task's wake-up time. ARGV: max, perMs, graceMs (how long a
- * wake-up time outlives itself), uuid, startWithinMs. A task asking before its wake-up time gets the ms
- * left. Otherwise starts older than the window are dropped; with fewer than max left the start is logged
- * at the latest moment it may begin (now + startWithinMs) and 0 returned; else the task is given the
- * later of the time the window has room and the end of the line, the line moves on by
+ * wake-up time outlives itself), uuid, startWithinMs, withdrawMs (or ''). A task asking before its
+ * wake-up time gets the ms left. Otherwise starts older than the window are dropped, and with withdrawMs
+ * the task's latest start admitted within it (one it did not use) too; with fewer than max left the start
+ * is logged at the latest moment it may begin (now + startWithinMs) and 0 returned; else the task is
+ * given the later of the time the window has room and the end of the line, the line moves on by
  * (perMs + startWithinMs) / max, and the ms until then are returned.
  */
 export const ACQUIRE_RATE = `${NOW_MS}
@@ -138,6 +139,16 @@ local max = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
 local margin = tonumber(ARGV[5] or '0')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - per))
+if ARGV[6] and ARGV[6] ~= '' then
+  local recent = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('%.3f', now - tonumber(ARGV[6])), '+inf')
+  local suffix = ':' .. ARGV[4]
+  for i = #recent, 1, -1 do
+    if string.sub(recent[i], -#suffix) == suffix then
+      redis.call('ZREM', KEYS[1], recent[i])
+      break
+    end
+  end
+end
 if redis.call('ZCARD', KEYS[1]) < max then
   local at = string.format('%.3f', now + margin)
   redis.call('ZADD', KEYS[1], at, at .. ':' .. ARGV[4])

@@ -157,6 +157,24 @@ export function flowControlSuite(options: FlowControlSuiteOptions): void {
     );
 
     it(
+      'rate limit: a task asking again with withdrawMs gives back the start it did not use, and only its own',
+      async (t) => {
+        const [a, b] = await pair('rateLimits', (note) => t.skip(note));
+        const rule: RateLimitRule = { max: 1, perMs: 10_000 };
+        const key = ns('k');
+        expect(await a.acquire(key, 'u1', rule)).toBe(0);
+        expect(await b.acquire(key, 'u2', rule)).toBeGreaterThan(0);
+        // Another task's withdrawal leaves u1's start in place.
+        expect(await b.acquire(key, 'u3', rule, 5000)).toBeGreaterThan(0);
+        // u1's answer came too late: it withdraws that start and takes the room again, in one call.
+        expect(await b.acquire(key, 'u1', rule, 5000)).toBe(0);
+        // One start in the window, not two: the next task still waits.
+        expect(await a.acquire(key, 'u4', rule)).toBeGreaterThan(0);
+      },
+      timeout,
+    );
+
+    it(
       'concurrency: at most max holders per key across instances; a release frees a slot',
       async (t) => {
         const [a, b] = await pair('concurrency', (note) => t.skip(note));
@@ -333,8 +351,8 @@ function flowScenarios(options: FlowControlSuiteOptions, harness: () => Harness<
             ...flow,
             close: () => flow.close(),
             rateLimits: {
-              async acquire(key, uuid, rule) {
-                const wait = await inner.acquire(key, uuid, rule);
+              async acquire(key, uuid, rule, withdrawMs) {
+                const wait = await inner.acquire(key, uuid, rule, withdrawMs);
                 if (wait === 0 && lateAnswers-- > 0) await new Promise((r) => setTimeout(r, 200));
                 return wait;
               },

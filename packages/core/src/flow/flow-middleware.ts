@@ -113,8 +113,8 @@ export function flowTaskMiddleware(flow: FlowControl, reportError: FlowErrorRepo
    * at the latest moment it may begin (`startWithinMs` after the admission), so an answer that took
    * longer than that to be read (a busy event loop, a slow link) is not used — begun now, the task
    * would start later than the store counts it and could share a window with the next window's starts.
-   * It asks once more with room for twice the lag it saw (the first start stays logged: a little room
-   * is lost); an answer late again is handed back at once to ask anew. Otherwise, the wait to hand back.
+   * It asks once more, withdrawing the start it did not use and with room for twice the lag it saw; an
+   * answer late again is handed back at once to ask anew. Otherwise, the wait to hand back.
    */
   async function admit(store: RateLimitStore, key: string, uuid: string, rule: RateLimitRule) {
     let asked = performance.now();
@@ -123,7 +123,8 @@ export function flowTaskMiddleware(flow: FlowControl, reportError: FlowErrorRepo
     if (waitMs > 0 || lagMs <= (rule.startWithinMs ?? 0)) return waitMs;
     const wider: RateLimitRule = { ...rule, startWithinMs: Math.ceil(2 * lagMs) };
     asked = performance.now();
-    waitMs = await store.acquire(key, uuid, wider);
+    // The unused start was logged at most lagMs ago, at most startWithinMs ahead of its admission.
+    waitMs = await store.acquire(key, uuid, wider, Math.ceil(lagMs) + 1);
     lagMs = performance.now() - asked;
     if (waitMs > 0) return waitMs;
     return lagMs <= (wider.startWithinMs ?? 0) ? 0 : LATE_AGAIN_DELAY_MS;

@@ -57,9 +57,12 @@ export interface RateLimitRule {
 export interface RateLimitStore {
   /**
    * Asks whether task `uuid` may start now under `rule` for `key`. Resolves 0 when it may (the start is
-   * logged), otherwise the ms until it should ask again. Atomic across processes.
+   * logged), otherwise the ms until it should ask again. With `withdrawMs`, the task's latest start
+   * admitted within the last `withdrawMs` (which it did not use: the answer came too late) is removed
+   * first, so that it asks again in its own place and wastes no room. Atomic across
+   * processes.
    */
-  acquire(key: string, uuid: string, rule: RateLimitRule): Promise<number>;
+  acquire(key: string, uuid: string, rule: RateLimitRule, withdrawMs?: number): Promise<number>;
 }
 
 /**

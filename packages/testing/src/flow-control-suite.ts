@@ -157,6 +157,31 @@ export function flowControlSuite(options: FlowControlSuiteOptions): void {
     );
 
     it(
+      'rate limit: asks made at once are answered as if made one after the other: max start, the rest wait in line',
+      async (t) => {
+        const [a, b] = await pair('rateLimits', (note) => t.skip(note));
+        const rule: RateLimitRule = { max: 2, perMs: 1000 };
+        const key = ns('k');
+        const answers = await Promise.all([
+          ...Array.from({ length: 5 }, (_, i) => a.acquire(key, `a${i}`, rule)),
+          b.acquire(key, 'b0', rule),
+          a.acquire(ns('other'), 'o0', rule),
+        ]);
+        expect(answers.at(-1)).toBe(0);
+        const waits = answers.slice(0, -1);
+        expect(waits.filter((w) => w === 0)).toHaveLength(2);
+        // The refused ones got wake-up times one interval (perMs / max) apart, none twice.
+        const refused = waits.filter((w) => w > 0).sort((x, y) => x - y);
+        expect(refused).toHaveLength(4);
+        for (let i = 1; i < refused.length; i++) {
+          expect((refused[i] as number) - (refused[i - 1] as number)).toBeGreaterThan(400);
+          expect((refused[i] as number) - (refused[i - 1] as number)).toBeLessThanOrEqual(501);
+        }
+      },
+      timeout,
+    );
+
+    it(
       'rate limit: a task asking again with withdrawMs gives back the start it did not use, and only its own',
       async (t) => {
         const [a, b] = await pair('rateLimits', (note) => t.skip(note));

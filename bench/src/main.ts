@@ -3,7 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { redisBench } from './redis-bench.js';
 
-// `pnpm bench [--quick] [--only codec|redis|events|amqp|postgres|threads] [--postgres] [--runs N] [--tasks N] [--no-crash] [--write]`: this project side by side
+// `pnpm bench [--quick] [--only codec|redis|events|amqp|postgres|threads|flow] [--postgres] [--runs N] [--tasks N] [--no-crash] [--write]`: this project side by side
 // with BullMQ and the raw clients on the same services, in one run. --write puts the report in
 // bench/RESULTS.md together with the command that produced it.
 
@@ -70,6 +70,18 @@ if (!only || only === 'threads') {
       redisUrl,
       cpuTasks: quick ? 1000 : 4000,
       noopTasks: tasks ?? (quick ? 5000 : 20_000),
+      runs,
+      log,
+    })}`,
+  );
+}
+
+if (!only || only === 'flow') {
+  const { flowBench } = await import('./flow-bench.js');
+  sections.push(
+    `## Flow control (limits under their ceiling)\n\n${await flowBench({
+      redisUrl,
+      tasks: tasks ?? (quick ? 5000 : 10_000),
       runs,
       log,
     })}`,

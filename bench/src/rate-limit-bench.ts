@@ -7,12 +7,10 @@ import { defineTask, Server, silentLogger } from '@machinery/core';
 import { Redis } from 'ioredis';
 import { deleteKeys } from './redis-info.js';
 
-// Flow control on Redis, measured:
-// - `node dist/rate-limit-bench.js` — three worker processes share one rate limit (200 tasks/s by
-//   default) over 30 s: the achieved rate and the busiest 1-second windows (issue 14's target);
-// - `node dist/rate-limit-bench.js --overhead` — one worker drains no-op tasks with and without a rate
-//   limit they never reach: tasks/s and CPU per task of the worker process and of redis-server.
-// Options: --rate 200 --seconds 30 --workers 3 --tasks 10000 (overhead) --runs 2 (overhead).
+// A rate limit on Redis, measured: `node dist/rate-limit-bench.js` — three worker processes share one
+// rate limit (200 tasks/s by default) over 30 s: the achieved rate and the busiest 1-second windows
+// (issue 14's target). Options: --rate 200 --seconds 30 --workers 3. What a limit costs a task under
+// it is a section of `pnpm bench` (`--only flow`, flow-bench.ts).
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const args = process.argv.slice(2);
@@ -22,14 +20,36 @@ const option = (name: string, fallback: number): number => {
 };
 
 type ChildConfig = { prefix: string; rate: number; concurrency: number };
-type FromChild = { ready: true } | { started: number } | { times: number[] };
+/** What a worker's store was asked: in all, refusals, refusals of a task refused before, late re-asks. */
+type Asks = { asks: number; refused: number; refusedAgain: number; lateReasks: number };
+type FromChild = { ready: true } | { started: number } | { times: number[]; asks: Asks };
 
 async function child(config: ChildConfig): Promise<void> {
   const send = (m: FromChild) => process.send?.(m);
   const times: number[] = [];
+  const flow = new RedisFlowControl({ url: REDIS_URL, prefix: config.prefix });
+  // A counting view of the store, to tell where the rate goes: refusals of tasks that came back at their
+  // wake-up time (they go to the end of the line) and second asks after an answer read too late.
+  const asks: Asks = { asks: 0, refused: 0, refusedAgain: 0, lateReasks: 0 };
+  const refusedBefore = new Set<string>();
   const server = new Server({
     broker: new RedisBroker({ url: REDIS_URL, prefix: config.prefix, logger: silentLogger }),
-    flow: new RedisFlowControl({ url: REDIS_URL, prefix: config.prefix }),
+    flow: {
+      rateLimits: {
+        async acquire(key, uuid, rule, withdrawMs) {
+          asks.asks++;
+          if ((rule.startWithinMs ?? 0) > 1000 / 100) asks.lateReasks++;
+          const wait = await flow.rateLimits.acquire(key, uuid, rule, withdrawMs);
+          if (wait > 0) {
+            asks.refused++;
+            if (refusedBefore.has(uuid)) asks.refusedAgain++;
+            refusedBefore.add(uuid);
+          }
+          return wait;
+        },
+      },
+      close: () => flow.close(),
+    },
     logger: silentLogger,
   });
   server.register(
@@ -46,7 +66,7 @@ async function child(config: ChildConfig): Promise<void> {
   process.on('message', async (m: unknown) => {
     if (m !== 'report') return;
     clearInterval(progress);
-    send({ times });
+    send({ times, asks });
     await server.close();
     process.exit(0);
   });
@@ -63,12 +83,16 @@ async function rateRun(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const started = new Array<number>(workers).fill(0);
   const times: number[][] = [];
+  const asks: Asks[] = [];
   const children = Array.from({ length: workers }, (_, i) =>
     fork(self, ['--child', JSON.stringify({ prefix, rate, concurrency: 20 } satisfies ChildConfig)]).on(
       'message',
       (m: FromChild) => {
         if ('started' in m) started[i] = m.started;
-        if ('times' in m) times[i] = m.times;
+        if ('times' in m) {
+          times[i] = m.times;
+          asks[i] = m.asks;
+        }
       },
     ),
   );
@@ -134,6 +158,12 @@ async function rateRun(): Promise<void> {
         busiestSlidingSecond: slidingMax,
         busiestSlidingSecondEndsAtS: Number(slidingMaxAt.toFixed(2)),
         busiestSlidingSecondFromSecond2: steadySlidingMax,
+        asks: {
+          asks: asks.reduce((a, x) => a + x.asks, 0),
+          refused: asks.reduce((a, x) => a + x.refused, 0),
+          refusedAgain: asks.reduce((a, x) => a + x.refusedAgain, 0),
+          lateReasks: asks.reduce((a, x) => a + x.lateReasks, 0),
+        },
         windows,
       },
       null,
@@ -142,78 +172,8 @@ async function rateRun(): Promise<void> {
   );
 }
 
-async function redisCpu(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const read = (k: string) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-  return read('used_cpu_sys') + read('used_cpu_user');
-}
-
-async function drain(
-  limitedRun: boolean,
-  tasks: number,
-): Promise<{ perSecond: number; workerCpuUs: number; redisCpuUs: number }> {
-  const prefix = `rlover${randomBytes(4).toString('hex')}:`;
-  const flow = new RedisFlowControl({ url: REDIS_URL, prefix });
-  const server = new Server({
-    broker: new RedisBroker({ url: REDIS_URL, prefix, logger: silentLogger }),
-    flow,
-    logger: silentLogger,
-  });
-  let done = 0;
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => {
-    finish = r;
-  });
-  const body = () => {
-    if (++done === tasks) finish();
-  };
-  // A limit these tasks never reach: every one pays the store round trip, none waits.
-  const task = limitedRun
-    ? defineTask('noop', body, { rateLimit: { max: 1_000_000, perMs: 1000 } })
-    : defineTask('noop', body);
-  server.register(task);
-  for (let sent = 0; sent < tasks; sent += 1000) {
-    await server.sendMany(Array.from({ length: Math.min(1000, tasks - sent) }, () => task.signature()));
-  }
-  const redis = new Redis(REDIS_URL);
-  const redisBefore = await redisCpu(redis);
-  const cpuBefore = process.cpuUsage();
-  const start = performance.now();
-  await server.worker({ concurrency: 50, handleSignals: false }).start();
-  await finished;
-  const ms = performance.now() - start;
-  const cpu = process.cpuUsage(cpuBefore);
-  const redisAfter = await redisCpu(redis);
-  await server.close();
-  await deleteKeys(redis, `${prefix}*`);
-  redis.disconnect();
-  return {
-    perSecond: Math.round((tasks / ms) * 1000),
-    workerCpuUs: Math.round((cpu.user + cpu.system) / tasks),
-    redisCpuUs: Math.round(((redisAfter - redisBefore) * 1e6) / tasks),
-  };
-}
-
-async function overheadRun(): Promise<void> {
-  const tasks = option('tasks', 10_000);
-  const runs = option('runs', 2);
-  const results: Record<string, { perSecond: number; workerCpuUs: number; redisCpuUs: number }[]> = {
-    unlimited: [],
-    rateLimited: [],
-  };
-  // Alternated, so that a noisy neighbour on the machine weighs on both.
-  for (let i = 0; i < runs; i++) {
-    results.unlimited?.push(await drain(false, tasks));
-    results.rateLimited?.push(await drain(true, tasks));
-  }
-  console.log(JSON.stringify({ tasks, runs, ...results }, null, 2));
-}
-
 if (args[0] === '--child') await child(JSON.parse(args[1] as string) as ChildConfig);
-else if (args.includes('--overhead')) {
-  await overheadRun();
-  process.exit(0);
-} else {
+else {
   await rateRun();
   process.exit(0);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { RedisBackend, RedisControlPlane } from '@machinery/backend-redis';
+import { RedisBackend, RedisControlPlane, RedisFlowControl } from '@machinery/backend-redis';
 import { AmqpBroker } from '@machinery/broker-amqp';
 import { RedisBroker } from '@machinery/broker-redis';
 import { SqsBroker } from '@machinery/broker-sqs';
@@ -13,6 +13,7 @@ export type BrokerKind = (typeof BROKERS)[number];
 export const TASK = 'soak_task';
 export const CHAIN_LINK = 'soak_chain';
 export const CHORD_CALLBACK = 'soak_chord_cb';
+export const LIMITED = 'soak_limited';
 
 /** Upstream services (loopback only); the environment variables match the test suites'. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -87,6 +88,11 @@ export function soakKeys(prefix: string) {
     sentLog: `${prefix}soak:sentlog`,
     /** list of `<uuid> <pid> <state> <ms>`, one per suppressed redelivery. */
     dupLog: `${prefix}soak:duplog`,
+    /**
+     * list of `start <exec id> <uuid> <pid> <key> <ms>` and `end <exec id> <ms>`, one pair per execution
+     * of a concurrency-limited task (see `limited.ts`).
+     */
+    limitLog: `${prefix}soak:limitlog`,
   };
 }
 
@@ -162,6 +168,16 @@ export function makeBackend(config: RunConfig, logger: Logger): RedisBackend {
  */
 export function makeControl(config: RunConfig, logger: Logger): RedisControlPlane {
   return new RedisControlPlane({ url: config.redisUrl, prefix: config.prefix, logger });
+}
+
+/**
+ * The run's flow store (concurrency slots of the limited tasks): Redis, direct like the backend, under
+ * the run's prefix. Not proxied on purpose: a holder whose renewals cannot reach the store loses its
+ * slot after the lease while it still runs, which is the limit's documented edge (a lease), not what the
+ * soak measures — it measures SIGKILLs and broker cuts against the limit.
+ */
+export function makeFlow(config: RunConfig): RedisFlowControl {
+  return new RedisFlowControl({ url: config.redisUrl, prefix: config.prefix });
 }
 
 /** What a worker process writes to stdout, one JSON object per line. */

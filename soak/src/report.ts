@@ -1,4 +1,5 @@
 import type { BrokerKind } from './config.js';
+import { LIMIT_KEYS, LIMIT_MAX, LIMITED_BURST } from './limited.js';
 import { PAUSE_GRACE_MS, type Verdict } from './verify.js';
 import type { Expected } from './workload.js';
 
@@ -67,6 +68,7 @@ export function failures(r: BrokerResult): string[] {
     if (v.wrongResults > 0) out.push(`${v.wrongResults} wrong results`);
     if (v.successWithoutExecution > 0) out.push(`${v.successWithoutExecution} SUCCESS without execution`);
     if (v.ranThoughStopped > 0) out.push(`${v.ranThoughStopped} ran though stopped by a revocation`);
+    if (v.limits.exceeded > 0) out.push(`concurrency limit exceeded ${v.limits.exceeded} times`);
   }
   if (r.leftover.length > 0) out.push(`left behind: ${r.leftover.join(', ')}`);
   if (r.unexpectedExits.length > 0) out.push(`unexpected worker exits: ${r.unexpectedExits.join(', ')}`);
@@ -93,7 +95,7 @@ export function brokerTable(r: BrokerResult): string {
   const rows: [string, string][] = [
     [
       'tasks sent (UUIDs)',
-      `${n(r.expected.uuids.length)} in ${n(r.units)} sends: ${n(c.singles)} single, ${n(c.groupMembers)} in groups, ${n(c.chainLinks)} chain links, ${n(c.chordMembers)} chord members + ${n(c.callbacks)} callbacks`,
+      `${n(r.expected.uuids.length)} in ${n(r.units)} sends: ${n(c.singles)} single, ${n(c.groupMembers)} in groups, ${n(c.chainLinks)} chain links, ${n(c.chordMembers)} chord members + ${n(c.callbacks)} callbacks, ${n(c.limited)} concurrency-limited`,
     ],
   ];
   if (v) {
@@ -145,6 +147,14 @@ export function brokerTable(r: BrokerResult): string {
         '**chords triggered ≠ 1 time** (distinct members winning `triggerChord`)',
         `**${n(v.chordTriggersNot1)}** of ${n(v.chords)}; callbacks published more than once (the winner's redelivery re-sent it): ${n(v.chordCallbacksResent)}; callback bodies run twice: ${n(v.chordCallbacksRunTwice)}`,
       ],
+      [
+        `**concurrency limit exceeded** (starts with more than ${LIMIT_MAX} executions of their key live)`,
+        `**${n(v.limits.exceeded)}**; ${n(c.limited)} limited tasks sent (${LIMIT_KEYS.length} keys, bursts of ${LIMITED_BURST}), ${n(v.limits.executions)} executions recorded, ${n(v.limits.cutShort)} of them ended by their process's exit; most live at once per key: ${Object.entries(
+          v.limits.peak,
+        )
+          .map(([k, x]) => `${k} ${x}`)
+          .join(', ')}; hand-backs of limited tasks (a full key, a pause): ${n(v.limitedHandedBack)}`,
+      ],
       ['wrong chord/chain results', n(v.wrongResults)],
       ['SUCCESS without an execution', n(v.successWithoutExecution)],
       ...v.examples.map((e, i): [string, string] => [`example ${i + 1} (times from run start)`, e]),
@@ -180,13 +190,13 @@ export function brokerTable(r: BrokerResult): string {
 /** One row per broker. */
 export function summaryTable(results: readonly BrokerResult[]): string {
   const head =
-    '| broker | sent | succeeded | lost | revoked | revoked, finished | stopped | pauses | duplicated | suppressed | chords triggered ≠ 1 | callbacks re-sent | kills | cuts | control RSS warm → end | time | verdict |\n' +
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|';
+    '| broker | sent | succeeded | lost | revoked | revoked, finished | stopped | pauses | duplicated | suppressed | chords triggered ≠ 1 | callbacks re-sent | limit exceeded | kills | cuts | control RSS warm → end | time | verdict |\n' +
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|';
   const rows = results.map((r) => {
     const v = r.verdict;
     const rss = r.rss ? `${mb(r.rss.warm)} → ${mb(r.rss.end)}${r.rss.grew ? ' ⚠' : ''}` : 'n/a';
     const na = (f: (x: Verdict) => number) => (v ? n(f(v)) : 'n/a');
-    return `| ${r.kind} | ${n(r.expected.uuids.length)} | ${na((x) => x.succeeded)} | ${na((x) => x.lost)} | ${n(r.expected.revoked.size)} | ${na((x) => x.outcomes.revokedFinished)} | ${na((x) => x.outcomes.stopped)} | ${n(r.pauses.length)} | ${v ? n(v.duplicatedExecutions) : 'n/a'} | ${v ? n(v.suppressed) : 'n/a'} | ${v ? n(v.chordTriggersNot1) : 'n/a'} | ${v ? n(v.chordCallbacksResent) : 'n/a'} | ${n(r.kills)} | ${n(r.cuts)} | ${rss} | ${s(r.totalMs)} | ${passed(r) ? 'PASS' : 'FAIL'} |`;
+    return `| ${r.kind} | ${n(r.expected.uuids.length)} | ${na((x) => x.succeeded)} | ${na((x) => x.lost)} | ${n(r.expected.revoked.size)} | ${na((x) => x.outcomes.revokedFinished)} | ${na((x) => x.outcomes.stopped)} | ${n(r.pauses.length)} | ${v ? n(v.duplicatedExecutions) : 'n/a'} | ${v ? n(v.suppressed) : 'n/a'} | ${v ? n(v.chordTriggersNot1) : 'n/a'} | ${v ? n(v.chordCallbacksResent) : 'n/a'} | ${na((x) => x.limits.exceeded)} | ${n(r.kills)} | ${n(r.cuts)} | ${rss} | ${s(r.totalMs)} | ${passed(r) ? 'PASS' : 'FAIL'} |`;
   });
   return `${head}\n${rows.join('\n')}\n`;
 }

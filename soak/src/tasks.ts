@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defineTask, type TaskContext } from '@machinery/core';
 import { Redis } from 'ioredis';
-import { CHAIN_LINK, CHORD_CALLBACK, type RunConfig, soakKeys, TASK } from './config.js';
+import { CHAIN_LINK, CHORD_CALLBACK, LIMITED, type RunConfig, soakKeys, TASK } from './config.js';
+import { LIMIT_LEASE_MS, LIMIT_MAX, LIMIT_RETRY_MS } from './limited.js';
 
 // The soak's tasks. A worker process registers them, and a worker with a thread pool runs them in its
 // threads too: every thread imports this module, so its state (the Redis client for the bookkeeping)
@@ -67,3 +68,24 @@ export const callback = defineTask(CHORD_CALLBACK, async function (...results: n
   await ran(this, true);
   return results.reduce((a, b) => a + b, 0);
 });
+
+/**
+ * `soak_limited(n, key, ms)`: at most {@link LIMIT_MAX} run at once per `key` across the workers (the
+ * flow middleware hands the others back until a slot frees); runs `ms`, stopping when revoked.
+ */
+export const limited = defineTask(
+  LIMITED,
+  async function (n: number, _key: string, ms: number) {
+    await sleep(ms, undefined, { signal: this.signal });
+    await ran(this);
+    return n * 2;
+  },
+  {
+    concurrencyLimit: {
+      max: LIMIT_MAX,
+      key: (_n, key) => key,
+      leaseMs: LIMIT_LEASE_MS,
+      retryDelayMs: LIMIT_RETRY_MS,
+    },
+  },
+);

@@ -1,6 +1,7 @@
 import { type Broker, decodeTaskState, type TaskState, TaskStatus } from '@machinery/core';
 import type { Redis } from 'ioredis';
 import { soakKeys } from './config.js';
+import { LIMIT_MAX, type LimitFigures, limitFigures, readLimitLog } from './limited.js';
 import { dependencies, judge, type Outcome } from './outcomes.js';
 import type { Expected } from './workload.js';
 
@@ -94,6 +95,10 @@ export interface Verdict {
   chordCallbacksRunTwice: number;
   /** Chord callbacks or last chain links whose result is not the expected sum. */
   wrongResults: number;
+  /** Executions of the concurrency-limited tasks, per key at most `LIMIT_MAX` live at any instant. */
+  limits: LimitFigures;
+  /** Hand-backs of limited tasks (a full key, or a pause, or a stopping worker). */
+  limitedHandedBack: number;
   /** Who ran / sent / suppressed what, when, for a few of the anomalies (chords ≠ 1, duplicates). */
   examples: string[];
 }
@@ -140,16 +145,18 @@ export async function verdict(
 ): Promise<Verdict> {
   const keys = soakKeys(prefix);
   const states = await readStates(redis, prefix, expected.uuids);
-  const [exec, chordRuns, chordSent, chordWins, stats, execLog, sentLog, dupLog] = await Promise.all([
-    redis.hgetall(keys.exec),
-    redis.hgetall(keys.chord),
-    redis.hgetall(keys.chordSent),
-    redis.hgetall(keys.chordWins),
-    redis.hgetall(keys.stats),
-    redis.lrange(keys.execLog, 0, -1),
-    redis.lrange(keys.sentLog, 0, -1),
-    redis.lrange(keys.dupLog, 0, -1),
-  ]);
+  const [exec, chordRuns, chordSent, chordWins, stats, execLog, sentLog, dupLog, limitLog] =
+    await Promise.all([
+      redis.hgetall(keys.exec),
+      redis.hgetall(keys.chord),
+      redis.hgetall(keys.chordSent),
+      redis.hgetall(keys.chordWins),
+      redis.hgetall(keys.stats),
+      redis.lrange(keys.execLog, 0, -1),
+      redis.lrange(keys.sentLog, 0, -1),
+      redis.lrange(keys.dupLog, 0, -1),
+      redis.lrange(keys.limitLog, 0, -1),
+    ]);
   const logs = { exec: execLog, sent: sentLog, dup: dupLog };
   const examples: string[] = [];
   const example = (uuid: string) => {
@@ -245,6 +252,27 @@ export async function verdict(
   }
   const revokedBy: Record<string, number> = {};
   for (const what of expected.revoked.values()) revokedBy[what] = (revokedBy[what] ?? 0) + 1;
+  // An execution whose end was never recorded was live until its process exited (SIGKILLed while it
+  // ran); its slot stayed taken until its lease lapsed, later still.
+  const exitOf = (pid: number) => info.processes.find((p) => p.pid === pid)?.ended;
+  const limits = limitFigures(readLimitLog(limitLog, exitOf), LIMIT_MAX);
+  const at = (ms: number) => `+${((ms - info.t0) / 1000).toFixed(3)} s`;
+  const label = (pid: number) => {
+    const p = info.processes.find((x) => x.pid === pid);
+    return p === undefined
+      ? `pid ${pid}`
+      : `${p.label}${p.how === 'SIGKILLed' ? ` (SIGKILLed ${at(p.ended ?? 0)})` : ''}`;
+  };
+  for (const live of limits.overlaps) {
+    examples.push(
+      `limit of ${live[0]?.key} exceeded, live at once: ${live
+        .map(
+          (e) =>
+            `${e.uuid} on ${label(e.pid)} ${at(e.start)} → ${at(e.end)}${e.cutShort ? ' (no end recorded)' : ''}`,
+        )
+        .join('; ')}`,
+    );
+  }
   const executionsInPauses = execLog.filter((line) => {
     const at = Number(line.split(' ')[3]);
     return info.pauses.some((p) => at >= p.from + PAUSE_GRACE_MS && at <= p.to);
@@ -275,6 +303,8 @@ export async function verdict(
     chordCallbacksResent,
     chordCallbacksRunTwice,
     wrongResults,
+    limits,
+    limitedHandedBack: num(stats.limitedHandedBack),
     examples,
   };
 }

@@ -2,15 +2,18 @@ import { Server, type Signature } from '@machinery/core';
 import { Redis } from 'ioredis';
 import {
   CHORD_CALLBACK,
+  LIMITED,
   makeBackend,
   makeBroker,
   makeControl,
+  makeFlow,
   type RunConfig,
   soakKeys,
   type WorkerMessage,
 } from './config.js';
+import { recordLimited } from './limited.js';
 import { lineLogger, withOverrides } from './log-lines.js';
-import { callback, closeBookkeeping, link, task } from './tasks.js';
+import { callback, closeBookkeeping, limited, link, task } from './tasks.js';
 
 // A soak worker process: `node dist/worker.js '<RunConfig JSON>'`. One Server and one Worker, broker
 // through the runner's proxy, backend and bookkeeping straight to Redis. It reports readiness and its
@@ -75,9 +78,12 @@ const server = new Server({
   broker: counted,
   backend: countedBackend,
   control: makeControl(config, logger),
+  // Concurrency slots of the limited tasks; their executions are recorded inside the flow middleware.
+  flow: makeFlow(config),
+  middleware: { task: [recordLimited(redis, keys.limitLog)] },
   logger,
 });
-server.register(task, link, callback);
+server.register(task, link, callback, limited);
 const worker = server.worker({
   concurrency: config.concurrency,
   handleSignals: false,
@@ -97,6 +103,10 @@ worker.on('duplicate', ({ signature, state }) => {
   redis.rpush(keys.dupLog, `${signature.uuid} ${process.pid} ${state} ${Date.now()}`).catch(() => {});
 });
 worker.on('retried', () => count('retried'));
+// Hand-backs of limited tasks: mostly a full key (also a pause or a stopping worker).
+worker.on('handedBack', ({ signature }) => {
+  if (signature.name === LIMITED) count('limitedHandedBack');
+});
 // A revoked task fails on purpose: counted apart from the failures nobody asked for.
 worker.on('failed', ({ error }) => count(error.includes(' was revoked: ') ? 'revoked' : 'failed'));
 worker.on('error', () => count('errors'));

@@ -1,9 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chain, chord, group, type Server, type Signature, signature } from '@machinery/core';
-import { CHAIN_LINK, CHORD_CALLBACK, TASK } from './config.js';
+import { CHAIN_LINK, CHORD_CALLBACK, LIMITED, TASK } from './config.js';
+import { LIMIT_KEYS, LIMITED_BURST, LIMITED_MS } from './limited.js';
 
-/** Shape of the workload, in units sent (a unit is one task, group, chain or chord). */
-export const MIX = { single: 0.7, group: 0.1, chain: 0.1, chord: 0.1 } as const;
+/**
+ * Shape of the workload, in units sent (a unit is one task, group, chain or chord, or a burst of
+ * {@link LIMITED_BURST} concurrency-limited tasks of one key): by UUIDs, about 5 % are limited tasks.
+ */
+export const MIX = { single: 0.665, group: 0.1, chain: 0.1, chord: 0.1, limited: 0.035 } as const;
 export const GROUP_SIZE = 10;
 export const CHAIN_LENGTH = 3;
 export const CHORD_SIZE = 5;
@@ -39,7 +43,15 @@ export class Expected {
   readonly slow = new Set<string>();
   /** Revoked UUID → what its stored state was just before the revocation (queued, running…). */
   readonly revoked = new Map<string, string>();
-  readonly counts = { singles: 0, groupMembers: 0, chainLinks: 0, chordMembers: 0, callbacks: 0, flaky: 0 };
+  readonly counts = {
+    singles: 0,
+    groupMembers: 0,
+    chainLinks: 0,
+    chordMembers: 0,
+    callbacks: 0,
+    flaky: 0,
+    limited: 0,
+  };
 }
 
 type Unit = { size: number; send: (server: Server) => Promise<unknown> };
@@ -56,6 +68,24 @@ function taskSig(expected: Expected, slowMs = 0): { sig: Signature; n: number } 
     expected.flaky.push(sig.uuid);
   }
   return { sig, n };
+}
+
+/**
+ * {@link LIMITED_BURST} limited tasks of one key, sent at once: more than the key's max, so that some
+ * of them wait for a slot while the others run.
+ */
+function limitedBurst(expected: Expected): Unit {
+  const key = LIMIT_KEYS[Math.floor(Math.random() * LIMIT_KEYS.length)] as string;
+  const [min, max] = LIMITED_MS;
+  const sigs = Array.from({ length: LIMITED_BURST }, () =>
+    signature(LIMITED, [small(), key, Math.round(min + Math.random() * (max - min))]),
+  );
+  for (const sig of sigs) {
+    expected.uuids.push(sig.uuid);
+    expected.roles.set(sig.uuid, `limited (${key})`);
+  }
+  expected.counts.limited += LIMITED_BURST;
+  return { size: LIMITED_BURST, send: (s) => s.sendMany(sigs) };
 }
 
 /** Draws the next unit of the mix and records what it must produce. */
@@ -80,7 +110,8 @@ function nextUnit(expected: Expected): Unit {
     expected.counts.groupMembers += GROUP_SIZE;
     return { size: GROUP_SIZE, send: (s) => s.sendGroup(g) };
   }
-  if (r < MIX.single + MIX.group + MIX.chain) {
+  if (r < MIX.single + MIX.group + MIX.limited) return limitedBurst(expected);
+  if (r < MIX.single + MIX.group + MIX.limited + MIX.chain) {
     const ns = Array.from({ length: CHAIN_LENGTH }, small);
     const c = chain(...ns.map((n) => signature(CHAIN_LINK, [n])));
     c.tasks.forEach((t, i) => {

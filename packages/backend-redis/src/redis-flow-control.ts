@@ -16,6 +16,7 @@ import {
 } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisFlowControlOptions } from './options.js';
+import { type RateAsk, RateAskBatches } from './rate-ask-batches.js';
 import { ACQUIRE_RATE, ACQUIRE_SLOT, CLAIM_UNIQUE, RELEASE_UNIQUE, RENEW_SLOT } from './scripts.js';
 
 const acquireRate = new LuaScript(ACQUIRE_RATE);
@@ -27,7 +28,7 @@ const releaseUnique = new LuaScript(RELEASE_UNIQUE);
 /**
  * Rate limits, concurrency limits and unique tasks on Redis, shared by every process pointing at the
  * same Redis and prefix; each operation is one atomic script (one round trip) timed by the Redis
- * server's clock. Keys, all under `<prefix>machinery_flow:`:
+ * server's clock, and the rate-limit asks of one tick on one limit share one script call. Keys, all under `<prefix>machinery_flow:`:
  * - `rate:{<task>:<key>}` — the starts of the last window (a sorted set by time, at most `max` entries),
  *   `…:line` — the end of the wait line, `…:wake:<uuid>` — a waiting task's wake-up time; all expire;
  * - `slots:{<task>:<key>}` — a sorted set of holders by lease deadline, expiring with its last lease;
@@ -66,17 +67,22 @@ export class RedisFlowControl implements FlowControl {
       });
     }
 
+    const asks = new RateAskBatches((key, batch) =>
+      this.command(`Counting rate limit "${key}"`, async () => {
+        const log = `${this.base}rate:{${key}}`;
+        const rule = (batch[0] as RateAsk).rule;
+        const keys = [log, `${log}:line`];
+        const args: (string | number)[] = [rule.max, rule.perMs, WAKE_GRACE_MS];
+        for (const a of batch) {
+          keys.push(`${log}:wake:${a.uuid}`);
+          args.push(a.uuid, a.rule.startWithinMs ?? 0, a.withdrawMs ?? '');
+        }
+        const reply = (await acquireRate.run(this.client, keys, args)) as unknown[];
+        return reply.map(Number);
+      }),
+    );
     this.rateLimits = {
-      acquire: (key, uuid, rule) =>
-        this.command(`Counting rate limit "${key}"`, async () => {
-          const log = `${this.base}rate:{${key}}`;
-          const reply = await acquireRate.run(
-            this.client,
-            [log, `${log}:line`, `${log}:wake:${uuid}`],
-            [rule.max, rule.perMs, WAKE_GRACE_MS, uuid],
-          );
-          return Number(reply);
-        }),
+      acquire: (key, uuid, rule, withdrawMs) => asks.ask(key, uuid, rule, withdrawMs),
     };
 
     this.concurrency = {

@@ -123,36 +123,72 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 `;
 
 /**
- * A sliding-window rate limit with a paced wait line. KEYS: the key's log of starts (a sorted set by
- * time), the end of its wait line, the task's wake-up time. ARGV: max, perMs, graceMs (how long a
- * wake-up time outlives itself), uuid. A task asking before its wake-up time gets the ms left. Otherwise
- * starts older than the window are dropped; with fewer than max left the start is logged and 0 returned;
- * else the task is given the later of the time the window has room and the end of the line, the line
- * moves on by perMs / max, and the ms until then are returned.
+ * A sliding-window rate limit with a paced wait line, for the asks of one tick on one limit key (one
+ * call answers them all, in order, as if made one after the other). KEYS: the key's log of starts (a
+ * sorted set by time), the end of its wait line, then each ask's wake-up time. ARGV: max, perMs, graceMs
+ * (how long a wake-up time outlives itself), then per ask: uuid, startWithinMs, withdrawMs (or '').
+ * Returns one wait per ask. A task asking before its wake-up time gets the ms left. Otherwise starts
+ * older than the window are dropped, and with withdrawMs the task's latest start admitted within it (one
+ * it did not use) too; with fewer than max left the start is logged at the latest moment it may begin
+ * (now + startWithinMs) and 0 is its answer; else the task is given the later of the time the window has
+ * room and the end of the line, the line moves on by (perMs + startWithinMs) / max, and the ms until
+ * then are its answer.
  */
 export const ACQUIRE_RATE = `${NOW_MS}
-local wake = redis.call('GET', KEYS[3])
-if wake and now < tonumber(wake) then return math.ceil(tonumber(wake) - now) end
 local max = tonumber(ARGV[1])
 local per = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - per))
-if redis.call('ZCARD', KEYS[1]) < max then
-  local at = string.format('%.3f', now)
-  redis.call('ZADD', KEYS[1], at, at .. ':' .. ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(per) + 1000)
-  if wake then redis.call('DEL', KEYS[3]) end
-  return 0
+local grace = tonumber(ARGV[3])
+local waits = {}
+local trimmed = false
+local logged = false
+for i = 1, #KEYS - 2 do
+  local wake_key = KEYS[2 + i]
+  local uuid = ARGV[3 * i + 1]
+  local margin = tonumber(ARGV[3 * i + 2])
+  local withdraw = ARGV[3 * i + 3]
+  local wake = redis.call('GET', wake_key)
+  if wake and now < tonumber(wake) then
+    waits[i] = math.ceil(tonumber(wake) - now)
+  else
+    if not trimmed then
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - per))
+      trimmed = true
+    end
+    if withdraw ~= '' then
+      local recent = redis.call('ZRANGEBYSCORE', KEYS[1], string.format('%.3f', now - tonumber(withdraw)), '+inf')
+      local suffix = ':' .. uuid
+      for j = #recent, 1, -1 do
+        if string.sub(recent[j], -#suffix) == suffix then
+          redis.call('ZREM', KEYS[1], recent[j])
+          break
+        end
+      end
+    end
+    if redis.call('ZCARD', KEYS[1]) < max then
+      local at = string.format('%.3f', now + margin)
+      redis.call('ZADD', KEYS[1], at, at .. ':' .. uuid)
+      if wake then redis.call('DEL', wake_key) end
+      logged = true
+      waits[i] = 0
+    else
+      local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+      local at = tonumber(oldest[2]) + per
+      local line = tonumber(redis.call('GET', KEYS[2]) or '0')
+      if line > at then at = line end
+      local next_line = at + (per + margin) / max
+      redis.call('SET', KEYS[2], string.format('%.3f', next_line), 'PX', math.ceil(next_line - now) + 1000)
+      redis.call('SET', wake_key, string.format('%.3f', at), 'PX', math.ceil(at - now + grace))
+      local wait = math.ceil(at - now)
+      if wait < 1 then wait = 1 end
+      waits[i] = wait
+    end
+  end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local at = tonumber(oldest[2]) + per
-local line = tonumber(redis.call('GET', KEYS[2]) or '0')
-if line > at then at = line end
-local next_line = at + per / max
-redis.call('SET', KEYS[2], string.format('%.3f', next_line), 'PX', math.ceil(next_line - now) + 1000)
-redis.call('SET', KEYS[3], string.format('%.3f', at), 'PX', math.ceil(at - now + tonumber(ARGV[3])))
-local wait = math.ceil(at - now)
-if wait < 1 then wait = 1 end
-return wait
+if logged then
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(last[2]) - now + per) + 1000)
+end
+return waits
 `;
 
 /**

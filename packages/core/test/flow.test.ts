@@ -27,13 +27,13 @@ function countedFlow(): {
   const calls = { rate: 0, slots: 0 };
   const fail = { rate: 0 };
   const rateLimits: RateLimitStore = {
-    acquire: (key, uuid, rule) => {
+    acquire: (key, uuid, rule, withdrawMs) => {
       calls.rate++;
       if (fail.rate > 0) {
         fail.rate--;
         return Promise.reject(new Error('store unreachable'));
       }
-      return inner.rateLimits.acquire(key, uuid, rule);
+      return inner.rateLimits.acquire(key, uuid, rule, withdrawMs);
     },
   };
   const concurrency = {

@@ -5,12 +5,15 @@ import type { TaskMiddleware, TaskMiddlewareContext } from '../middleware.js';
 import type { Signature } from '../signature.js';
 import type { AnyTaskDefinition } from '../task-registry.js';
 import type { FlowControl } from './flow-control.js';
-import { type RateLimit, type RateLimitRule, rateLimitRule } from './rate-limits.js';
+import { type RateLimit, type RateLimitRule, type RateLimitStore, rateLimitRule } from './rate-limits.js';
 
 const DEFAULT_LEASE_MS = 30_000;
 const DEFAULT_RETRY_DELAY_MS = 1000;
 /** How long a task waits when the flow store could not be reached, before it asks again. */
 const STORE_DOWN_DELAY_MS = 1000;
+
+/** The hand-back of a task whose admission came back too late twice: it asks anew on its next delivery. */
+const LATE_AGAIN_DELAY_MS = 1;
 
 /** Reports a failure of the flow store (the worker's `error` event). */
 export type FlowErrorReporter = (error: unknown, signature: Signature) => void;
@@ -67,7 +70,7 @@ export function flowTaskMiddleware(flow: FlowControl, reportError: FlowErrorRepo
           rule = rateLimitRule(task.name, rateLimit);
           rules.set(rateLimit, rule);
         }
-        const waitMs = await store.acquire(rateKey, signature.uuid, rule);
+        const waitMs = await admit(store, rateKey, signature.uuid, rule);
         if (waitMs > 0) {
           await giveBack(concurrencyKey, holder, signature);
           context.handBack(waitMs);
@@ -103,6 +106,28 @@ export function flowTaskMiddleware(flow: FlowControl, reportError: FlowErrorRepo
       clearInterval(renewal);
       await giveBack(concurrencyKey, held, signature);
     }
+  }
+
+  /**
+   * Asks the store for a start and resolves 0 only when the task may begin now: the store logs a start
+   * at the latest moment it may begin (`startWithinMs` after the admission), so an answer that took
+   * longer than that to be read (a busy event loop, a slow link) is not used — begun now, the task
+   * would start later than the store counts it and could share a window with the next window's starts.
+   * It asks once more, withdrawing the start it did not use and with room for twice the lag it saw; an
+   * answer late again is handed back at once to ask anew. Otherwise, the wait to hand back.
+   */
+  async function admit(store: RateLimitStore, key: string, uuid: string, rule: RateLimitRule) {
+    let asked = performance.now();
+    let waitMs = await store.acquire(key, uuid, rule);
+    let lagMs = performance.now() - asked;
+    if (waitMs > 0 || lagMs <= (rule.startWithinMs ?? 0)) return waitMs;
+    const wider: RateLimitRule = { ...rule, startWithinMs: Math.ceil(2 * lagMs) };
+    asked = performance.now();
+    // The unused start was logged at most lagMs ago, at most startWithinMs ahead of its admission.
+    waitMs = await store.acquire(key, uuid, wider, Math.ceil(lagMs) + 1);
+    lagMs = performance.now() - asked;
+    if (waitMs > 0) return waitMs;
+    return lagMs <= (wider.startWithinMs ?? 0) ? 0 : LATE_AGAIN_DELAY_MS;
   }
 
   async function giveBack(key: string | undefined, holder: string | undefined, signature: Signature) {

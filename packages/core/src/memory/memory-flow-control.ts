@@ -12,10 +12,8 @@ const SWEEP_AT = 10_000;
  * as two connections to Redis would share keys.
  */
 export class MemoryFlowControlStore {
-  /** @internal Start times within the window, oldest first, per rate-limit key. */ readonly logs = new Map<
-    string,
-    number[]
-  >();
+  /** @internal Logged starts (the latest each may begin) within the window, oldest first, per rate-limit key. */
+  readonly logs = new Map<string, { at: number; uuid: string }[]>();
   /** @internal The end of the wait line per rate-limit key. */ readonly lines = new Map<string, number>();
   /** @internal Wake-up time per `key \0 uuid`. */ readonly wakes = new Map<
     string,
@@ -53,7 +51,7 @@ export class MemoryFlowControl implements FlowControl {
     const store = options.store ?? new MemoryFlowControlStore();
 
     this.rateLimits = {
-      acquire: async (key: string, uuid: string, rule: RateLimitRule) => {
+      acquire: async (key: string, uuid: string, rule: RateLimitRule, withdrawMs?: number) => {
         this.assertOpen();
         const now = Date.now();
         const wakeKey = `${key}\0${uuid}`;
@@ -66,16 +64,18 @@ export class MemoryFlowControl implements FlowControl {
         }
         // Starts in order of time: drop those that left the window.
         let gone = 0;
-        while (gone < log.length && (log[gone] as number) <= now - rule.perMs) gone++;
+        while (gone < log.length && (log[gone]?.at as number) <= now - rule.perMs) gone++;
         if (gone > 0) log.splice(0, gone);
+        if (withdrawMs !== undefined) withdraw(log, uuid, now - withdrawMs);
+        const margin = rule.startWithinMs ?? 0;
         if (log.length < rule.max) {
-          log.push(now);
+          insertSorted(log, { at: now + margin, uuid });
           store.wakes.delete(wakeKey);
           return 0;
         }
-        const roomAt = (log[0] as number) + rule.perMs;
+        const roomAt = (log[0]?.at as number) + rule.perMs;
         const at = Math.max(store.lines.get(key) ?? 0, roomAt);
-        store.lines.set(key, at + rule.perMs / rule.max);
+        store.lines.set(key, at + (rule.perMs + margin) / rule.max);
         if (store.wakes.size >= SWEEP_AT) sweep(store.wakes, now);
         store.wakes.set(wakeKey, { at, until: at + WAKE_GRACE_MS });
         return Math.max(1, Math.ceil(at - now));
@@ -136,6 +136,25 @@ export class MemoryFlowControl implements FlowControl {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+}
+
+/** Inserts `start` into the `log` ascending by time (a start logged with a longer margin may precede later ones). */
+function insertSorted(log: { at: number; uuid: string }[], start: { at: number; uuid: string }): void {
+  let i = log.length;
+  while (i > 0 && (log[i - 1]?.at as number) > start.at) i--;
+  log.splice(i, 0, start);
+}
+
+/** Removes the latest start of `uuid` logged at or after `since` (a start its task did not use). */
+function withdraw(log: { at: number; uuid: string }[], uuid: string, since: number): void {
+  for (let i = log.length - 1; i >= 0; i--) {
+    const start = log[i] as { at: number; uuid: string };
+    if (start.at < since) return;
+    if (start.uuid === uuid) {
+      log.splice(i, 1);
+      return;
+    }
   }
 }
 

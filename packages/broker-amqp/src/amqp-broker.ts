@@ -103,6 +103,8 @@ export class AmqpBroker implements Broker {
       fifoGroups: false,
       redelivery: true,
       leaseRenewal: false,
+      // A quorum queue counts every return toward its delivery limit (x-delivery-count).
+      requeueCountsTowardLimit: this.options.queueType === 'quorum',
       atomicBulkPublish: false,
       deadLetterInspection: true,
       // Reading a quorum queue's messages returns them, and RabbitMQ counts every return towards the

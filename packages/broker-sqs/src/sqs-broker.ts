@@ -92,6 +92,8 @@ export class SqsBroker implements Broker {
     fifoGroups: true,
     redelivery: true,
     leaseRenewal: true,
+    // Each receive counts toward the redrive policy's maxReceiveCount.
+    requeueCountsTowardLimit: true,
     // SendMessageBatch is all-or-none neither within a batch nor across batches of ten.
     atomicBulkPublish: false,
     deadLetterInspection: true,

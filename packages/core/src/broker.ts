@@ -25,6 +25,14 @@ export interface BrokerCapabilities {
    */
   readonly leaseRenewal: boolean;
   /**
+   * A requeued delivery counts toward a delivery limit of the broker's own (SQS `maxReceiveCount`, a
+   * RabbitMQ quorum queue's `deliveryLimit`), past which the broker dead-letters the task. The Worker
+   * then hands a delivery back (a middleware's `handBack`, e.g. a full concurrency limit) by
+   * publishing a copy due after the delay and acknowledging the delivery, so waiting never uses up
+   * the limit.
+   */
+  readonly requeueCountsTowardLimit?: boolean;
+  /**
    * How long a delivery stays leased without a renewal, in ms, for a broker whose leases this process
    * renews on a timer (the Redis broker). The Worker warns when its event loop is blocked for longer
    * than a third of it. Absent when no timer of this process keeps deliveries.

@@ -1,6 +1,6 @@
 import { taskArguments } from './argument-conversion.js';
 import type { Backend } from './backend.js';
-import type { Delivery } from './broker.js';
+import type { Broker, Delivery } from './broker.js';
 import { errorText, isMachineryError, MachineryError } from './errors.js';
 import { FollowUps, hasFailureFollowUps, hasSuccessFollowUps } from './follow-ups.js';
 import type { Logger } from './logger.js';
@@ -21,6 +21,8 @@ export interface DeliveryPipelineOptions {
   tasks: TaskRegistry;
   backend: Backend | undefined;
   sender: Sender;
+  /** Where a hand-back is published anew when requeues count toward the broker's delivery limit. */
+  broker: Broker;
   middleware: readonly TaskMiddleware[] | undefined;
   logger: Logger;
   events: WorkerEventSink;
@@ -57,6 +59,7 @@ export class DeliveryPipeline implements TaskRunHost {
   private readonly events: WorkerEventSink;
   private readonly retry: RetryStrategy;
   private readonly timeoutMs: number | undefined;
+  private readonly broker: Broker;
   private readonly progressStates: 'all' | 'started' | 'none';
   private readonly skipCompletedRedeliveries: boolean;
   private readonly unregisteredTaskRequeues: number;
@@ -71,6 +74,7 @@ export class DeliveryPipeline implements TaskRunHost {
     this.tasks = options.tasks;
     this.backend = options.backend;
     this.followUps = new FollowUps(options.sender, options.backend);
+    this.broker = options.broker;
     this.events = options.events;
     this.retry = options.retry;
     this.timeoutMs = options.timeoutMs;
@@ -157,7 +161,7 @@ export class DeliveryPipeline implements TaskRunHost {
 
     // A delivery handed back (by a middleware, or by the worker stopping) stores nothing.
     if (run.status === 'handedBack') {
-      await delivery.nack({ requeue: true, delayMs: run.delayMs });
+      await this.handBack(delivery, run.delayMs);
       if (this.events.hasListeners('handedBack')) {
         this.events.emit('handedBack', { signature, delayMs: run.delayMs });
       }
@@ -301,6 +305,28 @@ export class DeliveryPipeline implements TaskRunHost {
         this.events.emit('failed', { signature, error: failure, durationMs: run.durationMs });
       }
     }
+  }
+
+  /**
+   * Returns a delivery to the broker without an outcome. Where a requeue counts toward the broker's
+   * delivery limit, a copy due after `delayMs` is published and the delivery acknowledged instead (a
+   * crash between the two runs the task twice, never loses it); if the copy cannot be published, the
+   * delivery is requeued as usual.
+   */
+  private async handBack(delivery: Delivery, delayMs: number): Promise<void> {
+    if (this.broker.capabilities.requeueCountsTowardLimit) {
+      const copy: Signature = { ...delivery.signature, eta: new Date(Date.now() + delayMs) };
+      try {
+        await this.broker.publish(copy);
+      } catch (err) {
+        this.events.reportError(err, delivery.signature);
+        await delivery.nack({ requeue: true, delayMs });
+        return;
+      }
+      await this.acknowledge(delivery);
+      return;
+    }
+    await delivery.nack({ requeue: true, delayMs });
   }
 
   private async acknowledge(delivery: Delivery): Promise<void> {

@@ -126,6 +126,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
       tasks: dependencies.tasks,
       backend: dependencies.backend,
       sender: dependencies.sender,
+      broker: this.broker,
       middleware: this.middlewareOf(dependencies),
       logger: this.logger,
       events,

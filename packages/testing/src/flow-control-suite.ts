@@ -1,4 +1,5 @@
 import {
+  type AsyncResult,
   type Backend,
   type Broker,
   defineTask,
@@ -288,6 +289,27 @@ function busiestWindow(times: readonly number[], perMs: number): number {
   return most;
 }
 
+/**
+ * Every rate-limited task succeeded, each task function began exactly once, and no window of `perMs`
+ * holds more than `max` of the times they recorded as they began (a worker begins an admitted task
+ * only within startWithinMs, and the store counts it that long).
+ */
+async function expectRateHeld(
+  results: readonly AsyncResult<unknown>[],
+  starts: readonly { uuid: string; at: number }[],
+  max: number,
+  perMs: number,
+): Promise<void> {
+  for (const result of results) expect((await result.wait(GET)).state).toBe(TaskStatus.SUCCESS);
+  expect(starts.map((s) => s.uuid).sort()).toEqual(results.map((r) => r.taskUUID).sort());
+  expect(
+    busiestWindow(
+      starts.map((s) => s.at),
+      perMs,
+    ),
+  ).toBeLessThanOrEqual(max);
+}
+
 /** The end-to-end scenarios, through Servers and Workers on the given broker and backend. */
 function flowScenarios(options: FlowControlSuiteOptions, harness: () => Harness<FlowControl>): void {
   const timeout = options.testTimeoutMs ?? 60_000;
@@ -340,19 +362,9 @@ function flowScenarios(options: FlowControlSuiteOptions, harness: () => Harness<
       );
       // The workers run other tasks while limited ones wait.
       const freeAt = await (await producer.server.send(free.signature())).get(GET);
-      for (const result of results) expect((await result.wait(GET)).state).toBe(TaskStatus.SUCCESS);
+      await expectRateHeld(results, starts, max, perMs);
       expect(freeAt).toBeLessThan(lastLimitedStart);
       expect(handedBack.length).toBeGreaterThan(0);
-      // Exactly once each.
-      expect(starts.map((s) => s.uuid).sort()).toEqual(results.map((r) => r.taskUUID).sort());
-      // No window of perMs holds more than max of the times the task functions recorded as they began
-      // (a worker begins an admitted task only within startWithinMs, and the store counts it that long).
-      expect(
-        busiestWindow(
-          starts.map((s) => s.at),
-          perMs,
-        ),
-      ).toBeLessThanOrEqual(max);
     },
     timeout,
   );
@@ -399,15 +411,8 @@ function flowScenarios(options: FlowControlSuiteOptions, harness: () => Harness<
       const results = await producer.server.sendMany(
         Array.from({ length: 3 * max }, () => lagged.signature()),
       );
-      for (const result of results) expect((await result.wait(GET)).state).toBe(TaskStatus.SUCCESS);
+      await expectRateHeld(results, starts, max, perMs);
       expect(lateAnswers).toBeLessThan(0);
-      expect(starts.map((s) => s.uuid).sort()).toEqual(results.map((r) => r.taskUUID).sort());
-      expect(
-        busiestWindow(
-          starts.map((s) => s.at),
-          perMs,
-        ),
-      ).toBeLessThanOrEqual(max);
     },
     timeout,
   );

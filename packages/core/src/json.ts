@@ -166,6 +166,14 @@ class LosslessParser {
 
 const GO_ESCAPED = /[<>&\u2028\u2029]/;
 
+const GO_ESCAPES: Record<string, string> = {
+  '<': '\\u003c',
+  '>': '\\u003e',
+  '&': '\\u0026',
+  '\u2028': '\\u2028',
+  '\u2029': '\\u2029',
+};
+
 /** Printable ASCII that JSON and Go's HTML-safe encoding both leave as it is. */
 function isPlainAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -176,13 +184,6 @@ function isPlainAscii(s: string): boolean {
   }
   return true;
 }
-const GO_ESCAPES: Record<string, string> = {
-  '<': '\\u003c',
-  '>': '\\u003e',
-  '&': '\\u0026',
-  '\u2028': '\\u2028',
-  '\u2029': '\\u2029',
-};
 
 /** Encodes a string exactly as Go's `encoding/json` does (HTML-safe escapes for `<`, `>`, `&`). */
 export function encodeString(s: string): string {

@@ -99,13 +99,12 @@ export function formatTime(date: Date): string {
     const iso = date.toISOString();
     // Years outside 0000–9999 have an expanded form Go never writes; fall through for those.
     if (iso.length === 24) {
+      const secondText = iso.slice(0, 19);
       if (ms >= 0) {
         lastSecond = second;
-        lastSecondText = iso.slice(0, 19);
+        lastSecondText = secondText;
       }
-      const fracMs = iso.slice(20, 23);
-      if (fracMs === '000') return `${iso.slice(0, 19)}Z`;
-      return `${iso.slice(0, 20)}${fracMs.replace(/0+$/, '')}Z`;
+      return withMillis(secondText, Number(iso.slice(20, 23)));
     }
   }
   const shifted = new Date(ms + (offset ?? 0) * 60_000);

@@ -318,13 +318,12 @@ export class DeliveryPipeline implements TaskRunHost {
       const copy: Signature = { ...delivery.signature, eta: new Date(Date.now() + delayMs) };
       try {
         await this.broker.publish(copy);
+        // acknowledge() reports its own failure: the copy is out, so the task is not lost either way.
+        await this.acknowledge(delivery);
+        return;
       } catch (err) {
         this.events.reportError(err, delivery.signature);
-        await delivery.nack({ requeue: true, delayMs });
-        return;
       }
-      await this.acknowledge(delivery);
-      return;
     }
     await delivery.nack({ requeue: true, delayMs });
   }

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// Where send→start goes at a steady rate: the producer's share (send called → send resolved, i.e.
+// PENDING stored and published) and the rest (published → task started in the worker process).
+//   node bench/scripts/lat-split.mjs [--n 5000] [--rate 500] [--url redis://127.0.0.1:6391]
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { RedisBackend } from '@machinery/backend-redis';
+import { RedisBroker } from '@machinery/broker-redis';
+import { defineTask, Server, signature, silentLogger } from '@machinery/core';
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '5000' },
+    rate: { type: 'string', default: '500' },
+    url: { type: 'string', default: 'redis://127.0.0.1:6391' },
+    queue: { type: 'string' },
+    child: { type: 'boolean', default: false },
+  },
+});
+const url = values.url;
+const queue = values.queue ?? `lat${process.pid}`;
+const n = Number(values.n);
+const now = () => performance.timeOrigin + performance.now();
+
+function makeServer() {
+  const broker = new RedisBroker({ url, prefix: `${queue}:`, defaultQueue: queue, logger: silentLogger });
+  const backend = new RedisBackend({ url, prefix: `${queue}:`, logger: silentLogger });
+  return new Server({ broker, backend, logger: silentLogger });
+}
+
+if (values.child) {
+  const server = makeServer();
+  const starts = [];
+  server.register(
+    defineTask('stamp', (sentAt) => {
+      starts.push(now() - sentAt);
+    }),
+  );
+  const worker = server.worker({ concurrency: 50, handleSignals: false, logger: silentLogger });
+  let done = 0;
+  worker.on('succeeded', () => {
+    if (++done === n) {
+      void server.close().then(() => process.send({ starts }));
+    }
+  });
+  await worker.start();
+  process.send({ ready: true });
+} else {
+  const proc = fork(fileURLToPath(import.meta.url), [
+    '--child',
+    '--n',
+    String(n),
+    '--url',
+    url,
+    '--queue',
+    queue,
+  ]);
+  const inbox = [];
+  let waiting;
+  proc.on('message', (m) => {
+    if (waiting) {
+      const resolve = waiting;
+      waiting = undefined;
+      resolve(m);
+    } else inbox.push(m);
+  });
+  const next = () =>
+    new Promise((resolve) => {
+      if (inbox.length > 0) resolve(inbox.shift());
+      else waiting = resolve;
+    });
+  await next();
+  const server = makeServer();
+  const published = [];
+  const results = [];
+  const interval = 1000 / Number(values.rate);
+  const t0 = now() + 50;
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + i * interval - now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const sentAt = now();
+    const r = await server.send(signature('stamp', [sentAt]));
+    published.push(now() - sentAt);
+    results.push(r.wait({ timeoutMs: 60_000 }).then(() => now() - sentAt));
+  }
+  const res = await Promise.all(results);
+  const { starts } = await next();
+  await server.close();
+  const pct = (a, p) => {
+    const s = [...a].sort((x, y) => x - y);
+    return +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(2);
+  };
+  const row = (a) => `p50 ${pct(a, 50)}  p90 ${pct(a, 90)}  p99 ${pct(a, 99)}  max ${pct(a, 100)}`;
+  console.log(`send resolved  ${row(published)}`);
+  console.log(`send→start     ${row(starts)}`);
+  console.log(`send→result    ${row(res)}`);
+}

@@ -12,6 +12,7 @@ export const CLIENT_SCRIPT = `'use strict';
   var csrf = meta.dataset.csrf || '';
   var page = meta.dataset.page || '';
   var pageUuid = meta.dataset.uuid || '';
+  var actions = meta.dataset.actions === 'true';
   var body = document.body;
 
   function json(v) {
@@ -66,6 +67,21 @@ export const CLIENT_SCRIPT = `'use strict';
     });
   }
 
+  // A queue that first shows up in a live update gets the Pause and Resume buttons a page load
+  // would have rendered (showPaused then hides the one that does not fit).
+  function actionCell(queue, can) {
+    var td = cell('td', '');
+    if (!actions || !can || !can.control) return td;
+    ['pause', 'resume'].forEach(function (action) {
+      var b = cell('button', action === 'pause' ? 'Pause' : 'Resume', 'action');
+      b.type = 'button';
+      b.dataset.action = action;
+      b.dataset.url = base + '/api/queues/' + encodeURIComponent(queue) + '/' + action;
+      td.appendChild(b);
+    });
+    return td;
+  }
+
   function applyOverview(o) {
     o.queues.forEach(function (q) {
       var found = false;
@@ -88,9 +104,9 @@ export const CLIENT_SCRIPT = `'use strict';
           td.dataset.col = col;
           tr.appendChild(td);
         });
-        tr.appendChild(cell('td', ''));
+        tr.appendChild(actionCell(q.queue, o.can));
         tbody.appendChild(tr);
-        applyOverview({ queues: [q], liveWorkers: o.liveWorkers, charts: null });
+        applyOverview({ queues: [q], liveWorkers: o.liveWorkers, charts: null, can: o.can });
       }
     });
     var lw = document.getElementById('live-workers');

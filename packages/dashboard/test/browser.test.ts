@@ -166,6 +166,28 @@ describe('the dashboard in Chromium, against Redis with a worker running', () =>
     await page.close();
   });
 
+  it('a queue that first appears in a live update gets working pause and resume buttons', async () => {
+    const page = await open('/', 'overview-new-queue');
+    const late = `${s.queue}_late`;
+    expect(await page.locator(`tr[data-queue="${late}"]`).count()).toBe(0);
+    // No worker consumes it; its `sent` event makes the dashboard list it in the next update.
+    await s.server.send(add.signatureWith({ routingKey: late }, 1, 1));
+    const row = page.locator(`tr[data-queue="${late}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    const pause = row.locator('button[data-action="pause"]');
+    const resume = row.locator('button[data-action="resume"]');
+    await pause.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await resume.isVisible()).toBe(false);
+    await pause.click();
+    await resume.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await s.control.pauses.isPaused(late)).toBe(true);
+    await shot(page, 'overview-new-queue');
+    await resume.click();
+    await pause.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await s.control.pauses.isPaused(late)).toBe(false);
+    await page.close();
+  });
+
   it('revoke stops a running slow task; its page follows it to FAILURE', async () => {
     const r = await s.server.send(slow.signature(120));
     await eventually(async () => expect((await s.backend.getState(r.taskUUID))?.state).toBe('STARTED'), LONG);

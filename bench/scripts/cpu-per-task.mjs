@@ -2,6 +2,7 @@
 // CPU per task, Redis commands per task and worker RSS of one drain or one send run — numbers that a
 // loaded machine disturbs far less than rates. Point it at a Redis nobody else uses (commandstats and
 // Redis' CPU are server-wide), e.g. `redis-server --port 6391 --save ''`.
+// Run `pnpm build` first: it imports the packages' and the bench's dist.
 //
 //   node bench/scripts/cpu-per-task.mjs drain  --c 10 --stored [--n 5000] [--url redis://127.0.0.1:6391]
 //   node bench/scripts/cpu-per-task.mjs send   [--n 5000]   (send + PENDING, 100 in flight)
@@ -18,6 +19,7 @@ import { RedisBackend } from '@machinery/backend-redis';
 import { RedisBroker } from '@machinery/broker-redis';
 import { defineTask, Server, signature, silentLogger } from '@machinery/core';
 import { Redis } from 'ioredis';
+import { deleteKeys } from '../dist/redis-info.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -135,7 +137,7 @@ async function drain() {
   });
   await new Promise((resolve) => proc.once('exit', resolve));
   const after = await redisStats(redis);
-  await cleanup(redis);
+  await deleteKeys(redis, `${queue}:*`);
   const line = {
     mode: `drain c=${values.c} ${values.stored ? 'stored' : 'none'}`,
     n,
@@ -181,7 +183,7 @@ async function send(bulk) {
   const ms = performance.now() - t0;
   const after = await redisStats(redis);
   await producer.close();
-  await cleanup(redis);
+  await deleteKeys(redis, `${queue}:*`);
   console.log(
     JSON.stringify({
       mode: bulk ? 'sendMany+PENDING' : 'send+PENDING x100',
@@ -193,15 +195,6 @@ async function send(bulk) {
     }),
   );
   redis.disconnect();
-}
-
-async function cleanup(redis) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${queue}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 if (values.child) await child();

@@ -2,12 +2,17 @@
 // Where send→start goes at a steady rate: the producer's share (send called → send resolved, i.e.
 // PENDING stored and published) and the rest (published → task started in the worker process).
 //   node bench/scripts/lat-split.mjs [--n 5000] [--rate 500] [--url redis://127.0.0.1:6391]
+// Run `pnpm build` first: it imports the packages' and the bench's dist.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RedisBackend } from '@machinery/backend-redis';
 import { RedisBroker } from '@machinery/broker-redis';
 import { defineTask, Server, signature, silentLogger } from '@machinery/core';
+import { Redis } from 'ioredis';
+// The bench's own percentile (nearest rank) and key cleanup, so the figures read as RESULTS.md's do.
+import { deleteKeys } from '../dist/redis-info.js';
+import { percentile, sorted } from '../dist/stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -87,11 +92,14 @@ if (values.child) {
   const res = await Promise.all(results);
   const { starts } = await next();
   await server.close();
-  const pct = (a, p) => {
-    const s = [...a].sort((x, y) => x - y);
-    return +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(2);
+  const redis = new Redis(url);
+  await deleteKeys(redis, `${queue}:*`);
+  redis.disconnect();
+  const row = (a) => {
+    const s = sorted(a);
+    const at = (p) => +percentile(s, p).toFixed(2);
+    return `p50 ${at(50)}  p90 ${at(90)}  p99 ${at(99)}  max ${at(100)}`;
   };
-  const row = (a) => `p50 ${pct(a, 50)}  p90 ${pct(a, 90)}  p99 ${pct(a, 99)}  max ${pct(a, 100)}`;
   console.log(`send resolved  ${row(published)}`);
   console.log(`send→start     ${row(starts)}`);
   console.log(`send→result    ${row(res)}`);

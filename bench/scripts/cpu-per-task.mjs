@@ -10,8 +10,10 @@
 //
 // drain: a producer enqueues N no-op tasks, then a worker child process drains them; the child reports
 // its CPU (process.cpuUsage) from the first completion to the last, and its peak RSS.
-// CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of the worker; LIVE_HEAP=1 reports its heap after a
-// full collection.
+// CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of the worker (CPU_PROFILE_INTERVAL µs, default 1000;
+// it samples wall time, so a slow syscall shows as the JS function that made it); LIVE_HEAP=1 reports
+// its heap after a full collection; HEAP_SNAPSHOT=<file> takes a heap snapshot halfway; ALLOC_PROFILE
+// and WORKER_NODE_FLAGS: see below. `workerPageFaultsPerTask` counts fresh heap pages touched.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -77,20 +79,31 @@ async function child() {
   }, 50);
   // From the first completion to the last, as the bench's clock: connecting and loading code stay out.
   let started;
+  let faults0 = 0;
   let t0 = 0;
   const finished = new Promise((resolve) => {
     worker.on('succeeded', () => {
       if (++done === 1) {
         started = process.cpuUsage();
+        faults0 = process.resourceUsage().minorPageFault;
         t0 = performance.now();
+      }
+      if (process.env.HEAP_SNAPSHOT && done === Math.floor(n / 2)) {
+        void import('node:v8').then((v8) => v8.writeHeapSnapshot(process.env.HEAP_SNAPSHOT));
       }
       if (done === n) resolve();
     });
   });
+  // ALLOC_PROFILE=<file>: allocations sampled from the start, those the collector freed included, as a
+  // .heapprofile — where the young generation's bytes per task come from. With ALLOC_MINOR=0 only what
+  // survived the young collections: what gets promoted.
+  const alloc = process.env.ALLOC_PROFILE ? await allocationSampler() : undefined;
   await worker.start();
   await finished;
+  if (alloc) await alloc.stop(process.env.ALLOC_PROFILE);
   const cpu = cpuUs(started);
   const { system } = process.cpuUsage(started);
+  const faults = process.resourceUsage().minorPageFault - faults0;
   const ms = performance.now() - t0;
   clearInterval(sampler);
   // LIVE_HEAP=1 (with --expose-gc): the heap after a full collection — what the worker retains.
@@ -98,7 +111,26 @@ async function child() {
   const mem = process.memoryUsage();
   peakRss = Math.max(peakRss, mem.rss);
   await server.close();
-  process.send({ cpu, system, ms, peakRss, mem });
+  process.send({ cpu, system, faults, ms, peakRss, mem });
+}
+
+async function allocationSampler() {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: process.env.ALLOC_MINOR !== '0',
+  });
+  return {
+    async stop(file) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
 }
 
 async function drain() {
@@ -121,15 +153,25 @@ async function drain() {
   const callgrind = process.env.CALLGRIND_OUT;
   const proc = fork(fileURLToPath(import.meta.url), [mode, ...args], {
     ...(callgrind ? { execPath: 'valgrind' } : {}),
-    execArgv: callgrind
-      ? ['--tool=callgrind', `--callgrind-out-file=${callgrind}`, '--dump-instr=no', process.execPath]
-      : profile
-        ? ['--cpu-prof', '--cpu-prof-dir', profile]
-        : process.env.HEAP_PROFILE_DIR
-          ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
-          : process.env.LIVE_HEAP
-            ? ['--expose-gc']
-            : [],
+    execArgv: [
+      ...(callgrind
+        ? ['--tool=callgrind', `--callgrind-out-file=${callgrind}`, '--dump-instr=no', process.execPath]
+        : profile
+          ? [
+              '--cpu-prof',
+              '--cpu-prof-dir',
+              profile,
+              '--cpu-prof-interval',
+              process.env.CPU_PROFILE_INTERVAL ?? '1000',
+            ]
+          : process.env.HEAP_PROFILE_DIR
+            ? ['--heap-prof', '--heap-prof-dir', process.env.HEAP_PROFILE_DIR, '--heap-prof-interval', '4096']
+            : process.env.LIVE_HEAP
+              ? ['--expose-gc']
+              : []),
+      // WORKER_NODE_FLAGS='--trace-gc-nvp …': more flags for the worker's node.
+      ...(process.env.WORKER_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
   });
   const result = await new Promise((resolve, reject) => {
     proc.once('message', resolve);
@@ -144,6 +186,8 @@ async function drain() {
     workerUsPerTask: +(result.cpu / (n - 1)).toFixed(1),
     // The kernel's share: socket reads and writes (on loopback a write also runs Redis' receive path).
     workerSystemUsPerTask: +(result.system / (n - 1)).toFixed(1),
+    // Minor page faults: V8 touching freshly committed heap pages (costly in a virtual machine).
+    workerPageFaultsPerTask: +(result.faults / (n - 1)).toFixed(3),
     redisUsPerTask: +((after.cpuUs - mid.cpuUs) / n).toFixed(1),
     cmdsPerTask: +((after.commands - before.commands) / n).toFixed(2),
     drainCmdsPerTask: +((after.commands - mid.commands) / n).toFixed(2),

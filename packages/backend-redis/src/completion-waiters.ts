@@ -1,4 +1,5 @@
 import {
+  Dictionary,
   decodeTaskState,
   isCompleted,
   type Logger,
@@ -50,14 +51,17 @@ interface Channel {
  */
 export class CompletionWaiters {
   private subscriber: Redis | Cluster | undefined;
-  private readonly channels = new Map<string, Channel>();
+  private readonly channels = new Dictionary<Channel>();
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private reading = false;
-  /** Channels to subscribe to and to leave, sent together once per event-loop turn. */
-  private readonly toSubscribe = new Map<string, Channel>();
-  private readonly toUnsubscribe = new Set<string>();
+  /**
+   * Channels to subscribe to and to leave, sent together once per event-loop turn. Replaced after
+   * each turn, never cleared (see `Dictionary`: a cleared table links to its successor).
+   */
+  private toSubscribe = new Map<string, Channel>();
+  private toUnsubscribe = new Set<string>();
   private subscriptionsScheduled = false;
   /** When the listening mark was last set (ms since epoch). */
   private markedAt = 0;
@@ -155,14 +159,14 @@ export class CompletionWaiters {
     if (this.closed) return;
     this.markListening();
     const leaving = [...this.toUnsubscribe];
-    this.toUnsubscribe.clear();
+    this.toUnsubscribe = new Set();
     for (let i = 0; i < leaving.length; i += MAX_KEYS_PER_READ) {
       this.subscriber?.unsubscribe(...leaving.slice(i, i + MAX_KEYS_PER_READ)).catch(() => {
         // Gone with the connection: nothing stays subscribed.
       });
     }
     const joining = [...this.toSubscribe];
-    this.toSubscribe.clear();
+    this.toSubscribe = new Map();
     for (let i = 0; i < joining.length; i += MAX_KEYS_PER_READ) {
       const batch = joining.slice(i, i + MAX_KEYS_PER_READ);
       this.connection()
@@ -278,7 +282,7 @@ export class CompletionWaiters {
     this.markListening();
     const until = Date.now() + GATHER_MS;
     const due: [string, Channel][] = [];
-    for (const [channel, entry] of this.channels) {
+    for (const [channel, entry] of this.channels.keyValues()) {
       if (entry.subscribed && entry.nextReadAt <= until) due.push([channel, entry]);
     }
     if (due.length === 0) {

@@ -50,7 +50,12 @@ interface Entry {
  */
 export class StateWriter {
   private queue: Entry[] = [];
-  private readonly queued = new Map<string, Entry>();
+  /**
+   * The writes of this turn by key. Replaced, never cleared: V8 links a cleared or rehashed Map table
+   * to its successor, so a long-lived Map that churns keeps every entry it held alive through young
+   * collections (see "Promoted garbage" in bench/README.md).
+   */
+  private queued = new Map<string, Entry>();
   private scheduled = false;
   private readonly sending = new Set<Promise<void>>();
   /** The joint scripts of state writes and the steps they carry, by the carried step's Lua. */
@@ -96,7 +101,7 @@ export class StateWriter {
 
   private flush(): void {
     this.scheduled = false;
-    this.queued.clear();
+    this.queued = new Map();
     while (this.queue.length > 0) {
       const batch = this.takeBatch();
       const run = this.send(batch);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type Consumer,
   type Delivery,
+  Dictionary,
   decodeSignature,
   errorText,
   type NackOptions,
@@ -135,7 +136,8 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
   /** Ends the subscription to the queue's bell (with priorities). */
   private unlistenBell: (() => void) | undefined;
   private outstanding = 0;
-  private readonly held = new Set<string>();
+  /** The lease tokens held. Not a `Set`: one comes and goes per task (see core's `Dictionary`). */
+  private readonly held = new Dictionary<true>();
   private mode: 'drain' | 'block' = 'drain';
   private fetching: Promise<void> | undefined;
   private stopped = false;
@@ -378,7 +380,7 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
       const token = this.tokenPrefix + (start + Number(flat[3 * i]));
       const attempt = Number(flat[3 * i + 1]);
       const body = String(flat[3 * i + 2]);
-      this.held.add(token);
+      this.held.set(token, true);
       if (this.stopped) {
         void this.settle(token, 'release', '').catch(() => {});
         continue;
@@ -553,7 +555,7 @@ export class RedisConsumer implements Consumer, StepCarrier<string> {
     await renewScript.run(
       this.ctx.client,
       [this.keys.leases, this.keys.consumers],
-      [this.ctx.options.leaseMs, this.id, ...this.held],
+      [this.ctx.options.leaseMs, this.id, ...this.held.keys()],
     );
     if (this.stopped && this.held.size === 0) this.stopRenewing();
   }

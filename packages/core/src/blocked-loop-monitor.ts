@@ -10,7 +10,8 @@ export class BlockedLoopMonitor {
   private readonly periodMs: number;
 
   constructor(
-    private readonly thresholdMs: number,
+    /** How long a block must last to be reported. */
+    readonly thresholdMs: number,
     private readonly onBlocked: (blockedMs: number) => void,
     /** Called on every tick after `onBlocked`: the caller forgets what ran before it. */
     private readonly onTick: () => void = () => {},

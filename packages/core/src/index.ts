@@ -53,6 +53,7 @@ export type { RevokeTarget } from './control/revoke.js';
 export { revokeTasks } from './control/revoke.js';
 export type { TaskEvent, TaskEventStream, TaskEventType } from './control/task-events.js';
 export type { WorkerInfo, WorkerRegistry } from './control/worker-registry.js';
+export { Dictionary } from './dictionary.js';
 export type { ErrorCode } from './errors.js';
 export {
   DecodeError,

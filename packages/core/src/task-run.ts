@@ -55,6 +55,8 @@ export class TaskRun implements TaskMiddlewareContext {
   durationMs = 0;
   /** The task function was entered (or refused for its arguments): `next()` may not run it again. */
   entered = false;
+  /** Where the worker's `RunningTasks` keeps this run; -1 when it holds none. */
+  slot = -1;
 
   private controller: AbortController | undefined;
   private childLogger: Logger | undefined;

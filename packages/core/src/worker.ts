@@ -9,6 +9,7 @@ import { flowTaskMiddleware } from './flow/flow-middleware.js';
 import { childLogger, type Logger, resolveLogger } from './logger.js';
 import type { TaskMiddleware } from './middleware.js';
 import { fibonacciRetry } from './retry.js';
+import { RunningTasks } from './running-tasks.js';
 import { type Signature, taskUUID } from './signature.js';
 import { TaskRun } from './task-run.js';
 import { ThreadPool } from './thread-pool/thread-pool.js';
@@ -43,7 +44,7 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   private phase: Phase = 'idle';
   private consumer: Consumer | undefined;
   private readonly buffer: Delivery[] = [];
-  private readonly running = new Set<TaskRun>();
+  private readonly running = new RunningTasks();
   /** Resolves `stop()`'s wait once no task runs. */
   private idle: (() => void) | undefined;
   private stopping: Promise<void> | undefined;
@@ -62,8 +63,11 @@ export class Worker extends TypedEmitter<WorkerEvents> {
   /** Tasks already warned about, so that a task is named once however often it blocks. */
   private readonly warnedBlocked = new WeakSet<TaskRun>();
   /**
-   * With the monitor: tasks that ended since its last tick. A synchronous task blocks the loop and
-   * ends before any timer runs, so the tick that notices the block finds it here, not among the running.
+   * With the monitor: tasks that ended since its last tick and lasted at least its threshold. A
+   * synchronous task blocks the loop and ends before any timer runs, so the tick that notices the block
+   * finds it here, not among the running. A shorter task cannot have blocked the loop that long, and
+   * keeping every ended task until the tick (up to a second's worth at thousands per second) made them
+   * outlive young-generation collections: promoted garbage, page faults and a larger heap.
    */
   private readonly endedSinceTick: TaskRun[] = [];
 
@@ -440,9 +444,12 @@ export class Worker extends TypedEmitter<WorkerEvents> {
 
   /** Holds a slot while the pipeline handles `run`, then gives it to the next buffered delivery. */
   private async occupy(run: TaskRun): Promise<void> {
+    const monitor = this.loopMonitor;
+    const since = monitor === undefined ? 0 : performance.now();
     await this.pipeline.handle(run);
     this.running.delete(run);
-    if (this.loopMonitor !== undefined) this.endedSinceTick.push(run);
+    if (monitor !== undefined && performance.now() - since >= monitor.thresholdMs)
+      this.endedSinceTick.push(run);
     const next = this.buffer.shift();
     if (next) this.launch(next);
     else if (this.running.size === 0) this.idle?.();

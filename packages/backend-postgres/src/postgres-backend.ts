@@ -2,6 +2,7 @@ import {
   type Backend,
   type BackendCapabilities,
   childLogger,
+  Dictionary,
   decodeGroupMeta,
   decodeTaskState,
   encodeGroupMeta,
@@ -69,7 +70,8 @@ export class PostgresBackend extends StateWritingBackend implements Backend {
   private readonly where: string;
   private readonly listener: PostgresListener;
   private readonly writes = new SequentialByKey();
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Waiters by task UUID. Not a `Map`: one comes and goes per awaited task (see core's `Dictionary`). */
+  private readonly waiters = new Dictionary<Set<Waiter>>();
   private migrating: Promise<void> | undefined;
   private lastSweep = Date.now();
   private closing: Promise<void> | undefined;

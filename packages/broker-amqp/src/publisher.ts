@@ -2,6 +2,7 @@ import type { ConnectionManager, Link } from '@machinery/amqp-connection';
 import { isNacked, replyCode } from '@machinery/amqp-connection';
 import {
   backoffDelay,
+  Dictionary,
   errorText,
   isMachineryError,
   type Logger,
@@ -44,6 +45,13 @@ export class LinkLostError extends MachineryError {
   }
 }
 
+/** A send waiting for its confirms. */
+interface Waiting {
+  readonly id: string;
+  readonly deadline: number;
+  readonly expire: () => void;
+}
+
 type Outcome = 'ok' | 'closed' | 'returned' | 'nacked' | 'too-large';
 
 interface ChannelState {
@@ -77,8 +85,10 @@ export class Publisher {
   private seq = 0;
   private readonly nonce = Math.random().toString(36).slice(2, 8);
   // Sends waiting for confirms, checked against their deadlines by one shared timer (a timer per
-  // publish would cost more than the publish).
-  private readonly waiting = new Set<{ readonly deadline: number; readonly expire: () => void }>();
+  // publish would cost more than the publish). By a number of their own; not a `Set`: one comes and
+  // goes per send (see core's `Dictionary`).
+  private readonly waiting = new Dictionary<Waiting>();
+  private waitingSeq = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: PublisherHost) {}
@@ -181,7 +191,7 @@ export class Publisher {
   async close(): Promise<void> {
     clearTimeout(this.sweeper);
     this.sweeper = undefined;
-    for (const w of this.waiting) w.expire();
+    for (const w of this.waiting.values()) w.expire();
     this.waiting.clear();
     const st = this.state;
     this.state = undefined;
@@ -271,7 +281,7 @@ export class Publisher {
       outcomes[i] = outcome;
       if (--pending === 0) finish(outcomes as Outcome[]);
     };
-    const entry = { deadline, expire: () => finish('timeout') };
+    const entry: Waiting = { id: String(++this.waitingSeq), deadline, expire: () => finish('timeout') };
     this.watch(entry);
     try {
       for (let i = 0; i < messages.length; i++) {
@@ -284,20 +294,20 @@ export class Publisher {
       }
       return await settled;
     } finally {
-      this.waiting.delete(entry);
+      this.waiting.delete(entry.id);
     }
   }
 
-  private watch(entry: { readonly deadline: number; readonly expire: () => void }): void {
-    this.waiting.add(entry);
+  private watch(entry: Waiting): void {
+    this.waiting.set(entry.id, entry);
     if (this.sweeper !== undefined) return;
     const sweep = () => {
       this.sweeper = undefined;
       const now = Date.now();
       let next = Number.POSITIVE_INFINITY;
-      for (const w of this.waiting) {
+      for (const w of this.waiting.values()) {
         if (w.deadline <= now) {
-          this.waiting.delete(w);
+          this.waiting.delete(w.id);
           w.expire();
         } else next = Math.min(next, w.deadline);
       }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   type Consumer,
   type Delivery,
+  Dictionary,
   decodeSignature,
   errorText,
   type NackOptions,
@@ -72,7 +73,8 @@ class PostgresDelivery implements Delivery {
 export class PostgresConsumer implements Consumer {
   /** Random id, recorded with each lease (column `consumer`) for operators. */
   readonly id = randomBytes(6).toString('base64url');
-  private readonly held = new Map<string, Held>();
+  /** Held leases by token. Not a `Map`: one comes and goes per task (see core's `Dictionary`). */
+  private readonly held = new Dictionary<Held>();
   private outstanding = 0;
   private fetching: Promise<number> | undefined;
   /** A wake-up arrived while a claim ran: claim again after it even if it came back short. */
@@ -295,7 +297,7 @@ export class PostgresConsumer implements Consumer {
   // ---- leases ----------------------------------------------------------------------------------
 
   private async renew(): Promise<void> {
-    const live = [...this.held].filter(([, h]) => !h.lost);
+    const live = this.held.keyValues().filter(([, h]) => !h.lost);
     if (live.length === 0) return;
     const { rows } = await this.ctx.pool.query(this.ctx.sql.renew, [
       live.map(([, h]) => h.id),

@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { errorText, type Logger } from '@machinery/core';
+import { Dictionary, errorText, type Logger } from '@machinery/core';
 import { SQS_BATCH_SIZE } from './delete-batcher.js';
 import { isStaleReceiptCode } from './errors.js';
 
@@ -18,7 +18,8 @@ export interface Lease {
  * and comes back after at most one visibility timeout.
  */
 export class Heartbeat {
-  private readonly leases = new Set<Lease>();
+  /** By receipt handle. Not a `Set`: one comes and goes per task (see core's `Dictionary`). */
+  private readonly leases = new Dictionary<Lease>();
   private timer: NodeJS.Timeout | undefined;
   private beating = false;
   private stopped = false;
@@ -32,13 +33,13 @@ export class Heartbeat {
   /** Starts extending `lease`. */
   add(lease: Lease): void {
     if (this.stopped) return;
-    this.leases.add(lease);
+    this.leases.set(lease.receiptHandle, lease);
     this.timer ??= setInterval(() => void this.beat(), (this.visibilitySeconds * 1000) / 2);
   }
 
   /** Stops extending `lease` (settled, or given back). */
   remove(lease: Lease): void {
-    this.leases.delete(lease);
+    if (this.leases.get(lease.receiptHandle) === lease) this.leases.delete(lease.receiptHandle);
     if (this.leases.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -59,7 +60,7 @@ export class Heartbeat {
     this.beating = true;
     try {
       const byQueue = new Map<string, Lease[]>();
-      for (const lease of this.leases) {
+      for (const lease of this.leases.values()) {
         const list = byQueue.get(lease.queueUrl) ?? [];
         list.push(lease);
         byQueue.set(lease.queueUrl, list);

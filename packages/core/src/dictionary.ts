@@ -6,7 +6,7 @@
  * of a long-lived `Map` has reached old space, every later table and every entry they held stay
  * reachable for the young generation's collector, however long ago they were deleted: all of it is
  * promoted, old space fills with garbage, full collections follow, and the fresh heap pages cost page
- * faults. In the Redis worker this was a third of the CPU per task with results stored. A dictionary's
+ * faults. In the Redis worker this was a fifth of the CPU per task with results stored. A dictionary's
  * storage links to nothing when it is replaced. Iteration order is not promised.
  *
  * @example

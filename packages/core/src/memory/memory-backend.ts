@@ -1,5 +1,6 @@
 import { type Backend, type BackendCapabilities, StateWritingBackend } from '../backend.js';
 import { decodeGroupMeta, decodeTaskState, encodeGroupMeta, encodeTaskState } from '../codec.js';
+import { Dictionary } from '../dictionary.js';
 import { MachineryError } from '../errors.js';
 import type { Signature } from '../signature.js';
 import {
@@ -23,7 +24,8 @@ interface Entry {
  */
 export class MemoryBackendStore {
   /** @internal */ readonly entries = new Map<string, Entry>();
-  /** @internal */ readonly waiters = new Map<string, Set<(s: TaskState) => void>>();
+  /** @internal By task UUID. Not a `Map`: one comes and goes per awaited task (see `Dictionary`). */
+  readonly waiters = new Dictionary<Set<(s: TaskState) => void>>();
 
   /** @internal */
   read(key: string): string | undefined {

@@ -9,6 +9,7 @@ import type {
   NackOptions,
 } from '../broker.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, decodeSignature, encodeForPublish } from '../codec.js';
+import { Dictionary } from '../dictionary.js';
 import { MachineryError } from '../errors.js';
 import { checkPurge, type PurgeCounts, type PurgeOptions } from '../purge.js';
 import type { Signature } from '../signature.js';
@@ -82,7 +83,8 @@ class Alarm {
 export class MemoryBrokerStore {
   /** @internal */ readonly queues = new Map<string, Envelope[]>();
   /** @internal */ readonly delayed: Delayed[] = [];
-  /** @internal */ readonly leases = new Map<string, Lease>();
+  /** @internal By token. Not a `Map`: one comes and goes per task (see `Dictionary`). */
+  readonly leases = new Dictionary<Lease>();
   /** @internal */ readonly deadLetters: DeadLetter[] = [];
   /** @internal */ readonly consumers = new Map<string, ConsumerState[]>();
   // Pending delayed tasks keep the process alive (they are work to do); lease expiry does not.
@@ -136,7 +138,7 @@ export class MemoryBrokerStore {
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
     const expired: Lease[] = [];
-    for (const [token, lease] of this.leases) {
+    for (const [token, lease] of this.leases.keyValues()) {
       if (lease.deadline <= now) {
         this.leases.delete(token);
         lease.consumer.outstanding--;

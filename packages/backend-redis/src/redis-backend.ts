@@ -144,12 +144,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
   }
 
   private assertOpen(): void {
-    if (this.closing !== undefined) {
-      throw new MachineryError(
-        'ERR_CLOSED',
-        'The Redis backend is closed. Create a new RedisBackend to continue.',
-      );
-    }
+    if (this.closing !== undefined) throw closedBackendError();
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -312,12 +307,17 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return same;
   }
 
-  private async write(
+  /**
+   * Queues the write of `status` in the state writer. Every task makes two of these (STARTED and its
+   * outcome), so it allocates no async frames and builds the error's text only on failure.
+   */
+  private write(
     sig: Signature,
     status: TaskStatus,
     update: StateUpdate,
     carried: Carried<unknown> | undefined,
   ): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(closedBackendError());
     // The state as if nothing were stored yet; when core's rule keeps the earlier name and creation
     // time, the write script puts the stored ones in their place, in the same atomic step.
     const encode = () => encodeTaskStateParts(nextTaskState(sig, status, update));
@@ -325,9 +325,9 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     // Completed states are published while anyone waits for results.
     const publish = isCompleted(status) && this.someoneListens(sig.uuid);
     const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
-    await this.call(`Storing state ${status} of task ${sig.uuid}`, () =>
-      this.writer.write(this.prefix + sig.uuid, mode, encode, channel, carried),
-    );
+    return this.writer.write(this.prefix + sig.uuid, mode, encode, channel, carried).catch((err: unknown) => {
+      throw redisConnectionError(`Storing state ${status} of task ${sig.uuid}`, this.where, err, this.client);
+    });
   }
 
   async getState(taskUUID: string): Promise<TaskState | undefined> {
@@ -368,4 +368,11 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     await Promise.race([this.writer.drain(), new Promise((resolve) => setTimeout(resolve, grace).unref())]);
     if (this.ownsClient) await closeRedisClient(this.client);
   }
+}
+
+function closedBackendError(): MachineryError {
+  return new MachineryError(
+    'ERR_CLOSED',
+    'The Redis backend is closed. Create a new RedisBackend to continue.',
+  );
 }

@@ -215,8 +215,8 @@ export class DeliveryPipeline implements TaskRunHost {
     // after them on the same backend, which applies one task's writes in call order (Backend contract),
     // so the outcome always lands last without a round trip spent waiting.
     if (trackProgress) {
-      if (this.progressStates === 'all') void this.bestEffort(backend.setStateReceived(signature), signature);
-      void this.bestEffort(backend.setStateStarted(signature), signature);
+      if (this.progressStates === 'all') this.bestEffortLater(backend.setStateReceived(signature), signature);
+      this.bestEffortLater(backend.setStateStarted(signature), signature);
     }
     if (this.events.hasListeners('started')) {
       this.events.emit('started', { signature, attempt: run.attempt });
@@ -385,6 +385,11 @@ export class DeliveryPipeline implements TaskRunHost {
     await delivery.nack({ requeue: false, reason });
     this.logger.warn({ taskUUID: signature.uuid, taskName: signature.name }, reason);
     this.events.emit('deadLettered', { signature, reason });
+  }
+
+  /** Like {@link bestEffort} for a write nobody awaits, without an async frame (one per task). */
+  private bestEffortLater(write: Promise<void>, signature: Signature): void {
+    write.then(undefined, (err: unknown) => this.events.reportError(err, signature));
   }
 
   private async bestEffort(write: Promise<void>, signature: Signature): Promise<void> {

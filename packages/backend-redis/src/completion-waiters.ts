@@ -53,7 +53,8 @@ export class CompletionWaiters {
   private subscriber: Redis | Cluster | undefined;
   private readonly channels = new Dictionary<Channel>();
   private closed = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** The next read: a timer, or an immediate when it is due now (a 0 ms timer waits 1 ms in Node). */
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private reading = false;
   /**
@@ -205,8 +206,7 @@ export class CompletionWaiters {
     this.channels.delete(channel);
     // Nobody waits any more: no timer keeps the process alive.
     if (this.channels.size === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+      this.cancelRead();
       this.timerAt = Number.POSITIVE_INFINITY;
     }
     // Not subscribed yet: nothing to undo.
@@ -269,11 +269,20 @@ export class CompletionWaiters {
       if (entry.subscribed && entry.nextReadAt < earliest) earliest = entry.nextReadAt;
     }
     if (earliest >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelRead();
     this.timerAt = earliest;
     if (earliest === Number.POSITIVE_INFINITY) return;
-    this.timer = setTimeout(() => this.readDue(), Math.max(0, earliest - Date.now()));
+    const delayMs = earliest - Date.now();
+    // A key due now (the first read after subscribing) is read in this turn of the event loop.
+    this.timer =
+      delayMs <= 0 ? setImmediate(() => this.readDue()) : setTimeout(() => this.readDue(), delayMs);
+  }
+
+  private cancelRead(): void {
+    if (this.timer === undefined) return;
+    if ('refresh' in this.timer) clearTimeout(this.timer);
+    else clearImmediate(this.timer);
+    this.timer = undefined;
   }
 
   private readDue(): void {
@@ -349,8 +358,7 @@ export class CompletionWaiters {
   /** Rejects every wait with `ERR_CLOSED` and closes the subscriber connection. */
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelRead();
     const waiters = [...this.channels.values()].flatMap((e) => [...e.waiters]);
     this.channels.clear();
     this.toSubscribe.clear();

@@ -51,6 +51,11 @@ const triggerChordScript = new LuaScript(TRIGGER_CHORD);
  * woken by its re-reads instead of a message, at most this long.
  */
 const LISTENING_CHECK_MS = 500;
+/**
+ * The same while the last look found nobody listening: a producer that starts awaiting results is
+ * noticed this soon, so few of its first results wait for a re-read (50 ms or more) instead of a message.
+ */
+const QUIET_LISTENING_CHECK_MS = 50;
 
 /** The replies of the TRIGGER_CHORD script. */
 const ChordTrigger = {
@@ -215,14 +220,16 @@ export class RedisBackend extends StateWritingBackend implements Backend {
   /**
    * Whether to publish the completion of `uuid`: when this backend awaits it, or when any backend
    * of the prefix awaited results at the last look at the listening mark. That look is taken in the
-   * background at most every {@link LISTENING_CHECK_MS} (a task costs no extra command, and a write
+   * background at most every {@link LISTENING_CHECK_MS} ({@link QUIET_LISTENING_CHECK_MS} while nobody
+   * listened; a task costs no extra command, and a write
    * never waits for it, so one task's writes keep their order); until the first answer, completions
    * are published. Nobody listening, nothing is published; a waiter that started since is woken by
    * its re-reads.
    */
   private someoneListens(uuid: string): boolean {
     if (this.waiters.isAwaiting(uuid)) return true;
-    if (this.listeningRead === undefined && Date.now() - this.listeningReadAt >= LISTENING_CHECK_MS) {
+    const everyMs = this.listening ? LISTENING_CHECK_MS : QUIET_LISTENING_CHECK_MS;
+    if (this.listeningRead === undefined && Date.now() - this.listeningReadAt >= everyMs) {
       this.listeningRead = this.client
         .exists(this.listeningKey())
         .then(

@@ -50,11 +50,7 @@ interface Entry {
  */
 export class StateWriter {
   private queue: Entry[] = [];
-  /**
-   * The writes of this turn by key. Replaced, never cleared: V8 links a cleared or rehashed Map table
-   * to its successor, so a long-lived Map that churns keeps every entry it held alive through young
-   * collections (see "Promoted garbage" in bench/README.md).
-   */
+  /** The writes of this turn by key. Replaced, never cleared (see core's `Dictionary` for why). */
   private queued = new Map<string, Entry>();
   private scheduled = false;
   private readonly sending = new Set<Promise<void>>();

@@ -4,11 +4,8 @@ import type { TaskRun } from './task-run.js';
  * The runs a worker holds in its slots, kept in an array: adding and removing are O(1) (a removed run's
  * place goes to the last one), iteration order is not kept.
  *
- * Not a `Set`: V8 links a rehashed `Set` table to the table that replaces it, so a long-lived `Set`
- * that gains and loses an entry per task keeps every run it ever held reachable for the young
- * generation's collector. Each run and all it references then survives two scavenges and is promoted;
- * old space fills with garbage, full collections follow, and fresh heap pages cost page faults
- * (bench/README.md, "Promoted garbage").
+ * Not a `Set`: one run comes and goes per task, and a churned long-lived `Set` keeps every run it
+ * ever held reachable for the young generation's collector (see `Dictionary` for why).
  */
 export class RunningTasks implements Iterable<TaskRun> {
   private readonly runs: TaskRun[] = [];

@@ -24,7 +24,7 @@ interface Entry {
  */
 export class MemoryBackendStore {
   /** @internal */ readonly entries = new Map<string, Entry>();
-  /** @internal By task UUID. Not a `Map`: one comes and goes per awaited task (see `Dictionary`). */
+  /** @internal By task UUID; not a `Map`: one comes and goes per awaited task (see `Dictionary`). */
   readonly waiters = new Dictionary<Set<(s: TaskState) => void>>();
 
   /** @internal */

@@ -83,7 +83,7 @@ class Alarm {
 export class MemoryBrokerStore {
   /** @internal */ readonly queues = new Map<string, Envelope[]>();
   /** @internal */ readonly delayed: Delayed[] = [];
-  /** @internal By token. Not a `Map`: one comes and goes per task (see `Dictionary`). */
+  /** @internal By token; not a `Map`: one comes and goes per task (see `Dictionary`). */
   readonly leases = new Dictionary<Lease>();
   /** @internal */ readonly deadLetters: DeadLetter[] = [];
   /** @internal */ readonly consumers = new Map<string, ConsumerState[]>();

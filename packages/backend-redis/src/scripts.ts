@@ -72,6 +72,18 @@ return out
 `;
 
 /**
+ * Writes many PENDING states (a bulk send's), each with `SET … EX`, replacing what was stored as Go's
+ * PENDING does. KEYS: one state key per task. ARGV: ttlSeconds, then the whole state JSON per key.
+ * A failed `SET` ends the call with its error; the states before it stay written.
+ */
+export const SET_PENDING_STATES = String.raw`
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
+end
+return #KEYS
+`;
+
+/**
  * Marks a group's chord as triggered, once: sets `ChordTriggered` in the GroupMeta JSON (what Go
  * readers check). Waits (returns -2) while Go Machinery's global chord mutex is held, so a Go worker's
  * read-modify-write cannot interleave. The winner's token is kept beside the group: a replay of the

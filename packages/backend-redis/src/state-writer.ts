@@ -1,11 +1,14 @@
 import type { TaskStateParts } from '@machinery/core';
 import { type Carried, JointScript, LuaScript, type StepCarrier } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
-import { SET_STATES } from './scripts.js';
+import { SET_PENDING_STATES, SET_STATES } from './scripts.js';
 
 const setStatesScript = new LuaScript(SET_STATES);
+const setPendingStatesScript = new LuaScript(SET_PENDING_STATES);
 /** Most states written by one script call. */
 const MAX_BATCH = 500;
+
+function noop(): void {}
 
 /**
  * How a write treats the state stored before it (core's `keepsEarlierState` decides): `keepEarlier`
@@ -93,6 +96,20 @@ export class StateWriter {
         setImmediate(() => this.flush());
       }
     });
+  }
+
+  /**
+   * Stores whole states that replace what is stored (a bulk send's PENDING) in one script call, after
+   * every write queued before it, so that this turn's writes to the same keys keep call order.
+   */
+  writeReplacing(keys: readonly string[], values: readonly string[]): Promise<unknown> {
+    if (this.scheduled) this.flush();
+    const run = setPendingStatesScript.run(this.client, keys, [this.ttlSeconds, ...values]);
+    // drain() (the backend's close) waits for these as for the batched writes.
+    const tracked = run.then(noop, noop);
+    this.sending.add(tracked);
+    void tracked.finally(() => this.sending.delete(tracked));
+    return run;
   }
 
   private flush(): void {

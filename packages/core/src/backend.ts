@@ -52,6 +52,13 @@ export interface Backend {
    */
   triggerChord(groupUUID: string, by?: string): Promise<boolean>;
   setStatePending(signature: Signature): Promise<void>;
+  /**
+   * Optional bulk form of {@link setStatePending}, used by `sendMany` and group sends: stores
+   * `PENDING` for every signature, as many `setStatePending` calls would, in as few round trips as the
+   * store allows, and resolves once all are stored. A backend without it gets one `setStatePending`
+   * per signature. When it rejects, any of the states may have been stored (nothing is published then).
+   */
+  setStatesPending?(signatures: readonly Signature[]): Promise<void>;
   setStateReceived(signature: Signature): Promise<void>;
   setStateStarted(signature: Signature): Promise<void>;
   /** `error` explains why the task will run again. */

@@ -147,7 +147,9 @@ export class Sender {
 
   private async storePending(signatures: readonly Signature[]): Promise<void> {
     const backend = this.backend;
-    if (backend) await Promise.all(signatures.map((s) => backend.setStatePending(s)));
+    if (backend === undefined || signatures.length === 0) return;
+    if (backend.setStatesPending !== undefined) await backend.setStatesPending(signatures);
+    else await Promise.all(signatures.map((s) => backend.setStatePending(s)));
   }
 
   private async publishGroup(members: readonly Signature[], sendConcurrency: number): Promise<void> {

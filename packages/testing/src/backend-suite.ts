@@ -75,6 +75,28 @@ export function backendSuite(options: BackendSuiteOptions): void {
     );
 
     it(
+      'stores PENDING for every signature of a bulk write, replacing an earlier state, in call order',
+      async (t) => {
+        const backend = await harness().make();
+        t.skip(backend.setStatesPending === undefined, 'backend has no bulk setStatesPending');
+        t.skip(!backend.capabilities.durableReads, 'backend hands out each state once (no durable reads)');
+        // More than one script call's worth, with one task already past PENDING (a resend).
+        const sigs = Array.from({ length: 250 }, (_, i) => sig(`bulk${i}`));
+        const resent = sigs[7] as Signature;
+        await backend.setStatePending(resent);
+        const started = backend.setStateStarted(resent);
+        await backend.setStatesPending?.(sigs);
+        await started;
+        const states = await Promise.all(sigs.map((s) => backend.getState(s.uuid)));
+        expect(states.map((st) => st?.state)).toEqual(sigs.map(() => TaskStatus.PENDING));
+        expect(states.map((st) => st?.taskName)).toEqual(sigs.map((s) => s.name));
+        expect(states.map((st) => st?.taskUUID)).toEqual(sigs.map((s) => s.uuid));
+        await backend.setStatesPending?.([]);
+      },
+      timeout,
+    );
+
+    it(
       'applies one task’s writes in call order even when they are not awaited one by one',
       async () => {
         const backend = await harness().make();

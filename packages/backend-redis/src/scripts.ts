@@ -76,7 +76,7 @@ return out
  * PENDING does. KEYS: one state key per task. ARGV: ttlSeconds, then the whole state JSON per key.
  * A failed `SET` ends the call with its error; the states before it stay written.
  */
-export const SET_PENDING_STATES = String.raw`
+export const SET_PENDING_STATES = `
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
 end

@@ -11,8 +11,19 @@
  * The earlier values are read with one `MGET` for the whole batch (a key of another type is told apart
  * from a missing one with `EXISTS`, only where the value came back missing).
  * Returns one entry per key: 1, or the error text of that entry's write (the others still apply).
+ *
+ * Second layout, for states that replace what is stored and are published nowhere (a producer's
+ * PENDING): ARGV: ttlSeconds, `=`, then the whole value per key. Returns the number of keys; a failed
+ * `SET` ends the call with its error. One script for both layouts: were a call of another script
+ * sent after a write of this one, a `NOSCRIPT` retry of the earlier call could land after it.
  */
 export const SET_STATES = String.raw`
+if ARGV[2] == '=' then
+  for i = 1, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[i + 2], 'EX', ARGV[1])
+  end
+  return #KEYS
+end
 local function earlier(old, name, created)
   if not old then return name, created end
   local oc = string.match(old, '"CreatedAt":("[^"\\]*"),"TTL":[-%d.eE+]*}$')
@@ -69,18 +80,6 @@ for i = 1, #KEYS do
   out[i] = err or 1
 end
 return out
-`;
-
-/**
- * Writes many PENDING states (a bulk send's), each with `SET … EX`, replacing what was stored as Go's
- * PENDING does. KEYS: one state key per task. ARGV: ttlSeconds, then the whole state JSON per key.
- * A failed `SET` ends the call with its error; the states before it stay written.
- */
-export const SET_PENDING_STATES = `
-for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
-end
-return #KEYS
 `;
 
 /**

@@ -1,14 +1,20 @@
 import type { TaskStateParts } from '@machinery/core';
 import { type Carried, JointScript, LuaScript, type StepCarrier } from '@machinery/redis-connection';
 import type { Cluster, Redis } from 'ioredis';
-import { SET_PENDING_STATES, SET_STATES } from './scripts.js';
+import { SET_STATES } from './scripts.js';
 
 const setStatesScript = new LuaScript(SET_STATES);
-const setPendingStatesScript = new LuaScript(SET_PENDING_STATES);
 /** Most states written by one script call. */
 const MAX_BATCH = 500;
 
+/** `SET_STATES`' layout of whole replacing values (see there). */
+const WHOLE_VALUES = '=';
+
 function noop(): void {}
+
+function isPlainReplace(e: Entry): boolean {
+  return e.mode === 'replace' && e.channel === '' && e.carried === undefined;
+}
 
 /**
  * How a write treats the state stored before it (core's `keepsEarlierState` decides): `keepEarlier`
@@ -104,7 +110,7 @@ export class StateWriter {
    */
   writeReplacing(keys: readonly string[], values: readonly string[]): Promise<unknown> {
     if (this.scheduled) this.flush();
-    const run = setPendingStatesScript.run(this.client, keys, [this.ttlSeconds, ...values]);
+    const run = setStatesScript.run(this.client, keys, [this.ttlSeconds, WHOLE_VALUES, ...values]);
     // drain() (the backend's close) waits for these as for the batched writes.
     const tracked = run.then(noop, noop);
     this.sending.add(tracked);
@@ -143,6 +149,7 @@ export class StateWriter {
   }
 
   private async send(entries: Entry[]): Promise<void> {
+    if (entries.every(isPlainReplace)) return this.sendReplacing(entries);
     const batch: Entry[] = [];
     const keys: string[] = [];
     const args: (string | number)[] = [this.ttlSeconds];
@@ -197,6 +204,37 @@ export class StateWriter {
         else w.resolve();
       }
     });
+  }
+
+  /**
+   * A batch of only replacing writes with nothing to publish or carry (a producer's `PENDING`s) goes
+   * in `SET_STATES`' layout of whole values, one argument per key instead of seven, and no read of
+   * earlier values.
+   */
+  private async sendReplacing(entries: Entry[]): Promise<void> {
+    const batch: Entry[] = [];
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.ttlSeconds, WHOLE_VALUES];
+    for (const e of entries) {
+      let parts: TaskStateParts;
+      try {
+        parts = e.encode();
+      } catch (err) {
+        for (const w of e.waiters) w.reject(err);
+        continue;
+      }
+      batch.push(e);
+      keys.push(e.key);
+      args.push(parts.head + parts.taskName + parts.middle + parts.createdAt + parts.tail);
+    }
+    if (batch.length === 0) return;
+    try {
+      await setStatesScript.run(this.client, keys, args);
+    } catch (err) {
+      for (const e of batch) for (const w of e.waiters) w.reject(err);
+      return;
+    }
+    for (const e of batch) for (const w of e.waiters) w.resolve();
   }
 
   private joint(lua: string): JointScript {

@@ -12,6 +12,26 @@ const WHOLE_VALUES = '=';
 
 function noop(): void {}
 
+/**
+ * Encodes each entry's state and hands it to `add`; an entry whose state cannot be encoded fails its
+ * writers and is left out. Returns the entries handed on.
+ */
+function encodeEach(entries: Entry[], add: (e: Entry, parts: TaskStateParts) => void): Entry[] {
+  const batch: Entry[] = [];
+  for (const e of entries) {
+    let parts: TaskStateParts;
+    try {
+      parts = e.encode();
+    } catch (err) {
+      for (const w of e.waiters) w.reject(err);
+      continue;
+    }
+    batch.push(e);
+    add(e, parts);
+  }
+  return batch;
+}
+
 function isPlainReplace(e: Entry): boolean {
   return e.mode === 'replace' && e.channel === '' && e.carried === undefined;
 }
@@ -150,22 +170,13 @@ export class StateWriter {
 
   private async send(entries: Entry[]): Promise<void> {
     if (entries.every(isPlainReplace)) return this.sendReplacing(entries);
-    const batch: Entry[] = [];
     const keys: string[] = [];
     const args: (string | number)[] = [this.ttlSeconds];
-    for (const e of entries) {
-      let parts: TaskStateParts;
-      try {
-        parts = e.encode();
-      } catch (err) {
-        for (const w of e.waiters) w.reject(err);
-        continue;
-      }
-      batch.push(e);
+    const batch = encodeEach(entries, (e, parts) => {
       keys.push(e.key);
       const mode = SCRIPT_MODE[e.mode];
       args.push(mode, parts.head, parts.taskName, parts.middle, parts.createdAt, parts.tail, e.channel);
-    }
+    });
     if (batch.length === 0) return;
     const items: unknown[] = [];
     let carrier: StepCarrier<unknown> | undefined;
@@ -212,21 +223,12 @@ export class StateWriter {
    * earlier values.
    */
   private async sendReplacing(entries: Entry[]): Promise<void> {
-    const batch: Entry[] = [];
     const keys: string[] = [];
     const args: (string | number)[] = [this.ttlSeconds, WHOLE_VALUES];
-    for (const e of entries) {
-      let parts: TaskStateParts;
-      try {
-        parts = e.encode();
-      } catch (err) {
-        for (const w of e.waiters) w.reject(err);
-        continue;
-      }
-      batch.push(e);
+    const batch = encodeEach(entries, (e, parts) => {
       keys.push(e.key);
       args.push(parts.head + parts.taskName + parts.middle + parts.createdAt + parts.tail);
-    }
+    });
     if (batch.length === 0) return;
     try {
       await setStatesScript.run(this.client, keys, args);

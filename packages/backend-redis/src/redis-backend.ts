@@ -316,7 +316,6 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return Promise.all(calls).then(
       () => {},
       (err: unknown) => {
-        if (isMachineryError(err)) throw err;
         throw redisConnectionError(
           `Storing state PENDING of ${signatures.length} tasks`,
           this.where,

@@ -174,22 +174,19 @@ const GO_ESCAPES: Record<string, string> = {
   '\u2029': '\\u2029',
 };
 
-/** Printable ASCII that JSON and Go's HTML-safe encoding both leave as it is. */
-function isPlainAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26) {
-      return false;
-    }
-  }
-  return true;
-}
+/**
+ * Printable ASCII that JSON and Go's HTML-safe encoding both leave as it is: everything from space to
+ * `~` except `"`, `\\`, `<`, `>` and `&`. A regular expression rather than a `charCodeAt` loop: most
+ * strings here are concatenations (`task_<uuid>`), and V8 reads a concatenated string char by char
+ * several times slower than its regular-expression engine scans it.
+ */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x25\x27-\x3b\x3d\x3f-\x5b\x5d-\x7e]*$/;
 
 /** Encodes a string exactly as Go's `encoding/json` does (HTML-safe escapes for `<`, `>`, `&`). */
 export function encodeString(s: string): string {
-  // Most strings on the wire (UUIDs, task and queue names, states) need no escape at all: one pass over
-  // their char codes is several times cheaper than JSON.stringify plus the HTML-escape test.
-  if (s.length <= 64 && isPlainAscii(s)) return `"${s}"`;
+  // Most strings on the wire (UUIDs, task and queue names, states) need no escape at all: one scan is
+  // several times cheaper than JSON.stringify plus the HTML-escape test.
+  if (PLAIN_ASCII.test(s)) return `"${s}"`;
   const json = JSON.stringify(s);
   return GO_ESCAPED.test(json) ? json.replace(/[<>&\u2028\u2029]/g, (c) => GO_ESCAPES[c] ?? c) : json;
 }

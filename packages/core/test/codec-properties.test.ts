@@ -74,6 +74,10 @@ describe('codec properties', () => {
       fc.string({ unit: 'binary' }),
       fc.tuple(fc.string({ unit: 'grapheme-ascii' }), risky).map(([a, b]) => a + b),
       fc.string({ unit: 'grapheme-ascii', minLength: 60, maxLength: 80 }),
+      fc.string({ unit: 'binary-ascii' }),
+      fc
+        .tuple(fc.string({ unit: 'grapheme-ascii', minLength: 100, maxLength: 300 }), risky)
+        .map(([a, b]) => a + b),
     );
     fc.assert(
       fc.property(text, (s) => {

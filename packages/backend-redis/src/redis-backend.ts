@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   type Backend,
   type BackendCapabilities,
+  type Broker,
   childLogger,
   DecodeError,
   type Delivery,
@@ -35,6 +36,7 @@ import {
   describeRedisClient,
   hasHashTag,
   LuaScript,
+  publicationCarrier,
   redisConnectionError,
   type StepCarrier,
   sameRedisServer,
@@ -345,6 +347,24 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     return this.write(delivery.signature, status, update, ack);
   }
 
+  /**
+   * Stores `PENDING` and publishes the task in one script call when `broker` is a Redis broker on the
+   * same server (see `Backend.setStatePendingAndPublish`): the broker's publication runs right after
+   * the state writes of the call, and only when they all succeeded.
+   */
+  setStatePendingAndPublish(sig: Signature, broker: Broker): Promise<void> | undefined {
+    const carrier = publicationCarrier(broker);
+    // A Cluster would refuse a call whose state key and queue key sit in two slots.
+    if (carrier === undefined || this.client.isCluster || !this.canCarry(carrier)) return undefined;
+    let item: unknown;
+    try {
+      item = carrier.prepare(sig);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.write(sig, TaskStatus.PENDING, {}, { carrier, item }, ' and publishing it');
+  }
+
   /** Whether another adapter's step can ride in this backend's script calls: open, and on its server. */
   private canCarry(carrier: StepCarrier<unknown>): boolean {
     if (this.closing !== undefined) return false;
@@ -365,6 +385,7 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     status: TaskStatus,
     update: StateUpdate,
     carried: Carried<unknown> | undefined,
+    alsoDoing = '',
   ): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(closedBackendError());
     // The state as if nothing were stored yet; when core's rule keeps the earlier name and creation
@@ -375,7 +396,12 @@ export class RedisBackend extends StateWritingBackend implements Backend {
     const publish = isCompleted(status) && this.someoneListens(sig.uuid);
     const channel = publish ? `${this.prefix}machinery:done:${sig.uuid}` : '';
     return this.writer.write(this.prefix + sig.uuid, mode, encode, channel, carried).catch((err: unknown) => {
-      throw redisConnectionError(`Storing state ${status} of task ${sig.uuid}`, this.where, err, this.client);
+      throw redisConnectionError(
+        `Storing state ${status} of task ${sig.uuid}${alsoDoing}`,
+        this.where,
+        err,
+        this.client,
+      );
     });
   }
 

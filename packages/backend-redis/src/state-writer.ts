@@ -4,8 +4,15 @@ import type { Cluster, Redis } from 'ioredis';
 import { SET_STATES } from './scripts.js';
 
 const setStatesScript = new LuaScript(SET_STATES);
-/** Most states written by one script call. */
-const MAX_BATCH = 500;
+/**
+ * Most states written by one script call. A turn's writes leave as several calls of at most this many:
+ * Redis starts on the first while this process encodes the next, and their replies come back apart, so
+ * the callers they release (a producer's next sends, a worker's next tasks) no longer move in one
+ * cohort that leaves Redis and this process waiting on each other in turn. 100 sends in flight: about
+ * 1.5× the sends per second of one call per turn; a drain at concurrency 100 with results: about 1.2×
+ * (bench/README.md, "One round trip per send").
+ */
+const MAX_BATCH = 50;
 
 /** `SET_STATES`' layout of whole replacing values (see there). */
 const WHOLE_VALUES = '=';
@@ -33,7 +40,7 @@ function encodeEach(entries: Entry[], add: (e: Entry, parts: TaskStateParts) => 
 }
 
 function isPlainReplace(e: Entry): boolean {
-  return e.mode === 'replace' && e.channel === '' && e.carried === undefined;
+  return e.mode === 'replace' && e.channel === '';
 }
 
 /**
@@ -169,14 +176,24 @@ export class StateWriter {
   }
 
   private async send(entries: Entry[]): Promise<void> {
-    if (entries.every(isPlainReplace)) return this.sendReplacing(entries);
     const keys: string[] = [];
     const args: (string | number)[] = [this.ttlSeconds];
-    const batch = encodeEach(entries, (e, parts) => {
-      keys.push(e.key);
-      const mode = SCRIPT_MODE[e.mode];
-      args.push(mode, parts.head, parts.taskName, parts.middle, parts.createdAt, parts.tail, e.channel);
-    });
+    let batch: Entry[];
+    if (entries.every(isPlainReplace)) {
+      // Only replacing writes published nowhere (a producer's PENDINGs): SET_STATES' layout of whole
+      // values, one argument per key instead of seven, and no read of the earlier values.
+      args.push(WHOLE_VALUES);
+      batch = encodeEach(entries, (e, parts) => {
+        keys.push(e.key);
+        args.push(parts.head + parts.taskName + parts.middle + parts.createdAt + parts.tail);
+      });
+    } else {
+      batch = encodeEach(entries, (e, parts) => {
+        keys.push(e.key);
+        const mode = SCRIPT_MODE[e.mode];
+        args.push(mode, parts.head, parts.taskName, parts.middle, parts.createdAt, parts.tail, e.channel);
+      });
+    }
     if (batch.length === 0) return;
     const items: unknown[] = [];
     let carrier: StepCarrier<unknown> | undefined;
@@ -186,11 +203,11 @@ export class StateWriter {
       items.push(e.carried.item);
     }
     const step = carrier?.carry(items);
-    let reply: unknown[];
+    let reply: unknown;
     let settled: unknown = null;
     try {
       if (step === undefined) {
-        reply = (await setStatesScript.run(this.client, keys, args)) as unknown[];
+        reply = await setStatesScript.run(this.client, keys, args);
       } else {
         [reply, settled] = await this.joint(step.lua).run(this.client, { lua: SET_STATES, keys, args }, step);
       }
@@ -201,42 +218,28 @@ export class StateWriter {
     }
     // The carried step first: the tasks an acknowledgement claimed are handed over before the slots
     // of the stored ones free (when these promises settle), so the next cohort starts whole.
+    let stepError: unknown;
     if (step !== undefined) {
       // A write that failed held back the whole step. Unacknowledged tasks come back after their lease
       // and their stored outcomes make the Worker acknowledge them without a rerun; unpublished tasks
       // fail their send.
-      if (settled === null) step.failed(new Error('A state write of the same call failed.'));
-      else step.done(settled);
+      if (settled === null) stepError = new Error('A state write of the same call failed.');
+      else if (settled instanceof Error) stepError = settled;
+      if (stepError === undefined) step.done(settled);
+      else step.failed(stepError);
     }
+    const failsWrites = step?.failsWrites === true && stepError !== undefined;
+    // The whole-value layout replies with a count: its writes either all succeeded or failed the call.
+    const perWrite = Array.isArray(reply) ? reply : undefined;
     batch.forEach((e, i) => {
-      const failure = Number(reply[i]) === 1 ? undefined : new Error(String(reply[i]));
+      let failure: unknown;
+      if (perWrite !== undefined && Number(perWrite[i]) !== 1) failure = new Error(String(perWrite[i]));
+      else if (failsWrites && e.carried !== undefined) failure = stepError;
       for (const w of e.waiters) {
-        if (failure) w.reject(failure);
-        else w.resolve();
+        if (failure === undefined) w.resolve();
+        else w.reject(failure);
       }
     });
-  }
-
-  /**
-   * A batch of only replacing writes with nothing to publish or carry (a producer's `PENDING`s) goes
-   * in `SET_STATES`' layout of whole values, one argument per key instead of seven, and no read of
-   * earlier values.
-   */
-  private async sendReplacing(entries: Entry[]): Promise<void> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [this.ttlSeconds, WHOLE_VALUES];
-    const batch = encodeEach(entries, (e, parts) => {
-      keys.push(e.key);
-      args.push(parts.head + parts.taskName + parts.middle + parts.createdAt + parts.tail);
-    });
-    if (batch.length === 0) return;
-    try {
-      await setStatesScript.run(this.client, keys, args);
-    } catch (err) {
-      for (const e of batch) for (const w of e.waiters) w.reject(err);
-      return;
-    }
-    for (const e of batch) for (const w of e.waiters) w.resolve();
   }
 
   private joint(lua: string): JointScript {

@@ -25,10 +25,13 @@ import {
   describeRedisClient,
   hasHashTag,
   LuaScript,
+  PUBLICATION_CARRIER,
+  type PublicationCarrier,
   redisConnectionError,
 } from '@machinery/redis-connection';
 import { Cluster, type Redis } from 'ioredis';
 import { Bells } from './bells.js';
+import { CarriedPublications } from './carried-publications.js';
 import { RedisConsumer } from './consumer.js';
 import type { BrokerContext } from './context.js';
 import { DelayedMover } from './delayed-mover.js';
@@ -130,6 +133,7 @@ export class RedisBroker implements Broker {
   private readonly mover: DelayedMover;
   /** Gathers the immediate publishes of one event-loop turn into one `RPUSH` per queue. */
   private readonly pushes: PushBatcher;
+  private readonly publications: CarriedPublications;
   private readonly consumers = new Set<RedisConsumer>();
   /** Rings idle consumers when a task lands on a priority list (with `maxPriority` only). */
   private readonly bells: Bells | undefined;
@@ -192,6 +196,15 @@ export class RedisBroker implements Broker {
     };
     this.mover = new DelayedMover(this.ctx);
     this.pushes = new PushBatcher(this.client);
+    this.publications = new CarriedPublications({
+      client: this.client,
+      keys: this.ctx.keys,
+      encode: (signature) => {
+        this.assertOpen();
+        return this.encode(signature);
+      },
+      delayed: (etaMs) => this.mover.poke(etaMs),
+    });
     if (resolved.maxPriority > 0) this.bells = new Bells(this.ctx);
   }
 
@@ -207,6 +220,14 @@ export class RedisBroker implements Broker {
       down = false;
       this.logger.info({}, 'Redis connection restored');
     });
+  }
+
+  /**
+   * Offers this broker's publications to a Redis backend on the same server, which stores a task's
+   * `PENDING` state and publishes it in one script call (see `publicationCarrier`).
+   */
+  get [PUBLICATION_CARRIER](): PublicationCarrier | undefined {
+    return this.closing === undefined ? this.publications : undefined;
   }
 
   private assertOpen(): void {

@@ -1,5 +1,5 @@
 import type { TaskResult } from './arg.js';
-import type { Delivery } from './broker.js';
+import type { Broker, Delivery } from './broker.js';
 import type { Signature } from './signature.js';
 import { type GroupMeta, type StateUpdate, type TaskState, TaskStatus } from './state.js';
 
@@ -81,6 +81,14 @@ export interface Backend {
     status: typeof TaskStatus.SUCCESS | typeof TaskStatus.FAILURE,
     update: StateUpdate,
   ): Promise<void> | undefined;
+  /**
+   * Optional fast path for a backend that shares its store with the broker: stores `signature`'s
+   * `PENDING` state and publishes it on `broker` in one atomic step — one round trip instead of two,
+   * and never a publication without its state. Returns `undefined` at once, having done nothing, when
+   * it cannot with this broker; the sender then stores and publishes separately. Resolves once the task
+   * is published; when it rejects, the task was not published (its `PENDING` state may be stored).
+   */
+  setStatePendingAndPublish?(signature: Signature, broker: Broker): Promise<void> | undefined;
   /**
    * Optional push: resolves with the task's state once it is `SUCCESS` or `FAILURE`; rejects with the
    * signal's reason when `signal` aborts first.

@@ -141,7 +141,12 @@ export class Sender {
   }
 
   private async storeAndPublish(signature: Signature): Promise<void> {
-    if (this.backend) await this.backend.setStatePending(signature);
+    const backend = this.backend;
+    if (backend !== undefined) {
+      const joint = backend.setStatePendingAndPublish?.(signature, this.broker);
+      if (joint !== undefined) return joint;
+      await backend.setStatePending(signature);
+    }
     await this.broker.publish(signature);
   }
 

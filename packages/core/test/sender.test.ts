@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  type Broker,
   group,
   MemoryBackend,
   MemoryBroker,
@@ -79,5 +80,46 @@ describe('Sender: PENDING of bulk sends', () => {
     await server.send(signature('a'));
     expect(backend.bulkCalls).toEqual([]);
     expect(backend.singles).toBe(1);
+  });
+});
+
+/** A memory backend with the optional joint step: PENDING and the publication in one call. */
+class JointBackend extends MemoryBackend {
+  joint = 0;
+  /** When `false`, declines every broker, as a backend on another server does. */
+  accepts = true;
+
+  setStatePendingAndPublish(sig: Signature, broker: Broker): Promise<void> | undefined {
+    if (!this.accepts) return undefined;
+    this.joint++;
+    return super.setStatePending(sig).then(() => broker.publish(sig));
+  }
+}
+
+describe('Sender: PENDING and publication in one step', () => {
+  function server(backend: JointBackend) {
+    const broker = new MemoryBroker();
+    const s = new Server({ broker, backend, logger: silentLogger });
+    servers.push(s);
+    return { s, broker };
+  }
+
+  it('hands a single send to the backend’s joint step, which stores and publishes it', async () => {
+    const backend = new JointBackend();
+    const { s, broker } = server(backend);
+    const r = await s.send(signature('a'));
+    expect(backend.joint).toBe(1);
+    expect((await backend.getState(r.taskUUID))?.state).toBe(TaskStatus.PENDING);
+    expect((await broker.pendingTasks()).map((t) => t.uuid)).toEqual([r.taskUUID]);
+  });
+
+  it('stores and publishes separately when the backend declines the broker', async () => {
+    const backend = new JointBackend();
+    backend.accepts = false;
+    const { s, broker } = server(backend);
+    const r = await s.send(signature('a'));
+    expect(backend.joint).toBe(0);
+    expect((await backend.getState(r.taskUUID))?.state).toBe(TaskStatus.PENDING);
+    expect((await broker.pendingTasks()).map((t) => t.uuid)).toEqual([r.taskUUID]);
   });
 });

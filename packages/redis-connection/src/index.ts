@@ -17,3 +17,8 @@ export {
   type StepCarrier,
 } from './joint-script.js';
 export { LuaScript } from './lua-script.js';
+export {
+  PUBLICATION_CARRIER,
+  type PublicationCarrier,
+  publicationCarrier,
+} from './publication-carrier.js';

@@ -11,10 +11,15 @@ export interface ScriptStep {
 
 /** A step handed from one adapter to another to run in the other's script call. */
 export interface CarriedStep extends ScriptStep {
-  /** Called with the step's own reply once the joint call ran it. */
+  /** Called with the step's own reply once the joint call ran it (an `Error` when it replied with one). */
   done(reply: unknown): void;
-  /** Called when the step did not run (the write before it failed) or the call failed. */
+  /** Called when the step did not run (the write before it failed), failed, or the call failed. */
   failed(err: unknown): void;
+  /**
+   * The writes that carried the step fail with it: their callers wait for its work too (a task's
+   * publication), not only for the write (as an acknowledgement's do).
+   */
+  readonly failsWrites?: boolean;
 }
 
 /**
@@ -40,7 +45,8 @@ export interface Carried<T> {
 
 /**
  * Two scripts run as one atomic call: `first` (a batch of writes replying with one entry per write, 1
- * for done), then `then` — only when every write of `first` is done. Lets two adapters on one server
+ * for done, or with a number when it ends on an error unless all are done), then `then` — only when
+ * every write of `first` is done. Lets two adapters on one server
  * do in one round trip what must happen in order: the Redis backend stores a task's outcome and the
  * Redis broker's acknowledgement of the task rides in the same call, never applied without the write.
  * Each step sees its own `KEYS` and `ARGV`, exactly as when it runs alone. On a single server only:
@@ -63,8 +69,10 @@ for i = nk + 1, #KEYS do k2[#k2 + 1] = KEYS[i] end
 for i = 1, na do a1[i] = ARGV[2 + i] end
 for i = na + 3, #ARGV do a2[#a2 + 1] = ARGV[i] end
 local r1 = first(k1, a1)
-for i = 1, #r1 do
-  if r1[i] ~= 1 then return {r1, false} end
+if type(r1) == 'table' then
+  for i = 1, #r1 do
+    if r1[i] ~= 1 then return {r1, false} end
+  end
 end
 return {r1, second(k2, a2)}
 `);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Where send→start goes at a steady rate: the producer's share (send called → send resolved, i.e.
-// PENDING stored and published) and the rest (published → task started in the worker process).
+// PENDING stored and published) and the rest (published → task started in the worker process); and
+// send→result: until the worker has stored the outcome, then until the producer learns of it.
 //   node bench/scripts/lat-split.mjs [--n 5000] [--rate 500] [--url redis://127.0.0.1:6391]
 // Run `pnpm build` first: it imports the packages' and the bench's dist.
 import { fork } from 'node:child_process';
@@ -44,9 +45,13 @@ if (values.child) {
   );
   const worker = server.worker({ concurrency: 50, handleSignals: false, logger: silentLogger });
   let done = 0;
-  worker.on('succeeded', () => {
+  const stored = [];
+  // 'succeeded' fires once the outcome is stored (and acknowledged): what is left of send→result after
+  // it is the way back to the producer.
+  worker.on('succeeded', ({ signature: sig }) => {
+    stored.push(now() - Number(sig.args[0].value));
     if (++done === n) {
-      void server.close().then(() => process.send({ starts }));
+      void server.close().then(() => process.send({ starts, stored }));
     }
   });
   await worker.start();
@@ -90,7 +95,7 @@ if (values.child) {
     results.push(r.wait({ timeoutMs: 60_000 }).then(() => now() - sentAt));
   }
   const res = await Promise.all(results);
-  const { starts } = await next();
+  const { starts, stored } = await next();
   await server.close();
   const redis = new Redis(url);
   await deleteKeys(redis, `${queue}:*`);
@@ -102,5 +107,6 @@ if (values.child) {
   };
   console.log(`send resolved  ${row(published)}`);
   console.log(`send→start     ${row(starts)}`);
+  console.log(`send→stored    ${row(stored)}`);
   console.log(`send→result    ${row(res)}`);
 }

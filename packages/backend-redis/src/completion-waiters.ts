@@ -242,7 +242,8 @@ export class CompletionWaiters {
 
   /** True while someone in this process awaits the result of `uuid`. */
   isAwaiting(uuid: string): boolean {
-    return this.channels.has(this.channelPrefix + uuid);
+    // A worker asks for every outcome it stores and usually awaits nothing: no key to build and look up.
+    return this.channels.size > 0 && this.channels.has(this.channelPrefix + uuid);
   }
 
   /**

@@ -176,7 +176,7 @@ const GO_ESCAPES: Record<string, string> = {
 
 /**
  * Printable ASCII that JSON and Go's HTML-safe encoding both leave as it is: everything from space to
- * `~` except `"`, `\\`, `<`, `>` and `&`. A regular expression rather than a `charCodeAt` loop: most
+ * `~` except `"`, `\`, `<`, `>` and `&`. A regular expression rather than a `charCodeAt` loop: most
  * strings here are concatenations (`task_<uuid>`), and V8 reads a concatenated string char by char
  * several times slower than its regular-expression engine scans it.
  */

@@ -61,8 +61,6 @@ export class DeliveryPipeline implements TaskRunHost {
   private readonly timeoutMs: number | undefined;
   private readonly broker: Broker;
   private readonly progressStates: 'all' | 'started' | 'none';
-  /** Runs started in this event-loop turn whose `STARTED` is still to be stored (see `storeStartedSoon`). */
-  private startingThisTurn: TaskRun[] = [];
   private readonly skipCompletedRedeliveries: boolean;
   private readonly unregisteredTaskRequeues: number;
   private readonly executor: TaskExecutor | undefined;
@@ -217,10 +215,8 @@ export class DeliveryPipeline implements TaskRunHost {
     // after them on the same backend, which applies one task's writes in call order (Backend contract),
     // so the outcome always lands last without a round trip spent waiting.
     if (trackProgress) {
-      if (this.progressStates === 'all') {
-        this.bestEffortLater(backend.setStateReceived(signature), signature);
-        this.bestEffortLater(backend.setStateStarted(signature), signature);
-      } else this.storeStartedSoon(run);
+      if (this.progressStates === 'all') this.bestEffortLater(backend.setStateReceived(signature), signature);
+      this.bestEffortLater(backend.setStateStarted(signature), signature);
     }
     if (this.events.hasListeners('started')) {
       this.events.emit('started', { signature, attempt: run.attempt });
@@ -392,28 +388,6 @@ export class DeliveryPipeline implements TaskRunHost {
   }
 
   /** Like {@link bestEffort} for a write nobody awaits, without an async frame (one per task). */
-  /**
-   * Stores `STARTED` at the end of the event-loop turn the task started in, unless it has ended by then:
-   * its outcome is already on its way and would overwrite `STARTED` before anyone could read it (a
-   * batching backend folds the two into one write anyway, but each write costs the worker a promise
-   * and its bookkeeping; a backend without batching, a round trip). `'all'` keeps Go's full sequence.
-   */
-  private storeStartedSoon(run: TaskRun): void {
-    if (this.startingThisTurn.length === 0) setImmediate(() => this.storeStarted());
-    this.startingThisTurn.push(run);
-  }
-
-  private storeStarted(): void {
-    const runs = this.startingThisTurn;
-    this.startingThisTurn = [];
-    const backend = this.backend;
-    if (backend === undefined) return;
-    for (const run of runs) {
-      if (run.status === undefined)
-        this.bestEffortLater(backend.setStateStarted(run.signature), run.signature);
-    }
-  }
-
   private bestEffortLater(write: Promise<void>, signature: Signature): void {
     write.then(undefined, (err: unknown) => this.events.reportError(err, signature));
   }

@@ -56,10 +56,9 @@ export interface WorkerOptions {
    */
   handleSignals?: boolean;
   /**
-   * Which states before the outcome are stored: `'started'` (default) stores `STARTED` at the end of
-   * the event-loop turn the task started in, if it is still running then (a task that ends sooner goes
-   * straight to its outcome); `'all'` stores `RECEIVED` then `STARTED` as the task starts, Go's full
-   * sequence (two more writes per task, overwritten at once); `'none'` stores only the outcome. A task refused for bad arguments is stored as `RECEIVED`
+   * Which states before the outcome are stored: `'started'` (default) stores `STARTED` as the task
+   * starts; `'all'` also stores `RECEIVED` first, Go's full sequence (one more write per task, overwritten
+   * at once); `'none'` stores only the outcome. A task refused for bad arguments is stored as `RECEIVED`
    * then `FAILURE` in every mode but `'none'`.
    */
   progressStates?: 'all' | 'started' | 'none';

@@ -396,47 +396,6 @@ describe('Worker', () => {
     expect((await backend.getState(result.callback.taskUUID))?.state).toBe(TaskStatus.SUCCESS);
   });
 
-  it("stores STARTED for a task still running at the end of its turn, not for one that ended in it; 'all' stores both", async () => {
-    class Recording extends MemoryBackend {
-      readonly written: string[] = [];
-      override setStateReceived(sig: Signature): Promise<void> {
-        this.written.push(`${sig.name}:RECEIVED`);
-        return super.setStateReceived(sig);
-      }
-      override setStateStarted(sig: Signature): Promise<void> {
-        this.written.push(`${sig.name}:STARTED`);
-        return super.setStateStarted(sig);
-      }
-    }
-    for (const progressStates of ['started', 'all'] as const) {
-      const backend = new Recording();
-      const server = make({ backend });
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      server.register(
-        defineTask('fast', () => 1),
-        defineTask('slow', () => gate),
-      );
-      const worker = server.worker({ concurrency: 2, handleSignals: false, progressStates });
-      await worker.start();
-      const fast = await server.send(signature('fast'));
-      expect(await fast.get({ timeoutMs: 5000 })).toBe(1);
-      const slow = await server.send(signature('slow'));
-      await until(() => backend.written.includes('slow:STARTED'));
-      expect((await slow.state())?.state).toBe(TaskStatus.STARTED);
-      release();
-      await slow.get({ timeoutMs: 5000 });
-      expect(backend.written).toEqual(
-        progressStates === 'started'
-          ? ['slow:STARTED']
-          : ['fast:RECEIVED', 'fast:STARTED', 'slow:RECEIVED', 'slow:STARTED'],
-      );
-      await worker.stop();
-    }
-  });
-
   it('rejects an invalid concurrency', () => {
     const server = make();
     expect(() => server.worker({ concurrency: 0 })).toThrow(/concurrency must be an integer ≥ 1/);

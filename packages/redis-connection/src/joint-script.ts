@@ -44,13 +44,13 @@ export interface Carried<T> {
 }
 
 /**
- * Two scripts run as one atomic call: `first` (a batch of writes replying with one entry per write, 1
- * for done, or with a number when it ends on an error unless all are done), then `then` — only when
- * every write of `first` is done. Lets two adapters on one server
- * do in one round trip what must happen in order: the Redis backend stores a task's outcome and the
- * Redis broker's acknowledgement of the task rides in the same call, never applied without the write.
- * Each step sees its own `KEYS` and `ARGV`, exactly as when it runs alone. On a single server only:
- * a Redis Cluster would refuse keys of two slots in one call.
+ * Two scripts run as one atomic call: `first`, a batch of writes, then `then` — only when every write
+ * of `first` is done. `first` replies with one entry per write (1 for done), or with a number when a
+ * failed write ends the call instead (so a number means all were done). Lets two adapters on one
+ * server do in one round trip what must happen in order: the Redis backend stores a task's outcome
+ * and the Redis broker's acknowledgement of the task rides in the same call, never applied without the
+ * write. Each step sees its own `KEYS` and `ARGV`, exactly as when it runs alone. On a single server
+ * only: a Redis Cluster would refuse keys of two slots in one call.
  */
 export class JointScript {
   private readonly script: LuaScript;
